@@ -1,0 +1,19 @@
+//! What every X-in-Rust service shares: layered settings, telemetry, the gRPC server
+//! bootstrap (health, reflection, metrics, limits, graceful shutdown), dependency readiness,
+//! and W3C trace propagation.
+
+pub mod errors;
+pub mod metrics;
+#[cfg(feature = "mongo")]
+pub mod mongo;
+pub mod observe;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod propagation;
+pub mod readiness;
+pub mod server;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,213 @@
+//! The tower layer in front of every service: one server span per call (parented by the
+//! caller's `traceparent`) and the per-RPC metrics — calls, errors by gRPC code, latency.
+//!
+//! A call is finished when its response body ends: the gRPC status arrives in the trailers
+//! (or, for an immediate error, in the headers), so the body is wrapped to read it there.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Instant,
+};
+
+use http_body::{Body, Frame, SizeHint};
+use tonic::Code;
+use tower::{Layer, Service};
+use tracing::{Instrument, Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::propagation;
+
+pub const REQUESTS_TOTAL: &str = "grpc_server_requests_total";
+pub const ERRORS_TOTAL: &str = "grpc_server_errors_total";
+pub const HANDLING_SECONDS: &str = "grpc_server_handling_seconds";
+pub const IN_FLIGHT: &str = "grpc_server_in_flight";
+
+#[derive(Clone, Copy, Default)]
+pub struct ObserveLayer;
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Observe<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<ObservedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let call = Call::start(request.uri().path(), request.headers());
+        let future = call.span.in_scope(|| self.inner.call(request));
+        let span = call.span.clone();
+        Box::pin(
+            async move {
+                let response = future.await?;
+                let header_code = grpc_status(response.headers());
+                Ok(response.map(|body| ObservedBody {
+                    inner: body,
+                    call: Some(call),
+                    header_code,
+                }))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// What is known about one call until it finishes.
+struct Call {
+    service: String,
+    method: String,
+    started: Instant,
+    span: Span,
+}
+
+impl Call {
+    fn start(path: &str, headers: &http::HeaderMap) -> Self {
+        // gRPC paths are /package.Service/Method.
+        let (service, method) = path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or(("unknown", "unknown"));
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %format!("{service}/{method}"),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = Empty,
+        );
+        // An invalid or absent traceparent leaves the span a root: nothing to report.
+        let _ = span.set_parent(propagation::extract(headers));
+        metrics::gauge!(IN_FLIGHT, "grpc_service" => service.to_owned()).increment(1.0);
+        Call {
+            service: service.to_owned(),
+            method: method.to_owned(),
+            started: Instant::now(),
+            span,
+        }
+    }
+
+    fn finish(self, code: Code) {
+        let labels = [
+            ("grpc_service", self.service.clone()),
+            ("grpc_method", self.method),
+        ];
+        metrics::gauge!(IN_FLIGHT, "grpc_service" => self.service).decrement(1.0);
+        metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
+        metrics::histogram!(HANDLING_SECONDS, &labels).record(self.started.elapsed().as_secs_f64());
+        self.span.record("rpc.grpc.status_code", code as i32);
+        if code != Code::Ok {
+            let mut labels = labels.to_vec();
+            labels.push(("grpc_code", format!("{code:?}")));
+            metrics::counter!(ERRORS_TOTAL, &labels).increment(1);
+            if is_server_fault(code) {
+                self.span.record("otel.status_code", "ERROR");
+            }
+        }
+    }
+}
+
+/// The codes that mean the server failed, as opposed to the caller asking for something wrong.
+fn is_server_fault(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+    let value = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
+    Some(Code::from_i32(value))
+}
+
+pin_project_lite::pin_project! {
+    /// The response body, watched for the trailers that carry the gRPC status.
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<Call>,
+        header_code: Option<Code>,
+    }
+
+    impl<B> PinnedDrop for ObservedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(call) = this.call.take() {
+                // Dropped before the end: the client went away or the server was stopped.
+                call.finish(this.header_code.unwrap_or(Code::Cancelled));
+            }
+        }
+    }
+}
+
+impl<B: Body> Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(code) = frame.trailers_ref().and_then(grpc_status)
+                    && let Some(call) = this.call.take()
+                {
+                    call.finish(code);
+                }
+            }
+            Some(Err(_)) => {
+                if let Some(call) = this.call.take() {
+                    call.finish(Code::Internal);
+                }
+            }
+            None => {
+                if let Some(call) = this.call.take() {
+                    call.finish(this.header_code.unwrap_or(Code::Unknown));
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

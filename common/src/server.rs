@@ -1,0 +1,210 @@
+//! The one way every service serves: a gRPC listener with health (`""` for liveness,
+//! `readiness` for dependencies), reflection (v1 and v1alpha), the observe layer (spans and
+//! metrics), a request timeout and a global concurrency limit; a `/metrics` listener; and a
+//! graceful shutdown that turns readiness off, drains in-flight calls within a grace period,
+//! and returns.
+//!
+//! [`GrpcServer::bind`] binds both listeners up front so callers (tests) can ask for port 0
+//! and learn the real ports before serving.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::{
+    ServingStatus,
+    pb::health_server::HealthServer,
+    server::{HealthReporter, HealthService},
+};
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+use crate::{metrics, observe::ObserveLayer, settings::ServerSettings};
+
+/// The health service name that reports whether dependencies are reachable.
+pub const READINESS: &str = "readiness";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot bind {what} listener on {addr}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the reflection service")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC server failed")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("metrics listener failed")]
+    Metrics(#[source] std::io::Error),
+}
+
+/// Sets the `readiness` health status (and the service's own name, which follows it).
+#[derive(Clone)]
+pub struct Readiness {
+    reporter: HealthReporter,
+    service_name: &'static str,
+}
+
+impl Readiness {
+    pub async fn set(&self, ready: bool) {
+        let status = if ready {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.reporter.set_service_status(READINESS, status).await;
+        self.reporter
+            .set_service_status(self.service_name, status)
+            .await;
+    }
+}
+
+pub struct GrpcServer {
+    settings: ServerSettings,
+    service_name: &'static str,
+    grpc: TcpListener,
+    metrics: TcpListener,
+    readiness: Readiness,
+}
+
+impl GrpcServer {
+    /// Binds the gRPC and metrics listeners. `service_name` is the fully qualified gRPC
+    /// service this process serves (reflection lists it; health reports it with readiness).
+    pub async fn bind(
+        service_name: &'static str,
+        settings: &ServerSettings,
+    ) -> Result<Self, ServerError> {
+        let grpc = bind("gRPC", SocketAddr::new(settings.host, settings.port)).await?;
+        let metrics = bind(
+            "metrics",
+            SocketAddr::new(settings.host, settings.metrics_port),
+        )
+        .await?;
+        let reporter = HealthReporter::new();
+        let readiness = Readiness {
+            reporter,
+            service_name,
+        };
+        // Not ready until the dependency probe says so; liveness ("") is SERVING already.
+        readiness.set(false).await;
+        Ok(Self {
+            settings: settings.clone(),
+            service_name,
+            grpc,
+            metrics,
+            readiness,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
+    /// Serves `routes` (the service's own gRPC services) plus health and reflection until
+    /// `shutdown` completes, then drains: readiness NOT_SERVING, no new calls, in-flight calls
+    /// get up to `server.shutdown_grace_ms` to finish.
+    pub async fn serve(
+        self,
+        routes: Routes,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let health = HealthServer::new(HealthService::from_health_reporter(
+            self.readiness.reporter.clone(),
+        ));
+        let routes = routes
+            .add_service(health)
+            .add_service(reflection(self.service_name).build_v1()?)
+            .add_service(reflection(self.service_name).build_v1alpha()?);
+
+        let stopping = CancellationToken::new();
+        tokio::spawn({
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                stopping.cancel();
+            }
+        });
+
+        let grpc_addr = self.grpc.local_addr().ok();
+        let metrics_addr = self.metrics.local_addr().ok();
+        tracing::info!(
+            grpc_service = self.service_name,
+            port = grpc_addr.map(|a| a.port()),
+            metrics_port = metrics_addr.map(|a| a.port()),
+            "listening"
+        );
+
+        let metrics = tokio::spawn(metrics::serve(self.metrics, stopping.clone()));
+        let readiness = self.readiness.clone();
+        let drain_signal = {
+            let stopping = stopping.clone();
+            async move {
+                stopping.cancelled().await;
+                readiness.set(false).await;
+                tracing::info!("shutting down: readiness NOT_SERVING, draining in-flight calls");
+            }
+        };
+        let server = tonic::transport::Server::builder()
+            .timeout(self.settings.request_timeout())
+            .layer(ObserveLayer)
+            .layer(GlobalConcurrencyLimitLayer::new(
+                self.settings.concurrency_limit,
+            ))
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.grpc), drain_signal);
+
+        let grace = self.settings.shutdown_grace();
+        let result = tokio::select! {
+            result = server => result.map_err(ServerError::from),
+            () = grace_elapsed(stopping.clone(), grace) => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "grace period over: dropping calls still in flight");
+                Ok(())
+            }
+        };
+        stopping.cancel();
+        if let Ok(Err(error)) = metrics.await {
+            return Err(ServerError::Metrics(error));
+        }
+        if result.is_ok() {
+            tracing::info!("stopped");
+        }
+        result
+    }
+}
+
+/// Reflection lists this process's own service and health (plus reflection itself), not the
+/// other services that share the descriptor set.
+fn reflection(service_name: &'static str) -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(xir_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name(service_name)
+        .with_service_name("grpc.health.v1.Health")
+}
+
+async fn grace_elapsed(stopping: CancellationToken, grace: Duration) {
+    stopping.cancelled().await;
+    tokio::time::sleep(grace).await;
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { what, addr, source })
+}

@@ -1,0 +1,237 @@
+//! Layered settings: compiled defaults, then an optional TOML file, then `XIR_` environment
+//! variables (`__` separates nesting levels: `XIR_DATABASE__URL` sets `database.url`).
+//!
+//! Every settings struct denies unknown fields, so a misspelt key fails at start, naming the
+//! key, instead of being silently ignored.
+
+use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// The environment variable naming the optional TOML file (like `--config`).
+pub const CONFIG_ENV: &str = "XIR_CONFIG";
+const ENV_PREFIX: &str = "XIR_";
+
+/// Why settings could not be loaded; the message names the key and where its value came from.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(String);
+
+impl From<figment::Error> for SettingsError {
+    fn from(error: figment::Error) -> Self {
+        let lines: Vec<String> = error.into_iter().map(|e| describe(&e)).collect();
+        SettingsError(lines.join("; "))
+    }
+}
+
+fn describe(error: &figment::Error) -> String {
+    let key = error.path.join(".");
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {} {source})", m.name),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{}{source}", error.kind)
+    } else {
+        format!("key `{key}`: {}{source}", error.kind)
+    }
+}
+
+/// Loads `T` from the layers: `defaults` (a TOML document compiled into the binary), the file
+/// given by `config_file` (or by `XIR_CONFIG`), then `XIR_...` environment variables.
+pub fn load<T: DeserializeOwned>(
+    defaults: &str,
+    config_file: Option<PathBuf>,
+) -> Result<T, SettingsError> {
+    let mut figment = Figment::new().merge(Toml::string(defaults));
+    let file = config_file.or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(SettingsError(format!(
+                "config file {} does not exist",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment.merge(service_env());
+    Ok(figment.extract()?)
+}
+
+/// `XIR_*` variables, except `XIR_CONFIG` (the file's path, not a key) and `XIR_TEST_*` (the
+/// test harness's database URLs, read only by tests).
+fn service_env() -> Env {
+    Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
+        let key = key.as_str().to_ascii_lowercase();
+        key != "config" && !key.starts_with("test_")
+    })
+}
+
+/// The path given as `--config PATH` or `--config=PATH` on the command line, if any.
+pub fn config_path_from_args() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        let arg = arg.to_string_lossy().into_owned();
+        if arg == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    None
+}
+
+/// A value that must not appear in logs (database URLs with passwords, keys).
+#[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `[server]`: the gRPC listener, the metrics listener, limits and shutdown.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind both listeners to.
+    pub host: IpAddr,
+    /// gRPC port; 0 picks a free one (tests).
+    pub port: u16,
+    /// Prometheus `/metrics` port; 0 picks a free one (tests).
+    pub metrics_port: u16,
+    /// Upper bound for one call, in milliseconds (a shorter `grpc-timeout` from the client wins).
+    pub request_timeout_ms: u64,
+    /// Calls served at once across all connections; more wait for a slot.
+    pub concurrency_limit: usize,
+    /// After SIGTERM, how long in-flight calls may take before the process exits anyway.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([0, 0, 0, 0]),
+            port: 50051,
+            metrics_port: 9100,
+            request_timeout_ms: 10_000,
+            concurrency_limit: 512,
+            shutdown_grace_ms: 20_000,
+        }
+    }
+}
+
+impl ServerSettings {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+/// `[readiness]`: how dependencies are checked for the `readiness` health status.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadinessSettings {
+    /// Between two checks while dependencies answer, in milliseconds.
+    pub check_interval_ms: u64,
+    /// One check gives up after this, in milliseconds.
+    pub check_timeout_ms: u64,
+    /// First retry delay after a failed check; doubles up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+impl Default for ReadinessSettings {
+    fn default() -> Self {
+        Self {
+            check_interval_ms: 5_000,
+            check_timeout_ms: 3_000,
+            retry_initial_ms: 100,
+            retry_max_ms: 5_000,
+        }
+    }
+}
+
+/// `[telemetry]`: logs and traces.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// An `EnvFilter` directive such as `info` or `info,svc_user=debug` (`RUST_LOG` wins).
+    pub log_level: String,
+    /// OTLP/gRPC collector, e.g. `http://jaeger:4317`; traces are not exported when absent.
+    pub otlp_endpoint: Option<String>,
+    /// Fraction of new traces sampled (a sampled parent is always followed).
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            log_level: "info".to_owned(),
+            otlp_endpoint: None,
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+/// `[database]` of the PostgreSQL services. `url` has no default: it carries a password and
+/// comes from the environment (`XIR_DATABASE__URL`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSettings {
+    pub url: Secret,
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: u32,
+    #[serde(default)]
+    pub min_connections: u32,
+    /// How long a query waits for a pooled connection, in milliseconds.
+    #[serde(default = "defaults::acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+}
+
+/// `[database]` of the MongoDB services. `url` has no default (it may carry a password).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MongoSettings {
+    pub url: Secret,
+    /// The database holding this service's collections.
+    pub name: String,
+    #[serde(default = "defaults::max_connections")]
+    pub max_pool_size: u32,
+    /// How long an operation waits for a reachable server, in milliseconds.
+    #[serde(default = "defaults::acquire_timeout_ms")]
+    pub server_selection_timeout_ms: u64,
+}
+
+mod defaults {
+    pub fn max_connections() -> u32 {
+        10
+    }
+    pub fn acquire_timeout_ms() -> u64 {
+        3_000
+    }
+}

@@ -1,0 +1,209 @@
+//! Logs and traces: one JSON object per line on stdout (with `trace_id` and `span_id` when the
+//! event happens inside a span) and, when `telemetry.otlp_endpoint` is set, spans exported over
+//! OTLP/gRPC. Traces get ids even without an exporter, so logs correlate and `traceparent` is
+//! carried on either way.
+
+use std::{fmt, io};
+
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::{
+    Resource,
+    trace::{Sampler, SdkTracerProvider, SpanExporter},
+};
+use serde_json::{Map, Value};
+use tracing::{Event, Subscriber, field::Field};
+use tracing_subscriber::{
+    EnvFilter, Layer,
+    fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
+    layer::SubscriberExt,
+    registry::LookupSpan,
+    util::SubscriberInitExt,
+};
+
+use crate::settings::TelemetrySettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("invalid telemetry.log_level: {0}")]
+    LogLevel(#[from] tracing_subscriber::filter::ParseError),
+    #[error("cannot build the OTLP exporter for telemetry.otlp_endpoint: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Keeps the tracer provider alive; [`TelemetryGuard::shutdown`] flushes the spans not yet
+/// exported. Call it after the server has stopped.
+#[must_use = "dropping the guard without shutdown() may lose the last spans"]
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl TelemetryGuard {
+    pub fn shutdown(self) {
+        if let Err(error) = self.provider.shutdown() {
+            eprintln!("telemetry shutdown: {error}");
+        }
+    }
+
+    /// The provider, for tests that read spans back from an in-memory exporter.
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+}
+
+/// Installs the global subscriber for `service` (e.g. `svc-user`), exporting over OTLP when
+/// an endpoint is configured. Must run inside a Tokio runtime (the tonic exporter needs one).
+pub fn init(
+    service: &'static str,
+    settings: &TelemetrySettings,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let mut provider = base_provider(service, settings);
+    if let Some(endpoint) = &settings.otlp_endpoint {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()?;
+        provider = provider.with_batch_exporter(exporter);
+    }
+    install(service, settings, provider.build())
+}
+
+/// Like [`init`], with spans handed synchronously to `exporter` (tests: an in-memory exporter).
+pub fn init_with_exporter(
+    service: &'static str,
+    settings: &TelemetrySettings,
+    exporter: impl SpanExporter + 'static,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let provider = base_provider(service, settings).with_simple_exporter(exporter);
+    install(service, settings, provider.build())
+}
+
+fn base_provider(
+    service: &'static str,
+    settings: &TelemetrySettings,
+) -> opentelemetry_sdk::trace::TracerProviderBuilder {
+    SdkTracerProvider::builder()
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            settings.sample_ratio,
+        ))))
+        .with_resource(Resource::builder().with_service_name(service).build())
+}
+
+fn install(
+    service: &'static str,
+    settings: &TelemetrySettings,
+    provider: SdkTracerProvider,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
+        _ => EnvFilter::try_new(&settings.log_level)?,
+    };
+    let tracer = provider.tracer(service);
+    let logs = tracing_subscriber::fmt::layer()
+        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+        .event_format(JsonLines { service })
+        .with_writer(io::stdout);
+    tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(logs.with_filter(filter))
+        .try_init()?;
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    Ok(TelemetryGuard { provider })
+}
+
+/// One JSON object per event: timestamp, level, service, target, message and the event's
+/// fields at the top level, the current span's name and fields under `span`, and the
+/// OpenTelemetry `trace_id` / `span_id` of that span.
+struct JsonLines {
+    service: &'static str,
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let metadata = event.metadata();
+        let mut line = Map::new();
+        line.insert(
+            "timestamp".into(),
+            chrono::Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                .into(),
+        );
+        line.insert("level".into(), metadata.level().as_str().into());
+        line.insert("service".into(), self.service.into());
+        line.insert("target".into(), metadata.target().into());
+        event.record(&mut FieldVisitor(&mut line));
+
+        if let Some(span) = ctx.lookup_current() {
+            let mut span_json = Map::new();
+            span_json.insert("name".into(), span.name().into());
+            if let Some(fields) = span.extensions().get::<FormattedFields<N>>()
+                && let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields)
+            {
+                span_json.extend(fields);
+            }
+            line.insert("span".into(), Value::Object(span_json));
+            let id = span.id();
+            let otel = tracing::dispatcher::get_default(|dispatch| {
+                tracing_opentelemetry::get_otel_context(&id, dispatch)
+            });
+            if let Some(cx) = otel {
+                let span_context = cx.span().span_context().clone();
+                if span_context.is_valid() {
+                    line.insert(
+                        "trace_id".into(),
+                        span_context.trace_id().to_string().into(),
+                    );
+                    line.insert("span_id".into(), span_context.span_id().to_string().into());
+                }
+            }
+        }
+        let json = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
+        writeln!(writer, "{json}")
+    }
+}
+
+struct FieldVisitor<'a>(&'a mut Map<String, Value>);
+
+impl tracing::field::Visit for FieldVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        // The whole cause chain: "outer: inner: root".
+        let mut chain = value.to_string();
+        let mut source = value.source();
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        self.0.insert(field.name().into(), chain.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+}

@@ -1,0 +1,266 @@
+//! Helpers for the services' integration tests (feature `testing`): a database of its own for
+//! each test, server settings on port 0, health/reflection/metrics probes, and a TCP proxy that
+//! can make a real database unreachable and reachable again.
+//!
+//! The databases come from `XIR_TEST_POSTGRES_URL` and `XIR_TEST_MONGODB_URL`, which
+//! `scripts/test` sets (starting throwaway servers when needed).
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::StreamExt;
+use tonic_health::{
+    ServingStatus,
+    pb::{HealthCheckRequest, health_client::HealthClient},
+};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+use crate::settings::{ReadinessSettings, ServerSettings, TelemetrySettings};
+
+pub const POSTGRES_URL_ENV: &str = "XIR_TEST_POSTGRES_URL";
+pub const MONGODB_URL_ENV: &str = "XIR_TEST_MONGODB_URL";
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test, which starts the databases")
+    })
+}
+
+/// A name no other test uses: `prefix_` and 16 hex digits.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    )
+}
+
+/// Creates an empty PostgreSQL database for one test and returns its URL.
+pub async fn postgres_database(prefix: &str) -> String {
+    let admin_url = required_env(POSTGRES_URL_ENV);
+    let name = unique_name(prefix);
+    let mut admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("cannot connect to XIR_TEST_POSTGRES_URL");
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+        .await
+        .expect("cannot create the test database");
+    with_database(&admin_url, &name)
+}
+
+/// `url` with its database (the path) replaced by `database`, query string kept.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_end = base
+        .find("://")
+        .map(|scheme| scheme + 3)
+        .and_then(|start| base[start..].find('/').map(|slash| start + slash))
+        .unwrap_or(base.len());
+    let mut result = format!("{}/{database}", &base[..authority_end]);
+    if let Some(query) = query {
+        result.push('?');
+        result.push_str(query);
+    }
+    result
+}
+
+/// The MongoDB-protocol server for tests; each test picks its own database name.
+pub fn mongodb_url() -> String {
+    required_env(MONGODB_URL_ENV)
+}
+
+/// Both listeners on 127.0.0.1 with free ports, a short grace.
+pub fn server_settings() -> ServerSettings {
+    ServerSettings {
+        host: [127, 0, 0, 1].into(),
+        port: 0,
+        metrics_port: 0,
+        shutdown_grace_ms: 5_000,
+        ..ServerSettings::default()
+    }
+}
+
+/// Readiness that reacts within a fraction of a second.
+pub fn readiness_settings() -> ReadinessSettings {
+    ReadinessSettings {
+        check_interval_ms: 200,
+        check_timeout_ms: 2_000,
+        retry_initial_ms: 50,
+        retry_max_ms: 400,
+    }
+}
+
+pub fn telemetry_settings() -> TelemetrySettings {
+    TelemetrySettings::default()
+}
+
+pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("a socket address makes a valid URI")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("cannot connect to the service under test")
+}
+
+/// The health status of `service` ("" for liveness, "readiness").
+pub async fn health(addr: SocketAddr, service: &str) -> ServingStatus {
+    let response = HealthClient::new(channel(addr).await)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .expect("health check failed");
+    match response.into_inner().status {
+        1 => ServingStatus::Serving,
+        2 => ServingStatus::NotServing,
+        _ => ServingStatus::Unknown,
+    }
+}
+
+/// Waits up to `within` for `service` to report `wanted`; panics with the last status if not.
+pub async fn wait_for_health(
+    addr: SocketAddr,
+    service: &str,
+    wanted: ServingStatus,
+    within: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let status = health(addr, service).await;
+        if status == wanted {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("health of {service:?} stayed {status:?}, wanted {wanted:?} within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The services that reflection (v1) lists.
+pub async fn reflection_services(addr: SocketAddr) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection call failed")
+        .into_inner();
+    let response = responses
+        .next()
+        .await
+        .expect("reflection sent no response")
+        .expect("reflection failed");
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection response {other:?}"),
+    }
+}
+
+/// The text of `GET /metrics`.
+pub async fn scrape_metrics(addr: SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics endpoint unreachable")
+        .error_for_status()
+        .expect("metrics endpoint failed")
+        .text()
+        .await
+        .expect("metrics body unreadable")
+}
+
+/// A TCP forwarder in front of a real server. While down it accepts and immediately closes
+/// connections (the server looks unreachable); while up it relays bytes both ways. Switching it
+/// down also cuts the connections it is relaying.
+pub struct SwitchableProxy {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+impl SwitchableProxy {
+    pub async fn start(target: SocketAddr, up: bool) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        let up_flag = Arc::new(AtomicBool::new(up));
+        let (generation, _) = tokio::sync::watch::channel(0u64);
+        let flag = up_flag.clone();
+        let cuts = generation.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            up: up_flag,
+            generation,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            self.generation.send_modify(|g| *g += 1);
+        }
+    }
+}
+
+/// The host:port of a `scheme://user:pass@host:port/...` URL.
+pub fn url_socket_addr(url: &str) -> SocketAddr {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let host_port = host_port.replace("localhost", "127.0.0.1");
+    host_port
+        .parse()
+        .unwrap_or_else(|_| panic!("{url} does not name host:port as an IP address and port"))
+}
+
+/// `url` pointing at `addr` instead of its own host:port.
+pub fn url_with_addr(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, ""),
+    };
+    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
+    format!("{scheme}://{}{addr}{tail}", credentials.unwrap_or_default())
+}

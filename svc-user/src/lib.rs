@@ -1,0 +1,8 @@
+//! svc-user: profiles, the follow graph and user search, over PostgreSQL.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod startup;

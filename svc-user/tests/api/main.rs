@@ -1,0 +1,7 @@
+//! svc-user's integration tests: the real application on port 0 against real PostgreSQL.
+
+mod helpers;
+mod probes;
+mod profiles;
+mod readiness;
+mod shutdown;
