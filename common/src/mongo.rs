@@ -36,3 +36,53 @@ pub fn status(error: &mongodb::error::Error) -> Status {
     };
     crate::errors::opaque(code, error)
 }
+
+/// The indexes a service needs: (collection, index). Created at start, before readiness.
+pub type IndexPlan = Vec<(&'static str, mongodb::IndexModel)>;
+
+/// The readiness check of a MongoDB service: creates the indexes of `plan` once (creating an
+/// existing index is a no-op, so replicas may race), then pings on every call.
+#[derive(Clone)]
+pub struct ReadinessCheck {
+    database: Database,
+    plan: std::sync::Arc<IndexPlan>,
+    indexed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ReadinessCheck {
+    pub fn new(database: Database, plan: IndexPlan) -> Self {
+        Self {
+            database,
+            plan: std::sync::Arc::new(plan),
+            indexed: Default::default(),
+        }
+    }
+
+    pub async fn check_owned(self) -> mongodb::error::Result<()> {
+        use std::sync::atomic::Ordering;
+        if !self.indexed.load(Ordering::Acquire) {
+            for (collection, index) in self.plan.iter() {
+                self.database
+                    .collection::<mongodb::bson::Document>(collection)
+                    .create_index(index.clone())
+                    .await?;
+            }
+            self.indexed.store(true, Ordering::Release);
+            tracing::info!(indexes = self.plan.len(), "indexes ensured");
+        }
+        ping(&self.database).await
+    }
+}
+
+/// A named index on `keys`; `unique` makes the keys a constraint.
+pub fn index(keys: mongodb::bson::Document, name: &str, unique: bool) -> mongodb::IndexModel {
+    mongodb::IndexModel::builder()
+        .keys(keys)
+        .options(
+            mongodb::options::IndexOptions::builder()
+                .name(name.to_owned())
+                .unique(unique)
+                .build(),
+        )
+        .build()
+}

@@ -56,6 +56,11 @@ impl ReadinessCheck {
         }
     }
 
+    /// [`ReadinessCheck::check`] on an owned handle, for probes that need a `'static` future.
+    pub async fn check_owned(self) -> Result<(), CheckError> {
+        self.check().await
+    }
+
     pub async fn check(&self) -> Result<(), CheckError> {
         if !self.migrated.load(Ordering::Acquire) {
             self.migrator.run(&self.pool).await?;

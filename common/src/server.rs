@@ -20,7 +20,12 @@ use tonic_health::{
 };
 use tower::limit::GlobalConcurrencyLimitLayer;
 
-use crate::{metrics, observe::ObserveLayer, settings::ServerSettings};
+use crate::{
+    metrics,
+    observe::ObserveLayer,
+    readiness,
+    settings::{ReadinessSettings, ServerSettings},
+};
 
 /// The health service name that reports whether dependencies are reachable.
 pub const READINESS: &str = "readiness";
@@ -114,6 +119,28 @@ impl GrpcServer {
 
     pub fn readiness(&self) -> Readiness {
         self.readiness.clone()
+    }
+
+    /// [`GrpcServer::serve`], with readiness kept true to `check` (see [`readiness::spawn_probe`])
+    /// from start until the server has stopped.
+    pub async fn serve_with_probe<F, Fut, E>(
+        self,
+        routes: Routes,
+        probe: ReadinessSettings,
+        check: F,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let stop_probe = CancellationToken::new();
+        let probe = readiness::spawn_probe(self.readiness(), probe, stop_probe.clone(), check);
+        let served = self.serve(routes, shutdown).await;
+        stop_probe.cancel();
+        let _ = probe.await;
+        served
     }
 
     /// Serves `routes` (the service's own gRPC services) plus health and reflection until

@@ -264,3 +264,62 @@ pub fn url_with_addr(url: &str, addr: SocketAddr) -> String {
     let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
     format!("{scheme}://{}{addr}{tail}", credentials.unwrap_or_default())
 }
+
+/// What every service must serve once ready: liveness, `readiness` and its own service name
+/// SERVING; reflection listing its service and health, and no other X-in-Rust service.
+pub async fn assert_probes(addr: SocketAddr, service_name: &str) {
+    assert_eq!(health(addr, "").await, ServingStatus::Serving);
+    assert_eq!(health(addr, "readiness").await, ServingStatus::Serving);
+    assert_eq!(health(addr, service_name).await, ServingStatus::Serving);
+
+    let services = reflection_services(addr).await;
+    assert!(services.iter().any(|s| s == service_name), "{services:?}");
+    assert!(
+        services.iter().any(|s| s == "grpc.health.v1.Health"),
+        "{services:?}"
+    );
+    let others: Vec<_> = services
+        .iter()
+        .filter(|s| s.starts_with("xir.") && *s != service_name)
+        .collect();
+    assert!(
+        others.is_empty(),
+        "reflection lists other services: {others:?}"
+    );
+}
+
+/// `/metrics` shows the call count, the error count under `code` (unless `OK`) and the
+/// latency histogram of `service_name`/`method`.
+pub async fn assert_rpc_metrics(
+    metrics_addr: SocketAddr,
+    service_name: &str,
+    method: &str,
+    code: tonic::Code,
+) {
+    let metrics = scrape_metrics(metrics_addr).await;
+    let service = format!(r#"grpc_service="{service_name}""#);
+    let method = format!(r#"grpc_method="{method}""#);
+    let has = |name: &str, extra: &str| {
+        metrics.lines().any(|line| {
+            line.starts_with(name)
+                && line.contains(&service)
+                && line.contains(&method)
+                && line.contains(extra)
+        })
+    };
+    assert!(
+        has("grpc_server_requests_total{", ""),
+        "no call count in:\n{metrics}"
+    );
+    assert!(
+        has("grpc_server_handling_seconds_bucket{", "le="),
+        "no latency histogram in:\n{metrics}"
+    );
+    if code != tonic::Code::Ok {
+        let code = format!(r#"grpc_code="{code:?}""#);
+        assert!(
+            has("grpc_server_errors_total{", &code),
+            "no error count for {code} in:\n{metrics}"
+        );
+    }
+}

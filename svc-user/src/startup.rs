@@ -4,9 +4,8 @@
 use std::{future::Future, net::SocketAddr};
 
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
-use xir_common::{postgres, readiness, server::GrpcServer};
+use xir_common::{postgres, server::GrpcServer};
 use xir_proto::user::v1::{SERVICE_NAME, user_service_server::UserServiceServer};
 
 use crate::{config::Settings, db, grpc::UserApi};
@@ -42,21 +41,17 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let stop_probe = CancellationToken::new();
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
-        let probe = readiness::spawn_probe(
-            self.server.readiness(),
-            self.settings.readiness.clone(),
-            stop_probe.clone(),
-            move || {
-                let check = check.clone();
-                async move { check.check().await }
-            },
-        );
         let routes = Routes::new(UserServiceServer::new(UserApi::new(self.pool.clone())));
-        let served = self.server.serve(routes, shutdown).await;
-        stop_probe.cancel();
-        let _ = probe.await;
+        let served = self
+            .server
+            .serve_with_probe(
+                routes,
+                self.settings.readiness,
+                move || check.clone().check_owned(),
+                shutdown,
+            )
+            .await;
         self.pool.close().await;
         Ok(served?)
     }

@@ -1,0 +1,33 @@
+//! svc-auth's settings: see xir_common::settings for the layering rules.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use xir_common::settings::{
+    self, PostgresSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
+};
+
+/// Compiled defaults; `database.url` has none on purpose (it carries a password).
+const DEFAULTS: &str = r#"
+[server]
+port = 50051
+metrics_port = 9101
+"#;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub readiness: ReadinessSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    pub database: PostgresSettings,
+}
+
+impl Settings {
+    pub fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
+        settings::load(DEFAULTS, config_file)
+    }
+}

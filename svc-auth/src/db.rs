@@ -1,0 +1,3 @@
+//! svc-auth's tables.
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,58 @@
+//! Builds the application from settings: binds its listeners first (so tests can use port 0
+//! and read the real ports), then serves until the shutdown future completes.
+
+use std::{future::Future, net::SocketAddr};
+
+use sqlx::PgPool;
+use tonic::service::Routes;
+use xir_common::{postgres, server::GrpcServer};
+use xir_proto::auth::v1::{SERVICE_NAME, auth_service_server::AuthServiceServer};
+
+use crate::{config::Settings, db, grpc::AuthApi};
+
+pub const COMPONENT: &str = "svc-auth";
+
+pub struct Application {
+    settings: Settings,
+    server: GrpcServer,
+    pool: PgPool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = postgres::lazy_pool(&settings.database, COMPONENT)?;
+        let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
+        Ok(Self {
+            settings,
+            server,
+            pool,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.server.grpc_addr()
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.metrics_addr()
+    }
+
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
+        let routes = Routes::new(AuthServiceServer::new(AuthApi::new(self.pool.clone())));
+        let served = self
+            .server
+            .serve_with_probe(
+                routes,
+                self.settings.readiness,
+                move || check.clone().check_owned(),
+                shutdown,
+            )
+            .await;
+        self.pool.close().await;
+        Ok(served?)
+    }
+}

@@ -1,0 +1,7 @@
+//! svc-timeline: home timelines by hybrid fan-out, and notifications, over MongoDB.
+
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,5 @@
+//! svc-timeline's integration tests: the real application on port 0 against a real
+//! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available).
+
+mod helpers;
+mod probes;

@@ -1,0 +1,39 @@
+use tonic::Code;
+use xir_common::testing;
+use xir_proto::timeline::v1::{GetHomeTimelineRequest, SERVICE_NAME};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn serves_health_reflection_and_rpc_metrics() {
+    let app = spawn_app().await;
+    testing::assert_probes(app.grpc_addr, SERVICE_NAME).await;
+
+    let indexes = app
+        .database
+        .collection::<mongodb::bson::Document>(svc_timeline::store::ENTRIES)
+        .list_index_names()
+        .await
+        .expect("list indexes");
+    for wanted in ["owner_newest_unique", "owner_author", "tweet"] {
+        assert!(
+            indexes.iter().any(|i| i == wanted),
+            "{wanted} missing from {indexes:?}"
+        );
+    }
+
+    let error = app
+        .client()
+        .await
+        .get_home_timeline(GetHomeTimelineRequest::default())
+        .await
+        .expect_err("not implemented until issue 6");
+    assert_eq!(error.code(), Code::Unimplemented);
+    testing::assert_rpc_metrics(
+        app.metrics_addr,
+        SERVICE_NAME,
+        "GetHomeTimeline",
+        Code::Unimplemented,
+    )
+    .await;
+}

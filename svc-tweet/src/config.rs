@@ -1,0 +1,36 @@
+//! svc-tweet's settings: see xir_common::settings for the layering rules.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use xir_common::settings::{
+    self, MongoSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
+};
+
+/// Compiled defaults; `database.url` has none on purpose (it may carry a password).
+const DEFAULTS: &str = r#"
+[server]
+port = 50053
+metrics_port = 9103
+
+[database]
+name = "xir_tweet"
+"#;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub readiness: ReadinessSettings,
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+    pub database: MongoSettings,
+}
+
+impl Settings {
+    pub fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
+        settings::load(DEFAULTS, config_file)
+    }
+}

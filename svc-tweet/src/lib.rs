@@ -1,0 +1,7 @@
+//! svc-tweet: tweets, replies, quotes, reposts, likes and hashtags, over MongoDB.
+
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod startup;
+pub mod store;

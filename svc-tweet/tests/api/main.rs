@@ -1,0 +1,6 @@
+//! svc-tweet's integration tests: the real application on port 0 against a real
+//! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available).
+
+mod helpers;
+mod probes;
+mod readiness;
