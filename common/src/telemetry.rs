@@ -100,17 +100,75 @@ fn install(
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
         _ => EnvFilter::try_new(&settings.log_level)?,
     };
-    let tracer = provider.tracer(service);
+    subscriber(service, filter, &provider, io::stdout).try_init()?;
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    Ok(TelemetryGuard { provider })
+}
+
+/// The registry with the OpenTelemetry layer and the JSON log lines written to `writer`.
+fn subscriber<W>(
+    service: &'static str,
+    filter: EnvFilter,
+    provider: &SdkTracerProvider,
+    writer: W,
+) -> impl Subscriber + Send + Sync + for<'a> LookupSpan<'a>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let logs = tracing_subscriber::fmt::layer()
         .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
         .event_format(JsonLines { service })
-        .with_writer(io::stdout);
+        .with_writer(writer);
     tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer(service)))
+        .with(TraceIdsLayer::default())
         .with(logs.with_filter(filter))
-        .try_init()?;
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    Ok(TelemetryGuard { provider })
+}
+
+/// The OpenTelemetry ids of a span, stored in its extensions when it is entered, where the log
+/// formatter can read them.
+struct TraceIds {
+    trace_id: String,
+    span_id: String,
+}
+
+/// Records [`TraceIds`] on every span as it is entered. The formatter cannot look them up
+/// itself: while an event is being dispatched, `tracing` hides the current dispatcher (to stop
+/// recursion), and the OpenTelemetry context is reachable only through it; so this layer keeps
+/// a handle to the dispatcher it was registered with.
+#[derive(Default)]
+struct TraceIdsLayer {
+    dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
+}
+
+impl<S> Layer<S> for TraceIdsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        if span.extensions().get::<TraceIds>().is_some() {
+            return;
+        }
+        let Some(dispatch) = self.dispatch.get().and_then(|weak| weak.upgrade()) else {
+            return;
+        };
+        // No extensions lock may be held while the OpenTelemetry layer is asked.
+        let Some(cx) = tracing_opentelemetry::get_otel_context(id, &dispatch) else {
+            return;
+        };
+        let span_context = cx.span().span_context().clone();
+        if span_context.is_valid() {
+            span.extensions_mut().insert(TraceIds {
+                trace_id: span_context.trace_id().to_string(),
+                span_id: span_context.span_id().to_string(),
+            });
+        }
+    }
 }
 
 /// One JSON object per event: timestamp, level, service, target, message and the event's
@@ -153,19 +211,9 @@ where
                 span_json.extend(fields);
             }
             line.insert("span".into(), Value::Object(span_json));
-            let id = span.id();
-            let otel = tracing::dispatcher::get_default(|dispatch| {
-                tracing_opentelemetry::get_otel_context(&id, dispatch)
-            });
-            if let Some(cx) = otel {
-                let span_context = cx.span().span_context().clone();
-                if span_context.is_valid() {
-                    line.insert(
-                        "trace_id".into(),
-                        span_context.trace_id().to_string().into(),
-                    );
-                    line.insert("span_id".into(), span_context.span_id().to_string().into());
-                }
+            if let Some(ids) = span.extensions().get::<TraceIds>() {
+                line.insert("trace_id".into(), ids.trace_id.clone().into());
+                line.insert("span_id".into(), ids.span_id.clone().into());
             }
         }
         let json = serde_json::to_string(&line).map_err(|_| fmt::Error)?;
@@ -205,5 +253,80 @@ impl tracing::field::Visit for FieldVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0
             .insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'w self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn log_lines_are_json_with_the_trace_and_span_ids_of_their_span() {
+        let provider = SdkTracerProvider::builder().build();
+        let buffer = Buffer::default();
+        let filter = EnvFilter::new("info");
+        tracing::subscriber::with_default(
+            subscriber("svc-test", filter, &provider, buffer.clone()),
+            || {
+                tracing::info!("outside any span");
+                let span = tracing::info_span!("handle", user_id = 42);
+                let _entered = span.enter();
+                let error = io::Error::other("disk on fire");
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    attempt = 3,
+                    "inside"
+                );
+            },
+        );
+        let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+
+        assert_eq!(lines[0]["message"], "outside any span");
+        assert_eq!(lines[0]["service"], "svc-test");
+        assert!(lines[0].get("trace_id").is_none());
+
+        let inside = &lines[1];
+        assert_eq!(inside["level"], "WARN");
+        assert_eq!(inside["attempt"], 3);
+        assert_eq!(inside["error"], "disk on fire");
+        assert_eq!(inside["span"]["name"], "handle");
+        assert_eq!(inside["span"]["user_id"], 42);
+        assert_eq!(
+            inside["trace_id"].as_str().map(str::len),
+            Some(32),
+            "{inside}"
+        );
+        assert_eq!(
+            inside["span_id"].as_str().map(str::len),
+            Some(16),
+            "{inside}"
+        );
     }
 }

@@ -30,6 +30,8 @@ use crate::settings::{ReadinessSettings, ServerSettings, TelemetrySettings};
 
 pub const POSTGRES_URL_ENV: &str = "XIR_TEST_POSTGRES_URL";
 pub const MONGODB_URL_ENV: &str = "XIR_TEST_MONGODB_URL";
+/// The grpcurl binary built from tools/ (scripts/test sets it).
+pub const GRPCURL_ENV: &str = "XIR_TEST_GRPCURL";
 
 fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -177,6 +179,21 @@ pub async fn reflection_services(addr: SocketAddr) -> Vec<String> {
     }
 }
 
+/// Runs grpcurl (from `XIR_TEST_GRPCURL`) and returns its standard output; panics on failure.
+pub async fn grpcurl(args: &[&str]) -> String {
+    let output = tokio::process::Command::new(required_env(GRPCURL_ENV))
+        .args(args)
+        .output()
+        .await
+        .expect("cannot run grpcurl");
+    assert!(
+        output.status.success(),
+        "grpcurl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("grpcurl prints UTF-8")
+}
+
 /// The text of `GET /metrics`.
 pub async fn scrape_metrics(addr: SocketAddr) -> String {
     reqwest::get(format!("http://{addr}/metrics"))
@@ -278,6 +295,24 @@ pub async fn assert_probes(addr: SocketAddr, service_name: &str) {
         services.iter().any(|s| s == "grpc.health.v1.Health"),
         "{services:?}"
     );
+    // The same through grpcurl from tools/, as the README shows it, with no proto files.
+    let target = addr.to_string();
+    let listed = grpcurl(&["-plaintext", &target, "list"]).await;
+    assert!(
+        listed.lines().any(|l| l == service_name),
+        "grpcurl list:\n{listed}"
+    );
+    assert!(
+        listed.lines().any(|l| l == "grpc.health.v1.Health"),
+        "grpcurl list:\n{listed}"
+    );
+    let described = grpcurl(&["-plaintext", &target, "describe", service_name]).await;
+    assert!(
+        described.contains(&format!("{service_name} is a service")),
+        "grpcurl describe:\n{described}"
+    );
+    assert!(described.contains("rpc "), "grpcurl describe:\n{described}");
+
     let others: Vec<_> = services
         .iter()
         .filter(|s| s.starts_with("xir.") && *s != service_name)

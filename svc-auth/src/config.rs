@@ -12,6 +12,9 @@ const DEFAULTS: &str = r#"
 [server]
 port = 50051
 metrics_port = 9101
+
+[database]
+max_connections = 10
 "#;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,6 +12,9 @@ const DEFAULTS: &str = r#"
 [server]
 port = 50052
 metrics_port = 9102
+
+[database]
+max_connections = 10
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
