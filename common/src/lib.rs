@@ -3,6 +3,7 @@
 //! and W3C trace propagation.
 
 pub mod errors;
+pub mod healthcheck;
 pub mod metrics;
 #[cfg(feature = "mongo")]
 pub mod mongo;

@@ -30,14 +30,14 @@ impl From<figment::Error> for SettingsError {
 
 fn describe(error: &figment::Error) -> String {
     let key = error.path.join(".");
-    let source = error
-        .metadata
-        .as_ref()
-        .map(|m| match &m.source {
+    // Where the bad value came from; a missing value came from nowhere.
+    let source = match (&error.kind, &error.metadata) {
+        (figment::error::Kind::MissingField(_), _) | (_, None) => String::new(),
+        (_, Some(m)) => match &m.source {
             Some(source) => format!(" (from {} {source})", m.name),
             None => format!(" (from {})", m.name),
-        })
-        .unwrap_or_default();
+        },
+    };
     if key.is_empty() {
         format!("{}{source}", error.kind)
     } else {
