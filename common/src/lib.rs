@@ -4,6 +4,7 @@
 
 pub mod errors;
 pub mod healthcheck;
+pub mod ids;
 pub mod metrics;
 #[cfg(feature = "mongo")]
 pub mod mongo;
