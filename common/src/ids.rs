@@ -45,7 +45,9 @@ impl IdSettings {
         }
         match std::env::var("POD_IP") {
             Ok(ip) => {
-                let addr: std::net::Ipv4Addr = ip.parse().map_err(|_| WorkerIdError::BadPodIp(ip.clone()))?;
+                let addr: std::net::Ipv4Addr = ip
+                    .parse()
+                    .map_err(|_| WorkerIdError::BadPodIp(ip.clone()))?;
                 Ok((u32::from(addr) & u32::from(MAX_WORKER_ID)) as u16)
             }
             Err(_) => Ok(0),
@@ -83,7 +85,10 @@ impl IdGenerator {
     }
 
     pub fn next_id(&self) -> i64 {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut now = now_ms();
         // A clock stepping backwards must not reuse ids: keep counting from the last instant.
         if now < state.last_ms {
@@ -99,12 +104,16 @@ impl IdGenerator {
             state.sequence = 0;
         }
         state.last_ms = now;
-        ((now << (WORKER_BITS + SEQUENCE_BITS)) | (self.worker_id << SEQUENCE_BITS) | state.sequence) as i64
+        ((now << (WORKER_BITS + SEQUENCE_BITS))
+            | (self.worker_id << SEQUENCE_BITS)
+            | state.sequence) as i64
     }
 }
 
 fn now_ms() -> u64 {
-    let since_unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let since_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
     (since_unix.as_millis() as u64).saturating_sub(EPOCH_MS)
 }
 
@@ -132,7 +141,10 @@ mod tests {
         assert!(ids.iter().all(|&id| id > 0));
         let worker = (ids[0] >> SEQUENCE_BITS) & i64::from(MAX_WORKER_ID);
         assert_eq!(worker, 513);
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
         assert!(now.abs_diff(timestamp_ms(ids[0])) < 5_000);
         assert!(first_id_at(timestamp_ms(ids[0])) <= ids[0]);
     }
@@ -150,7 +162,9 @@ mod tests {
 
     #[test]
     fn worker_ids_are_checked() {
-        let settings = IdSettings { worker_id: Some(1024) };
+        let settings = IdSettings {
+            worker_id: Some(1024),
+        };
         assert_eq!(settings.resolve(), Err(WorkerIdError::OutOfRange(1024)));
         assert_eq!(IdSettings { worker_id: Some(7) }.resolve(), Ok(7));
     }

@@ -2,6 +2,8 @@
 //! bootstrap (health, reflection, metrics, limits, graceful shutdown), dependency readiness,
 //! and W3C trace propagation.
 
+pub mod auth;
+pub mod domain;
 pub mod errors;
 pub mod healthcheck;
 pub mod ids;
@@ -9,6 +11,8 @@ pub mod metrics;
 #[cfg(feature = "mongo")]
 pub mod mongo;
 pub mod observe;
+#[cfg(feature = "postgres")]
+pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod propagation;

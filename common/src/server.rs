@@ -21,6 +21,7 @@ use tonic_health::{
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::{
+    auth::AuthLayer,
     metrics,
     observe::ObserveLayer,
     readiness,
@@ -74,6 +75,7 @@ pub struct GrpcServer {
     grpc: TcpListener,
     metrics: TcpListener,
     readiness: Readiness,
+    auth: Option<AuthLayer>,
 }
 
 impl GrpcServer {
@@ -102,7 +104,14 @@ impl GrpcServer {
             grpc,
             metrics,
             readiness,
+            auth: None,
         })
+    }
+
+    /// Requires access tokens on every RPC the layer's policy does not open.
+    pub fn with_auth(mut self, auth: AuthLayer) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -193,6 +202,7 @@ impl GrpcServer {
             .layer(GlobalConcurrencyLimitLayer::new(
                 self.settings.concurrency_limit,
             ))
+            .layer(tower::util::option_layer(self.auth))
             .add_routes(routes)
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.grpc), drain_signal);
 

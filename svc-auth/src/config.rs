@@ -3,8 +3,14 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use xir_common::settings::{
-    self, PostgresSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
+use xir_common::{
+    auth::AuthSettings,
+    ids::IdSettings,
+    outbox::OutboxSettings,
+    settings::{
+        self, PostgresSettings, ReadinessSettings, Secret, ServerSettings, SettingsError,
+        TelemetrySettings,
+    },
 };
 
 /// Compiled defaults; `database.url` has none on purpose (it carries a password).
@@ -15,6 +21,9 @@ metrics_port = 9101
 
 [database]
 max_connections = 10
+
+[user_service]
+url = "http://127.0.0.1:50052"
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +36,93 @@ pub struct Settings {
     #[serde(default)]
     pub telemetry: TelemetrySettings,
     pub database: PostgresSettings,
+    /// `iss` and `aud` of the tokens this service mints (and checks, for ChangePassword).
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub tokens: TokenSettings,
+    #[serde(default)]
+    pub passwords: PasswordSettings,
+    #[serde(default)]
+    pub throttle: ThrottleSettings,
+    #[serde(default)]
+    pub ids: IdSettings,
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    /// Where profiles of new accounts are created (through the outbox).
+    pub user_service: UserServiceSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserServiceSettings {
+    pub url: String,
+}
+
+/// `[tokens]`: lifetimes and signing keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    /// The current Ed25519 signing key, PKCS#8 PEM (from a Secret: `XIR_TOKENS__SIGNING_KEY_PEM`).
+    /// Without it a development key is generated at start and a warning says so: tokens then
+    /// stop verifying when the process restarts.
+    pub signing_key_pem: Option<Secret>,
+    /// The previous signing key during a rotation: its public half is still published, so
+    /// tokens it signed stay valid until they expire.
+    pub previous_signing_key_pem: Option<Secret>,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 60 * 60,
+            signing_key_pem: None,
+            previous_signing_key_pem: None,
+        }
+    }
+}
+
+/// `[passwords]`: argon2id cost. Stored hashes with weaker parameters are upgraded at login.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        // OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// `[throttle]`: failed logins allowed per window before ResourceExhausted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleSettings {
+    pub window_secs: u64,
+    pub max_failures_per_account: i64,
+    /// Higher than per account: many users may share one address (NAT, offices).
+    pub max_failures_per_address: i64,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            window_secs: 15 * 60,
+            max_failures_per_account: 5,
+            max_failures_per_address: 50,
+        }
+    }
 }
 
 impl Settings {

@@ -1,14 +1,26 @@
 //! svc-auth's one error type and its mapping onto gRPC statuses.
 
-use tonic::Status;
+use tonic::{Code, Status};
 use xir_common::errors::FieldViolations;
+
+use crate::passwords::HashError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(FieldViolations),
+    #[error("{field} is already taken")]
+    AlreadyExists { field: &'static str },
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("too many failed logins")]
+    Throttled { retry_after_secs: u64 },
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    #[error("password hashing failed")]
+    Hash(#[from] HashError),
+    #[error("cannot sign a token")]
+    Sign(#[from] jsonwebtoken::errors::Error),
 }
 
 impl From<FieldViolations> for Error {
@@ -21,7 +33,42 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(violations) => violations.into(),
+            Error::AlreadyExists { field } => {
+                // The field goes into a ResourceInfo detail so clients can point at it.
+                let details = tonic_types::ErrorDetails::with_resource_info(
+                    "account",
+                    field,
+                    "",
+                    format!("{field} is already taken"),
+                );
+                <Status as tonic_types::StatusExt>::with_error_details(
+                    Code::AlreadyExists,
+                    format!("{field} is already taken"),
+                    details,
+                )
+            }
+            Error::Unauthenticated(message) => Status::unauthenticated(message),
+            Error::Throttled { retry_after_secs } => {
+                let mut status = Status::resource_exhausted(format!(
+                    "too many failed logins; try again in {retry_after_secs} s"
+                ));
+                if let Ok(value) = retry_after_secs.to_string().parse() {
+                    status.metadata_mut().insert("retry-after", value);
+                }
+                status
+            }
             Error::Database(error) => xir_common::postgres::status(&error),
+            error @ (Error::Hash(_) | Error::Sign(_)) => {
+                xir_common::errors::opaque(Code::Internal, &error)
+            }
         }
+    }
+}
+
+/// The unique index a violation hit, if any.
+pub fn unique_violation(error: &sqlx::Error) -> Option<&str> {
+    match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => db.constraint(),
+        _ => None,
     }
 }

@@ -2,6 +2,11 @@
 
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod keys;
+pub mod passwords;
+pub mod refresh_tokens;
 pub mod startup;
+pub mod throttle;

@@ -1,31 +1,65 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use prost::Message;
 use sqlx::PgPool;
-use tonic::service::Routes;
-use xir_common::{postgres, server::GrpcServer};
-use xir_proto::auth::v1::{SERVICE_NAME, auth_service_server::AuthServiceServer};
+use tokio_util::sync::CancellationToken;
+use tonic::{service::Routes, transport::Channel};
+use xir_common::{
+    auth::{AccessPolicy, AuthLayer, KeySource, TokenVerifier},
+    ids::IdGenerator,
+    outbox, postgres,
+    propagation::{self, TracedChannel},
+    server::GrpcServer,
+};
+use xir_proto::{
+    auth::v1::{SERVICE_NAME, auth_service_server::AuthServiceServer},
+    user::v1::{CreateProfileRequest, user_service_client::UserServiceClient},
+};
 
-use crate::{config::Settings, db, grpc::AuthApi};
+use crate::{
+    config::Settings,
+    db,
+    grpc::{AuthApi, CREATE_PROFILE_TOPIC},
+    keys::SigningKeys,
+    passwords::Hasher,
+};
 
 pub const COMPONENT: &str = "svc-auth";
 
+/// RPCs that need no access token; ChangePassword needs one.
+const PUBLIC_RPCS: &[&str] = &["SignUp", "Login", "Refresh", "Logout", "GetJwks"];
+
 pub struct Application {
-    settings: Settings,
+    settings: Arc<Settings>,
     server: GrpcServer,
     pool: PgPool,
+    keys: Arc<SigningKeys>,
+    hasher: Hasher,
+    ids: Arc<IdGenerator>,
+    users: UserServiceClient<TracedChannel>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = postgres::lazy_pool(&settings.database, COMPONENT)?;
+        let keys = Arc::new(SigningKeys::from_settings(&settings.tokens)?);
+        let hasher = Hasher::new(&settings.passwords)?;
+        let ids = Arc::new(IdGenerator::new(settings.ids.resolve()?));
+        let users = UserServiceClient::new(propagation::traced(lazy_channel(
+            &settings.user_service.url,
+        )?));
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
-            settings,
+            settings: Arc::new(settings),
             server,
             pool,
+            keys,
+            hasher,
+            ids,
+            users,
         })
     }
 
@@ -41,18 +75,66 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let stop_relay = CancellationToken::new();
+        let users = self.users.clone();
+        let relay = outbox::spawn_relay(
+            self.pool.clone(),
+            self.settings.outbox.clone(),
+            stop_relay.clone(),
+            move |event| deliver(users.clone(), event),
+        );
+
+        let verifier = TokenVerifier::new(&self.settings.auth, KeySource::Local(self.keys.jwks()));
+        let auth = AuthLayer::new(
+            Arc::new(verifier),
+            AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, &[]),
+        );
+        let api = AuthApi::new(
+            self.pool.clone(),
+            self.keys.clone(),
+            self.hasher.clone(),
+            self.ids.clone(),
+            self.settings.clone(),
+        );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
-        let routes = Routes::new(AuthServiceServer::new(AuthApi::new(self.pool.clone())));
         let served = self
             .server
+            .with_auth(auth)
             .serve_with_probe(
-                routes,
-                self.settings.readiness,
+                Routes::new(AuthServiceServer::new(api)),
+                self.settings.readiness.clone(),
                 move || check.clone().check_owned(),
                 shutdown,
             )
             .await;
+        stop_relay.cancel();
+        let _ = relay.await;
         self.pool.close().await;
         Ok(served?)
     }
+}
+
+async fn deliver(
+    mut users: UserServiceClient<TracedChannel>,
+    event: outbox::Event,
+) -> Result<(), String> {
+    match event.topic.as_str() {
+        CREATE_PROFILE_TOPIC => {
+            let request = CreateProfileRequest::decode(event.payload.as_slice())
+                .map_err(|e| e.to_string())?;
+            users
+                .create_profile(request)
+                .await
+                .map(|_| ())
+                .map_err(|status| format!("{}: {}", status.code(), status.message()))
+        }
+        other => Err(format!("unknown outbox topic {other}")),
+    }
+}
+
+fn lazy_channel(url: &str) -> Result<Channel, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .connect_lazy())
 }

@@ -5,12 +5,21 @@ use std::{future::Future, net::SocketAddr};
 
 use mongodb::Database;
 use tonic::service::Routes;
-use xir_common::{mongo, server::GrpcServer};
+use xir_common::{
+    auth::{AccessPolicy, AuthLayer, TokenVerifier},
+    mongo,
+    server::GrpcServer,
+};
 use xir_proto::timeline::v1::{SERVICE_NAME, timeline_service_server::TimelineServiceServer};
 
 use crate::{config::Settings, grpc::TimelineApi, store};
 
 pub const COMPONENT: &str = "svc-timeline";
+
+/// RPCs anyone may call without a token.
+const PUBLIC_RPCS: &[&str] = &[];
+/// Service-to-service RPCs: no user token; the edge never routes them.
+const INTERNAL_RPCS: &[&str] = &["ApplyTweetEvent", "ApplyFollowEvent"];
 
 pub struct Application {
     settings: Settings,
@@ -45,7 +54,13 @@ impl Application {
         let routes = Routes::new(TimelineServiceServer::new(TimelineApi::new(
             self.database.clone(),
         )));
+        let verifier = TokenVerifier::remote(&self.settings.auth)?;
+        let auth = AuthLayer::new(
+            std::sync::Arc::new(verifier),
+            AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
+        );
         self.server
+            .with_auth(auth)
             .serve_with_probe(
                 routes,
                 self.settings.readiness,

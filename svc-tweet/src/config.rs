@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use xir_common::auth::AuthSettings;
 use xir_common::settings::{
     self, MongoSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
 };
@@ -27,6 +28,9 @@ pub struct Settings {
     #[serde(default)]
     pub telemetry: TelemetrySettings,
     pub database: MongoSettings,
+    /// Where access tokens are checked against (svc-auth's JWKS).
+    #[serde(default)]
+    pub auth: AuthSettings,
 }
 
 impl Settings {

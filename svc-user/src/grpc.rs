@@ -5,14 +5,14 @@ use std::pin::Pin;
 use sqlx::PgPool;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
-use xir_common::errors::FieldViolations;
+use xir_common::{auth, errors::FieldViolations};
 use xir_proto::user::v1::{
     self as pb, get_profile_request::User, user_service_server::UserService,
 };
 
 use crate::{
     db::{self, ProfileRow},
-    domain::{UserId, Username},
+    domain::{Bio, DisplayName, UserId, Username},
     error::Error,
 };
 
@@ -85,9 +85,29 @@ impl UserService for UserApi {
 
     async fn update_profile(
         &self,
-        _: Request<pb::UpdateProfileRequest>,
+        request: Request<pb::UpdateProfileRequest>,
     ) -> Result<Response<pb::UpdateProfileResponse>, Status> {
-        Err(not_yet("UpdateProfile"))
+        let caller = auth::caller(&request)?;
+        let me =
+            UserId::parse(caller.user_id).map_err(|_| Status::unauthenticated("invalid caller"))?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let display_name = request
+            .display_name
+            .as_deref()
+            .and_then(|raw| violations.check("display_name", DisplayName::parse(raw)));
+        let bio = request
+            .bio
+            .as_deref()
+            .and_then(|raw| violations.check("bio", Bio::parse(raw)));
+        violations.into_result().map_err(Error::from)?;
+        let profile = db::update_profile(&self.pool, me, display_name.as_ref(), bio.as_ref())
+            .await
+            .map_err(Error::from)?
+            .ok_or(Error::NotFound("profile"))?;
+        Ok(Response::new(pb::UpdateProfileResponse {
+            profile: Some(profile.into()),
+        }))
     }
 
     async fn follow(
@@ -134,9 +154,29 @@ impl UserService for UserApi {
 
     async fn create_profile(
         &self,
-        _: Request<pb::CreateProfileRequest>,
+        request: Request<pb::CreateProfileRequest>,
     ) -> Result<Response<pb::CreateProfileResponse>, Status> {
-        Err(not_yet("CreateProfile"))
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let id = violations.check("user_id", UserId::parse(request.user_id));
+        let username = violations.check("username", Username::parse(&request.username));
+        let display_name =
+            violations.check("display_name", DisplayName::parse(&request.display_name));
+        let created_at = request
+            .created_at
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32));
+        if created_at.is_none() {
+            violations.add("created_at", "is required");
+        }
+        let (Some(id), Some(username), Some(display_name), Some(created_at)) =
+            (id, username, display_name, created_at)
+        else {
+            return Err(Error::from(violations).into());
+        };
+        let created = db::create_profile(&self.pool, id, &username, &display_name, created_at)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::CreateProfileResponse { created }))
     }
 
     async fn batch_get_profiles(

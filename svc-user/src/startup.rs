@@ -5,12 +5,33 @@ use std::{future::Future, net::SocketAddr};
 
 use sqlx::PgPool;
 use tonic::service::Routes;
-use xir_common::{postgres, server::GrpcServer};
+use xir_common::{
+    auth::{AccessPolicy, AuthLayer, TokenVerifier},
+    postgres,
+    server::GrpcServer,
+};
 use xir_proto::user::v1::{SERVICE_NAME, user_service_server::UserServiceServer};
 
 use crate::{config::Settings, db, grpc::UserApi};
 
 pub const COMPONENT: &str = "svc-user";
+
+/// RPCs anyone may call without a token.
+const PUBLIC_RPCS: &[&str] = &[
+    "GetProfile",
+    "ListFollowers",
+    "ListFollowing",
+    "SearchUsers",
+];
+/// Service-to-service RPCs: no user token; the edge never routes them.
+const INTERNAL_RPCS: &[&str] = &[
+    "CreateProfile",
+    "BatchGetProfiles",
+    "ResolveUsernames",
+    "ListFollowerIds",
+    "ListFollowingIds",
+    "ApplyTweetCountEvent",
+];
 
 pub struct Application {
     settings: Settings,
@@ -43,8 +64,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
         let routes = Routes::new(UserServiceServer::new(UserApi::new(self.pool.clone())));
+        let verifier = TokenVerifier::remote(&self.settings.auth)?;
+        let auth = AuthLayer::new(
+            std::sync::Arc::new(verifier),
+            AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
+        );
         let served = self
             .server
+            .with_auth(auth)
             .serve_with_probe(
                 routes,
                 self.settings.readiness,

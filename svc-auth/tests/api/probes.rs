@@ -1,33 +1,45 @@
 use tonic::Code;
 use xir_common::testing;
-use xir_proto::auth::v1::{GetJwksRequest, SERVICE_NAME};
+use xir_proto::auth::v1::{LoginRequest, SERVICE_NAME};
 
-use crate::helpers::spawn_app;
+use crate::helpers::spawn_stack;
 
 #[tokio::test]
 async fn serves_health_reflection_and_rpc_metrics() {
-    let app = spawn_app().await;
-    testing::assert_probes(app.grpc_addr, SERVICE_NAME).await;
+    let stack = spawn_stack().await;
+    testing::assert_probes(stack.auth_addr, SERVICE_NAME).await;
 
-    let migrated: Vec<String> =
-        sqlx::query_scalar("SELECT description FROM _sqlx_migrations WHERE success")
-            .fetch_all(&app.pool().await)
+    let migrated: Vec<String> = sqlx::query_scalar(
+        "SELECT description FROM _sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(
+        &sqlx::PgPool::connect(&stack.auth_database_url)
             .await
-            .expect("migrations table");
-    assert_eq!(migrated, ["accounts"], "migrations ran before readiness");
+            .expect("connect"),
+    )
+    .await
+    .expect("migrations table");
+    assert_eq!(
+        migrated,
+        ["accounts", "tokens outbox throttle"],
+        "migrations ran before readiness"
+    );
 
-    let error = app
-        .client()
+    let error = stack
+        .auth()
         .await
-        .get_jwks(GetJwksRequest {})
+        .login(LoginRequest {
+            login: String::new(),
+            password: "x".into(),
+        })
         .await
-        .expect_err("not implemented until issue 3");
-    assert_eq!(error.code(), Code::Unimplemented);
+        .expect_err("an empty login is invalid");
+    assert_eq!(error.code(), Code::InvalidArgument);
     testing::assert_rpc_metrics(
-        app.metrics_addr,
+        stack.auth_metrics_addr,
         SERVICE_NAME,
-        "GetJwks",
-        Code::Unimplemented,
+        "Login",
+        Code::InvalidArgument,
     )
     .await;
 }

@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 
 use svc_timeline::{config::Settings, startup::Application};
 use xir_common::{
+    auth::AuthSettings,
     settings::{MongoSettings, Secret},
     testing,
 };
@@ -29,6 +30,12 @@ pub fn settings(url: &str, database: &str) -> Settings {
             name: database.to_owned(),
             max_pool_size: 5,
             server_selection_timeout_ms: 1_000,
+        },
+        // Tokens are checked against a svc-auth that is not running here: only the public RPCs
+        // and the token-less rejections are exercised by these tests.
+        auth: AuthSettings {
+            url: "http://127.0.0.1:9".into(),
+            ..AuthSettings::default()
         },
     }
 }

@@ -27,13 +27,13 @@ async fn serves_health_reflection_and_rpc_metrics() {
         .await
         .get_home_timeline(GetHomeTimelineRequest::default())
         .await
-        .expect_err("not implemented until issue 6");
-    assert_eq!(error.code(), Code::Unimplemented);
+        .expect_err("the home timeline needs an access token");
+    assert_eq!(error.code(), Code::Unauthenticated);
     testing::assert_rpc_metrics(
         app.metrics_addr,
         SERVICE_NAME,
         "GetHomeTimeline",
-        Code::Unimplemented,
+        Code::Unauthenticated,
     )
     .await;
 }

@@ -1,7 +1,6 @@
 //! Parsed request values: a handler never touches a bare i64 or String from the wire.
 
-mod user_id;
-mod username;
+mod bio;
 
-pub use user_id::UserId;
-pub use username::Username;
+pub use bio::Bio;
+pub use xir_common::domain::{DisplayName, UserId, Username};

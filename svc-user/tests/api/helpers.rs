@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 
 use svc_user::{config::Settings, startup::Application};
 use xir_common::{
+    auth::AuthSettings,
     settings::{PostgresSettings, Secret},
     testing,
 };
@@ -45,6 +46,12 @@ pub fn settings(database_url: &str) -> Settings {
             max_connections: 5,
             min_connections: 0,
             acquire_timeout_ms: 1_000,
+        },
+        // Tokens are checked against a svc-auth that is not running here: only the public RPCs
+        // and the token-less rejections are exercised by these tests.
+        auth: AuthSettings {
+            url: "http://127.0.0.1:9".into(),
+            ..AuthSettings::default()
         },
     }
 }

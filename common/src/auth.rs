@@ -1,0 +1,348 @@
+//! Access-token checks for every service.
+//!
+//! Tokens are EdDSA JWTs minted only by svc-auth. Services verify them locally with the public
+//! keys svc-auth publishes (GetJwks): cached, fetched again when a token names an unknown `kid`
+//! (at most once per `auth.min_refresh_interval_ms`). The algorithm is pinned to EdDSA, and
+//! `iss`, `aud`, `exp` and `nbf` are checked.
+//!
+//! [`AuthLayer`] runs in front of a service: every RPC needs a valid `authorization: Bearer`
+//! token unless the service lists it as public (sign-up, reading a profile) or internal
+//! (service-to-service calls, which the edge never routes and network policy confines).
+//! Health and reflection are always open. Handlers read the caller with [`caller`].
+
+use std::{
+    collections::{HashMap, HashSet},
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+use tonic::Status;
+use tower::{Layer, Service};
+use xir_proto::auth::v1::{GetJwksRequest, Jwk, auth_service_client::AuthServiceClient};
+
+/// `[auth]`: how this service checks access tokens.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// svc-auth's gRPC address, where the JWKS comes from.
+    pub url: String,
+    /// The `iss` every token must carry.
+    pub issuer: String,
+    /// The `aud` every token must carry.
+    pub audience: String,
+    /// Unknown `kid`s trigger a JWKS fetch at most this often, in milliseconds.
+    pub min_refresh_interval_ms: u64,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:50051".to_owned(),
+            issuer: "xir-auth".to_owned(),
+            audience: "xir".to_owned(),
+            min_refresh_interval_ms: 10_000,
+            leeway_secs: 30,
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id, as a decimal string.
+    pub sub: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    pub jti: String,
+}
+
+/// The authenticated user of a call, put in the request's extensions by [`AuthLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
+}
+
+/// The caller of `request`, or `Unauthenticated` when the RPC ran without a token (a public
+/// RPC that needs one anyway is a bug, but answers cleanly).
+pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .copied()
+        .ok_or_else(|| Status::unauthenticated("this call needs an access token"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("malformed token")]
+    Malformed,
+    #[error("token must be signed with EdDSA")]
+    WrongAlgorithm,
+    #[error("token names no key id")]
+    NoKeyId,
+    #[error("unknown signing key")]
+    UnknownKey,
+    #[error("invalid token: {0}")]
+    Invalid(jsonwebtoken::errors::Error),
+    #[error("cannot fetch the signing keys")]
+    KeysUnavailable(#[source] Status),
+}
+
+/// Where the public keys come from.
+pub enum KeySource {
+    /// svc-auth's GetJwks over gRPC (every other service).
+    Remote(AuthServiceClient<tonic::transport::Channel>),
+    /// Keys this process holds itself (svc-auth).
+    Local(Vec<Jwk>),
+}
+
+/// Verifies access tokens against a cached JWKS.
+pub struct TokenVerifier {
+    source: KeySource,
+    validation: Validation,
+    min_refresh_interval: Duration,
+    keys: RwLock<KeyCache>,
+}
+
+struct KeyCache {
+    by_kid: HashMap<String, DecodingKey>,
+    fetched_at: Option<Instant>,
+}
+
+impl TokenVerifier {
+    pub fn new(settings: &AuthSettings, source: KeySource) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.algorithms = vec![Algorithm::EdDSA];
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = settings.leeway_secs;
+        let by_kid = match &source {
+            KeySource::Local(jwks) => decoding_keys(jwks),
+            KeySource::Remote(_) => HashMap::new(),
+        };
+        Self {
+            source,
+            validation,
+            min_refresh_interval: Duration::from_millis(settings.min_refresh_interval_ms),
+            keys: RwLock::new(KeyCache {
+                by_kid,
+                fetched_at: None,
+            }),
+        }
+    }
+
+    /// A verifier fetching keys from svc-auth at `settings.url` (connects lazily).
+    pub fn remote(settings: &AuthSettings) -> Result<Self, tonic::transport::Error> {
+        let channel = tonic::transport::Endpoint::from_shared(settings.url.clone())?
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(5))
+            .connect_lazy();
+        Ok(Self::new(
+            settings,
+            KeySource::Remote(AuthServiceClient::new(channel)),
+        ))
+    }
+
+    /// The caller named by a valid token.
+    pub async fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        let kid = header.kid.ok_or(TokenError::NoKeyId)?;
+        let key = match self.cached_key(&kid).await {
+            Some(key) => key,
+            None => {
+                self.refresh().await?;
+                self.cached_key(&kid).await.ok_or(TokenError::UnknownKey)?
+            }
+        };
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+            .map_err(TokenError::Invalid)?;
+        let user_id = data
+            .claims
+            .sub
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or(TokenError::Malformed)?;
+        Ok(Caller { user_id })
+    }
+
+    async fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
+        self.keys.read().await.by_kid.get(kid).cloned()
+    }
+
+    /// Fetches the JWKS again unless it was fetched within the minimum interval (an attacker
+    /// sending random `kid`s must not turn every request into a call to svc-auth).
+    async fn refresh(&self) -> Result<(), TokenError> {
+        let KeySource::Remote(client) = &self.source else {
+            return Ok(());
+        };
+        let mut cache = self.keys.write().await;
+        if cache
+            .fetched_at
+            .is_some_and(|at| at.elapsed() < self.min_refresh_interval)
+        {
+            return Ok(());
+        }
+        let response = client
+            .clone()
+            .get_jwks(GetJwksRequest {})
+            .await
+            .map_err(TokenError::KeysUnavailable)?;
+        cache.by_kid = decoding_keys(&response.into_inner().keys);
+        cache.fetched_at = Some(Instant::now());
+        tracing::info!(keys = cache.by_kid.len(), "fetched the token signing keys");
+        Ok(())
+    }
+}
+
+fn decoding_keys(jwks: &[Jwk]) -> HashMap<String, DecodingKey> {
+    jwks.iter()
+        .filter(|jwk| jwk.kty == "OKP" && jwk.crv == "Ed25519")
+        .filter_map(|jwk| {
+            Some((
+                jwk.kid.clone(),
+                DecodingKey::from_ed_components(&jwk.x).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Which RPCs of a service run without a user token. Everything else requires one.
+#[derive(Debug, Clone, Default)]
+pub struct AccessPolicy {
+    open: HashSet<String>,
+}
+
+impl AccessPolicy {
+    /// `public` and `internal` are method names of `service` (e.g. `SignUp`).
+    pub fn new(service: &str, public: &[&str], internal: &[&str]) -> Self {
+        let open = public
+            .iter()
+            .chain(internal)
+            .map(|method| format!("/{service}/{method}"))
+            .collect();
+        Self { open }
+    }
+
+    fn is_open(&self, path: &str) -> bool {
+        path.starts_with("/grpc.health.v1.Health/")
+            || path.starts_with("/grpc.reflection.")
+            || self.open.contains(path)
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    verifier: Arc<TokenVerifier>,
+    policy: Arc<AccessPolicy>,
+}
+
+impl AuthLayer {
+    pub fn new(verifier: Arc<TokenVerifier>, policy: AccessPolicy) -> Self {
+        Self {
+            verifier,
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Authenticate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticate {
+            inner,
+            verifier: self.verifier.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Authenticate<S> {
+    inner: S,
+    verifier: Arc<TokenVerifier>,
+    policy: Arc<AccessPolicy>,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Authenticate<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        if self.policy.is_open(request.uri().path()) {
+            return Box::pin(self.inner.call(request));
+        }
+        // The ready service is used below, after an await: take it, leave a clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        Box::pin(async move {
+            let token = bearer(request.headers());
+            let verified = match token {
+                Some(token) => verifier.verify(token).await,
+                None => Err(TokenError::Missing),
+            };
+            match verified {
+                Ok(caller) => {
+                    request.extensions_mut().insert(caller);
+                    inner.call(request).await
+                }
+                Err(error) => {
+                    let status = match &error {
+                        TokenError::KeysUnavailable(_) => {
+                            tracing::warn!(
+                                error = &error as &dyn std::error::Error,
+                                "cannot check a token"
+                            );
+                            Status::unavailable("cannot check the access token now, try again")
+                        }
+                        _ => {
+                            tracing::debug!(%error, "token rejected");
+                            Status::unauthenticated(error.to_string())
+                        }
+                    };
+                    Ok(status.into_http())
+                }
+            }
+        })
+    }
+}
+
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}

@@ -1,0 +1,230 @@
+//! The transactional outbox of the PostgreSQL services.
+//!
+//! A change and the event it causes are written in one transaction ([`enqueue`]); a relay
+//! ([`spawn_relay`]) claims due events with an expiring lease (`FOR UPDATE SKIP LOCKED`, so
+//! several replicas share the work without delivering one event twice in the normal case),
+//! delivers them with retries and exponential backoff, and deletes them once delivered. The
+//! receiver is idempotent on the event id anyway: a relay that dies after delivering but before
+//! deleting leaves the event to be delivered again when its lease expires.
+//!
+//! Each service's migrations create the table:
+//!
+//! ```sql
+//! CREATE TABLE outbox (
+//!     id              BIGSERIAL   PRIMARY KEY,
+//!     topic           TEXT        NOT NULL,
+//!     payload         BYTEA       NOT NULL,
+//!     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+//!     attempts        INTEGER     NOT NULL DEFAULT 0,
+//!     next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+//!     lease_until     TIMESTAMPTZ,
+//!     last_error      TEXT
+//! );
+//! CREATE INDEX outbox_due ON outbox (next_attempt_at, id);
+//! ```
+
+use std::{future::Future, time::Duration};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+pub const PENDING: &str = "outbox_pending_events";
+pub const DELIVERED_TOTAL: &str = "outbox_delivered_total";
+pub const FAILURES_TOTAL: &str = "outbox_delivery_failures_total";
+pub const LAG_SECONDS: &str = "outbox_delivery_lag_seconds";
+
+/// `[outbox]`: how the relay delivers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Pause between polls when nothing is due, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Events claimed at once.
+    pub batch_size: i64,
+    /// How long a claim lasts before another relay may take the event, in milliseconds.
+    pub lease_ms: u64,
+    /// First retry delay after a failed delivery; doubles per attempt up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 200,
+            batch_size: 100,
+            lease_ms: 30_000,
+            retry_initial_ms: 200,
+            retry_max_ms: 30_000,
+        }
+    }
+}
+
+/// One claimed event.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Event {
+    pub id: i64,
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i32,
+}
+
+impl Event {
+    /// A stable id for the receiver's idempotency: `<service>:<row id>`.
+    pub fn event_id(&self, service: &str) -> String {
+        format!("{service}:{}", self.id)
+    }
+}
+
+/// Writes an event in the caller's transaction: it exists exactly when the change does.
+pub async fn enqueue(
+    connection: &mut PgConnection,
+    topic: &str,
+    payload: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO outbox (topic, payload) VALUES ($1, $2)")
+        .bind(topic)
+        .bind(payload)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// Delivers due events with `deliver` until `stop` is cancelled. `deliver` returns `Err` with
+/// a reason when the event must be retried later.
+pub fn spawn_relay<F, Fut>(
+    pool: PgPool,
+    settings: OutboxSettings,
+    stop: CancellationToken,
+    deliver: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(Event) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    tokio::spawn(async move {
+        let idle = Duration::from_millis(settings.poll_interval_ms);
+        let mut last_gauge = tokio::time::Instant::now() - Duration::from_secs(60);
+        loop {
+            if last_gauge.elapsed() > Duration::from_secs(2) {
+                record_pending(&pool).await;
+                last_gauge = tokio::time::Instant::now();
+            }
+            let pause = match relay_once(&pool, &settings, &deliver).await {
+                Ok(0) => idle,
+                Ok(_) => Duration::ZERO,
+                Err(error) => {
+                    tracing::warn!(
+                        error = &error as &dyn std::error::Error,
+                        "outbox relay cannot reach the database"
+                    );
+                    idle * 5
+                }
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    })
+}
+
+/// Claims one batch and delivers it; returns how many events were claimed.
+pub async fn relay_once<F, Fut>(
+    pool: &PgPool,
+    settings: &OutboxSettings,
+    deliver: &F,
+) -> sqlx::Result<usize>
+where
+    F: Fn(Event) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let events: Vec<Event> = sqlx::query_as(
+        "UPDATE outbox SET lease_until = now() + make_interval(secs => $1), attempts = attempts + 1
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+             ORDER BY id LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+         RETURNING id, topic, payload, created_at, attempts",
+    )
+    .bind(settings.lease_ms as f64 / 1000.0)
+    .bind(settings.batch_size)
+    .fetch_all(pool)
+    .await?;
+    let claimed = events.len();
+    let mut events = events;
+    events.sort_by_key(|event| event.id);
+    let mut failed_from = None;
+    for (index, event) in events.iter().enumerate() {
+        let (id, topic, created_at, attempts) = (
+            event.id,
+            event.topic.clone(),
+            event.created_at,
+            event.attempts,
+        );
+        match deliver(event.clone()).await {
+            Ok(()) => {
+                sqlx::query("DELETE FROM outbox WHERE id = $1")
+                    .bind(id)
+                    .execute(pool)
+                    .await?;
+                metrics::counter!(DELIVERED_TOTAL, "topic" => topic).increment(1);
+                let lag = (Utc::now() - created_at).to_std().unwrap_or_default();
+                metrics::histogram!(LAG_SECONDS).record(lag.as_secs_f64());
+            }
+            Err(reason) => {
+                tracing::warn!(
+                    event_id = id,
+                    topic,
+                    attempts,
+                    reason,
+                    "outbox delivery failed; will retry"
+                );
+                metrics::counter!(FAILURES_TOTAL, "topic" => topic).increment(1);
+                // Later events wait too, so one receiver sees them in the order they happened.
+                failed_from = Some((index, reason, attempts));
+                break;
+            }
+        }
+    }
+    if let Some((index, reason, attempts)) = failed_from {
+        let retry_in = backoff(settings, attempts);
+        let ids: Vec<i64> = events[index..].iter().map(|event| event.id).collect();
+        sqlx::query(
+            "UPDATE outbox SET lease_until = NULL, last_error = $2,
+                 next_attempt_at = now() + make_interval(secs => $3)
+             WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .bind(&reason)
+        .bind(retry_in.as_secs_f64())
+        .execute(pool)
+        .await?;
+    }
+    Ok(claimed)
+}
+
+fn backoff(settings: &OutboxSettings, attempts: i32) -> Duration {
+    let exponent = attempts.saturating_sub(1).clamp(0, 20) as u32;
+    let delay = settings.retry_initial_ms.saturating_mul(1u64 << exponent);
+    // Up to 20% jitter so replicas retrying the same receiver do not move in lockstep.
+    let jitter = delay / 5 * u64::from(rand::random::<u8>()) / 255;
+    Duration::from_millis(delay.min(settings.retry_max_ms) + jitter)
+}
+
+async fn record_pending(pool: &PgPool) {
+    match sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(pending) => metrics::gauge!(PENDING).set(pending as f64),
+        Err(error) => tracing::debug!(
+            error = &error as &dyn std::error::Error,
+            "cannot count outbox events"
+        ),
+    }
+}

@@ -1,0 +1,337 @@
+use std::time::Duration;
+
+use tonic::Code;
+use xir_common::testing;
+use xir_proto::{
+    auth::v1::{ChangePasswordRequest, LoginRequest, RefreshRequest, SignUpRequest},
+    user::v1::UpdateProfileRequest,
+};
+
+use crate::helpers::{PASSWORD, bearer, spawn_stack};
+
+fn violations(error: &tonic::Status) -> Vec<String> {
+    tonic_types::StatusExt::get_error_details(error)
+        .bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .iter()
+                .map(|v| v.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Sign up, log in, refresh, then use the access token on another service's protected RPC.
+#[tokio::test]
+async fn the_access_token_opens_another_services_protected_rpcs() {
+    let stack = spawn_stack().await;
+    let signed_up = stack.sign_up("Ada_1815").await;
+    let profile = stack.wait_for_profile(signed_up.user_id).await;
+    assert_eq!(profile.username, "Ada_1815");
+    assert_eq!(profile.display_name, "Ada_1815", "defaults to the username");
+
+    let mut auth = stack.auth().await;
+    let logged_in = auth
+        .login(LoginRequest {
+            login: "ada_1815@EXAMPLE.org".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("login by email, any case")
+        .into_inner();
+    assert_eq!(logged_in.user_id, signed_up.user_id);
+    let refreshed = auth
+        .refresh(RefreshRequest {
+            refresh_token: logged_in.tokens.expect("tokens").refresh_token,
+        })
+        .await
+        .expect("refresh")
+        .into_inner()
+        .tokens
+        .expect("tokens");
+
+    let mut users = stack.users().await;
+    let update = UpdateProfileRequest {
+        display_name: Some("Ada Lovelace".into()),
+        bio: Some("Analyst.".into()),
+    };
+    let updated = users
+        .update_profile(bearer(&refreshed.access_token, update.clone()))
+        .await
+        .expect("accepted with the token")
+        .into_inner()
+        .profile
+        .expect("profile");
+    assert_eq!(updated.display_name, "Ada Lovelace");
+    assert_eq!(
+        updated.user_id, signed_up.user_id,
+        "acts as the caller named by the token"
+    );
+
+    let error = users.update_profile(update).await.expect_err("no token");
+    assert_eq!(error.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn duplicates_answer_already_exists_and_bad_fields_are_named() {
+    let stack = spawn_stack().await;
+    stack.sign_up("grace").await;
+    let mut auth = stack.auth().await;
+
+    for (username, email) in [
+        ("GRACE", "other@example.org"),
+        ("hopper", "Grace@Example.org"),
+    ] {
+        let error = auth
+            .sign_up(SignUpRequest {
+                username: username.into(),
+                email: email.into(),
+                password: PASSWORD.into(),
+                display_name: String::new(),
+            })
+            .await
+            .expect_err("taken");
+        assert_eq!(
+            error.code(),
+            Code::AlreadyExists,
+            "{username} {email}: {error:?}"
+        );
+    }
+
+    let cases: [(&str, SignUpRequest); 5] = [
+        (
+            "username",
+            SignUpRequest {
+                username: "no".into(),
+                ..valid()
+            },
+        ),
+        (
+            "username",
+            SignUpRequest {
+                username: "bad name!".into(),
+                ..valid()
+            },
+        ),
+        (
+            "email",
+            SignUpRequest {
+                email: "not-an-email".into(),
+                ..valid()
+            },
+        ),
+        (
+            "password",
+            SignUpRequest {
+                password: "short".into(),
+                ..valid()
+            },
+        ),
+        (
+            "password",
+            SignUpRequest {
+                password: "linus_1991".into(),
+                username: "Linus_1991".into(),
+                ..valid()
+            },
+        ),
+    ];
+    for (field, request) in cases {
+        let error = auth.sign_up(request).await.expect_err("invalid");
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(violations(&error), [field], "{error:?}");
+    }
+    let error = auth
+        .sign_up(SignUpRequest {
+            username: "x".into(),
+            email: "y".into(),
+            password: "z".into(),
+            display_name: "w".repeat(51),
+        })
+        .await
+        .expect_err("all invalid");
+    assert_eq!(
+        violations(&error),
+        ["username", "email", "password", "display_name"],
+        "every bad field at once"
+    );
+}
+
+fn valid() -> SignUpRequest {
+    SignUpRequest {
+        username: "valid_user".into(),
+        email: "valid@example.org".into(),
+        password: PASSWORD.into(),
+        display_name: "Valid".into(),
+    }
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_throttle_that_account_only() {
+    let stack = spawn_stack().await;
+    stack.sign_up("victim").await;
+    stack.sign_up("bystander").await;
+    let mut auth = stack.auth().await;
+    let wrong = || LoginRequest {
+        login: "victim".into(),
+        password: "not the password".into(),
+    };
+
+    for attempt in 1..=5 {
+        let error = auth.login(wrong()).await.expect_err("wrong password");
+        assert_eq!(error.code(), Code::Unauthenticated, "attempt {attempt}");
+    }
+    let error = auth.login(wrong()).await.expect_err("throttled");
+    assert_eq!(error.code(), Code::ResourceExhausted);
+    let retry_after: u64 = error
+        .metadata()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("retry-after metadata in seconds");
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
+    let error = auth
+        .login(LoginRequest {
+            login: "victim".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect_err("even the right password waits");
+    assert_eq!(error.code(), Code::ResourceExhausted);
+
+    auth.login(LoginRequest {
+        login: "bystander".into(),
+        password: PASSWORD.into(),
+    })
+    .await
+    .expect("another user from the same address still logs in");
+
+    let unknown = auth
+        .login(LoginRequest {
+            login: "nobody_here".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect_err("unknown account");
+    assert_eq!(unknown.code(), Code::Unauthenticated);
+    assert_eq!(
+        unknown.message(),
+        "wrong login or password",
+        "same answer as a wrong password"
+    );
+}
+
+/// The account is created while svc-user is down; the profile follows once it is back.
+#[tokio::test]
+async fn sign_up_while_svc_user_is_stopped_creates_the_profile_when_it_returns() {
+    let mut stack = spawn_stack().await;
+    stack.stop_user().await;
+
+    let signed_up = stack.sign_up("early_bird").await;
+    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+        .await
+        .expect("connect");
+    let pending_while_down =
+        testing::eventually(Duration::from_secs(5), "a failed delivery attempt", || {
+            let pool = pool.clone();
+            async move {
+                let attempts: Option<i32> = sqlx::query_scalar(
+                    "SELECT attempts FROM outbox WHERE topic = 'user.create_profile'",
+                )
+                .fetch_optional(&pool)
+                .await
+                .expect("query");
+                attempts.filter(|a| *a >= 1)
+            }
+        })
+        .await;
+    assert!(pending_while_down >= 1);
+
+    stack.start_user().await;
+    let profile = stack.wait_for_profile(signed_up.user_id).await;
+    assert_eq!(profile.username, "early_bird");
+    let pending: i64 = testing::eventually(Duration::from_secs(5), "the outbox draining", || {
+        let pool = pool.clone();
+        async move {
+            let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+                .fetch_one(&pool)
+                .await
+                .expect("query");
+            (left == 0).then_some(left)
+        }
+    })
+    .await;
+    assert_eq!(pending, 0);
+}
+
+#[tokio::test]
+async fn change_password_ends_every_other_session() {
+    let stack = spawn_stack().await;
+    let signed_up = stack.sign_up("rotator").await;
+    let mut auth = stack.auth().await;
+    let other_session = auth
+        .login(LoginRequest {
+            login: "rotator".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("login")
+        .into_inner()
+        .tokens
+        .expect("tokens");
+    let first = signed_up.tokens.expect("tokens");
+
+    let error = auth
+        .change_password(ChangePasswordRequest {
+            current_password: PASSWORD.into(),
+            new_password: "a much better one".into(),
+        })
+        .await
+        .expect_err("needs a token");
+    assert_eq!(error.code(), Code::Unauthenticated);
+
+    let error = auth
+        .change_password(bearer(
+            &first.access_token,
+            ChangePasswordRequest {
+                current_password: "wrong".into(),
+                new_password: "a much better one".into(),
+            },
+        ))
+        .await
+        .expect_err("wrong current password");
+    assert_eq!(error.code(), Code::Unauthenticated);
+
+    let fresh = auth
+        .change_password(bearer(
+            &first.access_token,
+            ChangePasswordRequest {
+                current_password: PASSWORD.into(),
+                new_password: "a much better one".into(),
+            },
+        ))
+        .await
+        .expect("changed")
+        .into_inner()
+        .tokens
+        .expect("tokens");
+
+    for old in [first.refresh_token, other_session.refresh_token] {
+        let error = auth
+            .refresh(RefreshRequest { refresh_token: old })
+            .await
+            .expect_err("revoked");
+        assert_eq!(error.code(), Code::Unauthenticated);
+    }
+    auth.refresh(RefreshRequest {
+        refresh_token: fresh.refresh_token,
+    })
+    .await
+    .expect("the pair returned by ChangePassword keeps working");
+    auth.login(LoginRequest {
+        login: "rotator".into(),
+        password: "a much better one".into(),
+    })
+    .await
+    .expect("the new password works");
+}
