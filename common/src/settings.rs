@@ -66,6 +66,15 @@ pub fn load<T: DeserializeOwned>(
     Ok(figment.extract()?)
 }
 
+/// `T` from the compiled `defaults` with `overrides` (a TOML document) on top, and nothing from
+/// files or the environment: for tests that build a service's settings in place.
+pub fn load_with<T: DeserializeOwned>(defaults: &str, overrides: &str) -> Result<T, SettingsError> {
+    Ok(Figment::new()
+        .merge(Toml::string(defaults))
+        .merge(Toml::string(overrides))
+        .extract()?)
+}
+
 /// `XIR_*` variables, except `XIR_CONFIG` (the file's path, not a key) and `XIR_TEST_*` (the
 /// test harness's database URLs, read only by tests).
 fn service_env() -> Env {

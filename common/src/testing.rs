@@ -386,3 +386,28 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// TOML for the settings every test service shares: loopback, gRPC on `port` (0: any free
+/// one), metrics on a free port, quick readiness. Service tests append their own tables.
+pub fn base_settings_toml(port: u16) -> String {
+    format!(
+        r#"
+[server]
+host = "127.0.0.1"
+port = {port}
+metrics_port = 0
+shutdown_grace_ms = 5000
+
+[readiness]
+check_interval_ms = 200
+check_timeout_ms = 2000
+retry_initial_ms = 50
+retry_max_ms = 400
+"#
+    )
+}
+
+/// The `[outbox]` table for services that have one: poll and retry quickly.
+pub fn outbox_settings_toml() -> &'static str {
+    "\n[outbox]\npoll_interval_ms = 50\nretry_initial_ms = 100\nretry_max_ms = 500\n"
+}

@@ -129,4 +129,9 @@ impl Settings {
     pub fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
         settings::load(DEFAULTS, config_file)
     }
+
+    /// The compiled defaults with `overrides` (TOML) on top, ignoring files and environment.
+    pub fn with_overrides(overrides: &str) -> Result<Self, SettingsError> {
+        settings::load_with(DEFAULTS, overrides)
+    }
 }

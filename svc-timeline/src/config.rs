@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
+use xir_common::ids::IdSettings;
 use xir_common::settings::{
     self, MongoSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
 };
@@ -31,10 +32,17 @@ pub struct Settings {
     /// Where access tokens are checked against (svc-auth's JWKS).
     #[serde(default)]
     pub auth: AuthSettings,
+    #[serde(default)]
+    pub ids: IdSettings,
 }
 
 impl Settings {
     pub fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
         settings::load(DEFAULTS, config_file)
+    }
+
+    /// The compiled defaults with `overrides` (TOML) on top, ignoring files and environment.
+    pub fn with_overrides(overrides: &str) -> Result<Self, SettingsError> {
+        settings::load_with(DEFAULTS, overrides)
     }
 }

@@ -25,16 +25,19 @@ pub struct Application {
     settings: Settings,
     server: GrpcServer,
     database: Database,
+    ids: std::sync::Arc<xir_common::ids::IdGenerator>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
+        let ids = std::sync::Arc::new(xir_common::ids::IdGenerator::new(settings.ids.resolve()?));
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings,
             server,
             database,
+            ids,
         })
     }
 
@@ -53,6 +56,7 @@ impl Application {
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes());
         let routes = Routes::new(TimelineServiceServer::new(TimelineApi::new(
             self.database.clone(),
+            self.ids.clone(),
         )));
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(

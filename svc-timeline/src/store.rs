@@ -45,3 +45,17 @@ pub fn indexes() -> IndexPlan {
         ),
     ]
 }
+
+/// True when `error` is a duplicate-key error (an idempotent insert that found its twin).
+pub fn is_duplicate(error: &mongodb::error::Error) -> bool {
+    match error.kind.as_ref() {
+        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => {
+            e.code == 11000
+        }
+        mongodb::error::ErrorKind::InsertMany(e) => e
+            .write_errors
+            .as_ref()
+            .is_some_and(|errors| errors.iter().all(|e| e.code == 11000)),
+        _ => false,
+    }
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
+use xir_common::outbox::OutboxSettings;
 use xir_common::settings::{
     self, PostgresSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
 };
@@ -16,6 +17,9 @@ metrics_port = 9102
 
 [database]
 max_connections = 10
+
+[timeline_service]
+url = "http://127.0.0.1:50054"
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,10 +35,25 @@ pub struct Settings {
     /// Where access tokens are checked against (svc-auth's JWKS).
     #[serde(default)]
     pub auth: AuthSettings,
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    /// Where follow events go (through the outbox).
+    pub timeline_service: ServiceUrl,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceUrl {
+    pub url: String,
 }
 
 impl Settings {
     pub fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
         settings::load(DEFAULTS, config_file)
+    }
+
+    /// The compiled defaults with `overrides` (TOML) on top, ignoring files and environment.
+    pub fn with_overrides(overrides: &str) -> Result<Self, SettingsError> {
+        settings::load_with(DEFAULTS, overrides)
     }
 }

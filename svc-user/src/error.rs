@@ -9,6 +9,8 @@ pub enum Error {
     InvalidArgument(FieldViolations),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("{0}")]
+    FailedPrecondition(&'static str),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
@@ -24,6 +26,7 @@ impl From<Error> for Status {
         match error {
             Error::InvalidArgument(violations) => violations.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::FailedPrecondition(why) => Status::failed_precondition(why),
             Error::Database(error) => xir_common::postgres::status(&error),
         }
     }

@@ -3,16 +3,25 @@
 
 use std::{future::Future, net::SocketAddr};
 
+use prost::Message;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
+use tonic::transport::Channel;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
-    postgres,
+    outbox, postgres,
+    propagation::{self, TracedChannel},
     server::GrpcServer,
 };
+use xir_proto::timeline::v1::{FollowEvent, timeline_service_client::TimelineServiceClient};
 use xir_proto::user::v1::{SERVICE_NAME, user_service_server::UserServiceServer};
 
-use crate::{config::Settings, db, grpc::UserApi};
+use crate::{
+    config::Settings,
+    db,
+    grpc::{FOLLOW_TOPIC, UserApi},
+};
 
 pub const COMPONENT: &str = "svc-user";
 
@@ -62,6 +71,16 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let timelines = TimelineServiceClient::new(propagation::traced(lazy_channel(
+            &self.settings.timeline_service.url,
+        )?));
+        let stop_relay = CancellationToken::new();
+        let relay = outbox::spawn_relay(
+            self.pool.clone(),
+            self.settings.outbox.clone(),
+            stop_relay.clone(),
+            move |event| deliver(timelines.clone(), event),
+        );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
         let routes = Routes::new(UserServiceServer::new(UserApi::new(self.pool.clone())));
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
@@ -79,7 +98,35 @@ impl Application {
                 shutdown,
             )
             .await;
+        stop_relay.cancel();
+        let _ = relay.await;
         self.pool.close().await;
         Ok(served?)
     }
+}
+
+async fn deliver(
+    mut timelines: TimelineServiceClient<TracedChannel>,
+    event: outbox::Event,
+) -> Result<(), String> {
+    match event.topic.as_str() {
+        FOLLOW_TOPIC => {
+            let mut follow =
+                FollowEvent::decode(event.payload.as_slice()).map_err(|e| e.to_string())?;
+            follow.event_id = event.event_id(COMPONENT);
+            timelines
+                .apply_follow_event(follow)
+                .await
+                .map(|_| ())
+                .map_err(|status| format!("{}: {}", status.code(), status.message()))
+        }
+        other => Err(format!("unknown outbox topic {other}")),
+    }
+}
+
+fn lazy_channel(url: &str) -> Result<Channel, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(10))
+        .connect_lazy())
 }

@@ -111,20 +111,24 @@ pub async fn spawn_stack() -> TestStack {
 impl TestStack {
     /// Starts svc-user on its fixed address (again, after [`TestStack::stop_user`]).
     pub async fn start_user(&mut self) {
-        let settings = svc_user::config::Settings {
-            server: xir_common::settings::ServerSettings {
-                port: self.user_addr.port(),
-                ..testing::server_settings()
-            },
-            readiness: testing::readiness_settings(),
-            telemetry: testing::telemetry_settings(),
-            database: database(&self.user_database_url),
-            auth: AuthSettings {
-                url: format!("http://{}", self.auth_addr),
-                min_refresh_interval_ms: 100,
-                ..AuthSettings::default()
-            },
-        };
+        let settings = svc_user::config::Settings::with_overrides(&format!(
+            r#"{base}
+[database]
+url = "{database}"
+max_connections = 5
+
+[auth]
+url = "http://{auth}"
+min_refresh_interval_ms = 100
+
+[timeline_service]
+url = "http://127.0.0.1:9"
+"#,
+            base = testing::base_settings_toml(self.user_addr.port()),
+            database = self.user_database_url,
+            auth = self.auth_addr,
+        ))
+        .expect("valid svc-user settings");
         let application = svc_user::startup::Application::build(settings)
             .await
             .expect("build svc-user");

@@ -1,11 +1,7 @@
 use std::net::SocketAddr;
 
 use svc_tweet::{config::Settings, startup::Application};
-use xir_common::{
-    auth::AuthSettings,
-    settings::{MongoSettings, Secret},
-    testing,
-};
+use xir_common::testing;
 use xir_proto::tweet::v1::tweet_service_client::TweetServiceClient;
 
 pub struct TestApp {
@@ -21,23 +17,21 @@ impl TestApp {
 }
 
 pub fn settings(url: &str, database: &str) -> Settings {
-    Settings {
-        server: testing::server_settings(),
-        readiness: testing::readiness_settings(),
-        telemetry: testing::telemetry_settings(),
-        database: MongoSettings {
-            url: Secret::new(url),
-            name: database.to_owned(),
-            max_pool_size: 5,
-            server_selection_timeout_ms: 1_000,
-        },
-        // Tokens are checked against a svc-auth that is not running here: only the public RPCs
-        // and the token-less rejections are exercised by these tests.
-        auth: AuthSettings {
-            url: "http://127.0.0.1:9".into(),
-            ..AuthSettings::default()
-        },
-    }
+    // svc-auth does not run here: only public RPCs and token-less rejections are exercised.
+    Settings::with_overrides(&format!(
+        r#"{base}
+[database]
+url = "{url}"
+name = "{database}"
+max_pool_size = 5
+server_selection_timeout_ms = 1000
+
+[auth]
+url = "http://127.0.0.1:9"
+"#,
+        base = testing::base_settings_toml(0),
+    ))
+    .expect("valid test settings")
 }
 
 /// A database of its own and the application serving on it, ready.

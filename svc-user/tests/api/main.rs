@@ -1,6 +1,9 @@
-//! svc-user's integration tests: the real application on port 0 against real PostgreSQL.
+//! svc-user's integration tests: the real application on port 0 against real PostgreSQL, with
+//! real svc-auth and svc-timeline where a test needs them.
 
+mod graph;
 mod helpers;
+mod lookups;
 mod probes;
 mod profiles;
 mod readiness;

@@ -3,7 +3,7 @@ use std::time::Duration;
 use tonic_health::ServingStatus;
 use xir_common::testing::{self, SwitchableProxy};
 
-use crate::helpers::spawn_app_on;
+use crate::helpers::{NOWHERE, spawn_app_on};
 
 /// Readiness reports NOT_SERVING while PostgreSQL is unreachable, SERVING once it answers
 /// (migrations applied), and NOT_SERVING again when it goes away — with no restart.
@@ -14,6 +14,8 @@ async fn readiness_follows_the_database_without_a_restart() {
     let app = spawn_app_on(
         &testing::url_with_addr(&database_url, proxy.addr()),
         &database_url,
+        NOWHERE,
+        NOWHERE,
     )
     .await;
 
