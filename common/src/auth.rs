@@ -300,7 +300,9 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        if self.policy.is_open(request.uri().path()) {
+        let open = self.policy.is_open(request.uri().path());
+        let token = bearer(request.headers()).map(str::to_owned);
+        if open && token.is_none() {
             return Box::pin(self.inner.call(request));
         }
         // The ready service is used below, after an await: take it, leave a clone behind.
@@ -308,9 +310,10 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
         Box::pin(async move {
-            let token = bearer(request.headers());
+            // Open RPCs take an optional token (a public read can still know its viewer); a
+            // token that is present must be valid either way.
             let verified = match token {
-                Some(token) => verifier.verify(token).await,
+                Some(token) => verifier.verify(&token).await,
                 None => Err(TokenError::Missing),
             };
             match verified {
@@ -318,25 +321,31 @@ where
                     request.extensions_mut().insert(caller);
                     inner.call(request).await
                 }
-                Err(error) => {
-                    let status = match &error {
-                        TokenError::KeysUnavailable(_) => {
-                            tracing::warn!(
-                                error = &error as &dyn std::error::Error,
-                                "cannot check a token"
-                            );
-                            Status::unavailable("cannot check the access token now, try again")
-                        }
-                        _ => {
-                            tracing::debug!(%error, "token rejected");
-                            Status::unauthenticated(error.to_string())
-                        }
-                    };
-                    Ok(status.into_http())
-                }
+                Err(error) => Ok(rejection(&error).into_http()),
             }
         })
     }
+}
+
+fn rejection(error: &TokenError) -> Status {
+    match error {
+        TokenError::KeysUnavailable(_) => {
+            tracing::warn!(
+                error = error as &dyn std::error::Error,
+                "cannot check a token"
+            );
+            Status::unavailable("cannot check the access token now, try again")
+        }
+        _ => {
+            tracing::debug!(%error, "token rejected");
+            Status::unauthenticated(error.to_string())
+        }
+    }
+}
+
+/// The caller, when the request carried a valid token (for open RPCs that personalise).
+pub fn viewer<T>(request: &tonic::Request<T>) -> Option<Caller> {
+    request.extensions().get::<Caller>().copied()
 }
 
 fn bearer(headers: &http::HeaderMap) -> Option<&str> {

@@ -86,3 +86,15 @@ pub fn index(keys: mongodb::bson::Document, name: &str, unique: bool) -> mongodb
         )
         .build()
 }
+
+/// True when `error` is a duplicate-key error (an idempotent insert that found its twin).
+pub fn is_duplicate(error: &mongodb::error::Error) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => e.code == 11000,
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .as_ref()
+            .is_some_and(|errors| errors.iter().all(|e| e.code == 11000)),
+        _ => false,
+    }
+}

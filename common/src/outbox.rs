@@ -26,41 +26,15 @@
 use std::{future::Future, time::Duration};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
+
+pub use crate::settings::OutboxSettings;
 
 pub const PENDING: &str = "outbox_pending_events";
 pub const DELIVERED_TOTAL: &str = "outbox_delivered_total";
 pub const FAILURES_TOTAL: &str = "outbox_delivery_failures_total";
 pub const LAG_SECONDS: &str = "outbox_delivery_lag_seconds";
-
-/// `[outbox]`: how the relay delivers.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OutboxSettings {
-    /// Pause between polls when nothing is due, in milliseconds.
-    pub poll_interval_ms: u64,
-    /// Events claimed at once.
-    pub batch_size: i64,
-    /// How long a claim lasts before another relay may take the event, in milliseconds.
-    pub lease_ms: u64,
-    /// First retry delay after a failed delivery; doubles per attempt up to `retry_max_ms`.
-    pub retry_initial_ms: u64,
-    pub retry_max_ms: u64,
-}
-
-impl Default for OutboxSettings {
-    fn default() -> Self {
-        Self {
-            poll_interval_ms: 200,
-            batch_size: 100,
-            lease_ms: 30_000,
-            retry_initial_ms: 200,
-            retry_max_ms: 30_000,
-        }
-    }
-}
 
 /// One claimed event.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -192,7 +166,7 @@ where
         }
     }
     if let Some((index, reason, attempts)) = failed_from {
-        let retry_in = backoff(settings, attempts);
+        let retry_in = settings.backoff(attempts);
         let ids: Vec<i64> = events[index..].iter().map(|event| event.id).collect();
         sqlx::query(
             "UPDATE outbox SET lease_until = NULL, last_error = $2,
@@ -206,14 +180,6 @@ where
         .await?;
     }
     Ok(claimed)
-}
-
-fn backoff(settings: &OutboxSettings, attempts: i32) -> Duration {
-    let exponent = attempts.saturating_sub(1).clamp(0, 20) as u32;
-    let delay = settings.retry_initial_ms.saturating_mul(1u64 << exponent);
-    // Up to 20% jitter so replicas retrying the same receiver do not move in lockstep.
-    let jitter = delay / 5 * u64::from(rand::random::<u8>()) / 255;
-    Duration::from_millis(delay.min(settings.retry_max_ms) + jitter)
 }
 
 async fn record_pending(pool: &PgPool) {

@@ -244,3 +244,44 @@ mod defaults {
         3_000
     }
 }
+
+/// `[outbox]`: how a service's outbox relay delivers (PostgreSQL and MongoDB outboxes alike).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Pause between polls when nothing is due, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Events claimed at once.
+    pub batch_size: i64,
+    /// How long a claim lasts before another relay may take the event, in milliseconds.
+    pub lease_ms: u64,
+    /// First retry delay after a failed delivery; doubles per attempt up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+impl OutboxSettings {
+    /// The delay before attempt `attempts + 1`: exponential, capped, with up to 20% jitter so
+    /// replicas retrying one receiver do not move in lockstep.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = attempts.saturating_sub(1).clamp(0, 20) as u32;
+        let delay = self
+            .retry_initial_ms
+            .saturating_mul(1u64 << exponent)
+            .min(self.retry_max_ms);
+        let jitter = delay / 5 * u64::from(rand::random::<u8>()) / 255;
+        Duration::from_millis(delay + jitter)
+    }
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 200,
+            batch_size: 100,
+            lease_ms: 30_000,
+            retry_initial_ms: 200,
+            retry_max_ms: 30_000,
+        }
+    }
+}

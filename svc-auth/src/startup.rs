@@ -1,12 +1,12 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use prost::Message;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-use tonic::{service::Routes, transport::Channel};
+use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, KeySource, TokenVerifier},
     ids::IdGenerator,
@@ -48,9 +48,7 @@ impl Application {
         let keys = Arc::new(SigningKeys::from_settings(&settings.tokens)?);
         let hasher = Hasher::new(&settings.passwords)?;
         let ids = Arc::new(IdGenerator::new(settings.ids.resolve()?));
-        let users = UserServiceClient::new(propagation::traced(lazy_channel(
-            &settings.user_service.url,
-        )?));
+        let users = UserServiceClient::new(propagation::lazy_traced(&settings.user_service.url)?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings: Arc::new(settings),
@@ -130,11 +128,4 @@ async fn deliver(
         }
         other => Err(format!("unknown outbox topic {other}")),
     }
-}
-
-fn lazy_channel(url: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy())
 }

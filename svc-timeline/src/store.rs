@@ -1,6 +1,7 @@
 //! svc-timeline's collections and the indexes every query needs.
 
 use mongodb::bson::doc;
+pub use xir_common::mongo::is_duplicate;
 use xir_common::mongo::{IndexPlan, index};
 
 pub const ENTRIES: &str = "timeline_entries";
@@ -38,24 +39,19 @@ pub fn indexes() -> IndexPlan {
                 false,
             ),
         ),
+        // One notification per event and recipient, however often the event is delivered.
+        (
+            NOTIFICATIONS,
+            index(
+                doc! { "event_id": 1, "recipient_id": 1 },
+                "event_recipient_unique",
+                true,
+            ),
+        ),
         // Applied event ids (the _id) make redelivery a no-op; old ones are swept by age.
         (
             APPLIED_EVENTS,
             index(doc! { "applied_at": 1 }, "applied_at", false),
         ),
     ]
-}
-
-/// True when `error` is a duplicate-key error (an idempotent insert that found its twin).
-pub fn is_duplicate(error: &mongodb::error::Error) -> bool {
-    match error.kind.as_ref() {
-        mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => {
-            e.code == 11000
-        }
-        mongodb::error::ErrorKind::InsertMany(e) => e
-            .write_errors
-            .as_ref()
-            .is_some_and(|errors| errors.iter().all(|e| e.code == 11000)),
-        _ => false,
-    }
 }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
+use xir_common::ids::IdSettings;
+use xir_common::settings::OutboxSettings;
 use xir_common::settings::{
     self, MongoSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
 };
@@ -16,6 +18,12 @@ metrics_port = 9103
 
 [database]
 name = "xir_tweet"
+
+[user_service]
+url = "http://127.0.0.1:50052"
+
+[timeline_service]
+url = "http://127.0.0.1:50054"
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +39,21 @@ pub struct Settings {
     /// Where access tokens are checked against (svc-auth's JWKS).
     #[serde(default)]
     pub auth: AuthSettings,
+    #[serde(default)]
+    pub ids: IdSettings,
+    /// The relay of the events pending in tweet documents.
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    /// Mentions are resolved here; tweet counts are reported here.
+    pub user_service: ServiceUrl,
+    /// Timeline and notification events go here.
+    pub timeline_service: ServiceUrl,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceUrl {
+    pub url: String,
 }
 
 impl Settings {

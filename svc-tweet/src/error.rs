@@ -7,6 +7,14 @@ use xir_common::errors::FieldViolations;
 pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(FieldViolations),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    PermissionDenied(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("a dependency failed: {0}")]
+    Dependency(Status),
     #[error("database error")]
     Database(#[from] mongodb::error::Error),
 }
@@ -21,6 +29,13 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(violations) => violations.into(),
+            Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::PermissionDenied(why) => Status::permission_denied(why),
+            Error::Conflict(why) => Status::aborted(why),
+            Error::Dependency(status) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "svc-user call failed");
+                Status::unavailable("a dependency is unavailable, try again")
+            }
             Error::Database(error) => xir_common::mongo::status(&error),
         }
     }

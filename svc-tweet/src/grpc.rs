@@ -1,108 +1,993 @@
-//! The tonic service. The tweet RPCs arrive with issue 5; until then each answers
-//! UNIMPLEMENTED, while health, reflection, metrics and readiness are served for real.
+//! The tonic service: parse the request into domain values, read and write the collections,
+//! map back. Every write that others must hear about puts its events in the tweet document's
+//! outbox in the same single-document update (see `store` and `relay`).
 
-use mongodb::Database;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+use futures_util::TryStreamExt;
+use mongodb::{
+    Collection, Database,
+    bson::{DateTime, Document, doc},
+    options::{FindOneAndUpdateOptions, ReturnDocument},
+};
+use prost::Message;
+use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
-use xir_proto::tweet::v1::{self as pb, tweet_service_server::TweetService};
+use xir_common::{auth, errors::FieldViolations, ids::IdGenerator, propagation::TracedChannel};
+use xir_proto::{
+    timeline::v1::{self as events, tweet_event::Kind},
+    tweet::v1::{self as pb, tweet_service_server::TweetService},
+    user::v1::{
+        ApplyTweetCountEventRequest, ResolveUsernamesRequest,
+        user_service_client::UserServiceClient,
+    },
+};
+
+use crate::{
+    domain::{IdempotencyKey, PageLimit, TweetId, TweetText, UserId, normalise_hashtag},
+    error::Error,
+    store::{
+        self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, Target, TweetDoc, outbox_push,
+    },
+};
+
+const MAX_BATCH: usize = 100;
+const MAX_ANCESTORS: usize = 100;
+const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 pub struct TweetApi {
-    #[allow(dead_code)] // read by the tweet RPCs (issue 5)
-    database: Database,
+    tweets: Collection<TweetDoc>,
+    raw_tweets: Collection<Document>,
+    likes: Collection<Document>,
+    reposts: Collection<RepostDoc>,
+    keys: Collection<IdempotencyDoc>,
+    ids: Arc<IdGenerator>,
+    users: UserServiceClient<TracedChannel>,
 }
 
-impl TweetApi {
-    pub fn new(database: Database) -> Self {
-        Self { database }
+fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Result<T, Error> {
+    result.map_err(|error| Error::from(FieldViolations::single(name, error.to_string())))
+}
+
+fn me<T>(request: &Request<T>) -> Result<UserId, Status> {
+    let caller = auth::caller(request)?;
+    UserId::parse(caller.user_id).map_err(|_| Status::unauthenticated("invalid caller"))
+}
+
+fn viewer_of<T>(request: &Request<T>) -> Option<UserId> {
+    auth::viewer(request).and_then(|caller| UserId::parse(caller.user_id).ok())
+}
+
+fn timestamp(at: DateTime) -> prost_types::Timestamp {
+    let millis = at.timestamp_millis();
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
     }
 }
 
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!("{rpc} is not implemented yet"))
+/// What a viewer did to the tweets of one page: two indexed queries for the whole page.
+#[derive(Default)]
+struct ViewerStates {
+    viewer: bool,
+    liked: HashSet<i64>,
+    reposted: HashSet<i64>,
+}
+
+impl ViewerStates {
+    fn of(&self, tweet_id: i64) -> Option<pb::ViewerState> {
+        self.viewer.then(|| pb::ViewerState {
+            liked: self.liked.contains(&tweet_id),
+            reposted: self.reposted.contains(&tweet_id),
+        })
+    }
+}
+
+fn to_proto(tweet: TweetDoc, states: &ViewerStates) -> pb::Tweet {
+    pb::Tweet {
+        viewer: states.of(tweet.id),
+        tweet_id: tweet.id,
+        author_id: tweet.author_id,
+        text: tweet.text,
+        created_at: Some(timestamp(tweet.created_at)),
+        reply_to_tweet_id: tweet.reply_to_tweet_id,
+        reply_to_user_id: tweet.reply_to_user_id,
+        conversation_id: tweet.conversation_id,
+        quote_of_tweet_id: tweet.quote_of_tweet_id,
+        mentions: tweet
+            .mentions
+            .into_iter()
+            .map(|m| pb::Mention {
+                user_id: m.user_id,
+                username: m.username,
+            })
+            .collect(),
+        hashtags: tweet.hashtags,
+        like_count: tweet.like_count.max(0),
+        reply_count: tweet.reply_count.max(0),
+        repost_count: tweet.repost_count.max(0),
+        quote_count: tweet.quote_count.max(0),
+    }
+}
+
+/// `{ _id: { $lt: max_id, $gt: since_id } }` for the cursors that are set.
+fn id_range(max_id: i64, since_id: i64) -> Result<Document, Error> {
+    let mut violations = FieldViolations::new();
+    if max_id < 0 {
+        violations.add("max_id", "must not be negative");
+    }
+    if since_id < 0 {
+        violations.add("since_id", "must not be negative");
+    }
+    violations.into_result()?;
+    let mut range = Document::new();
+    if max_id > 0 {
+        range.insert("$lt", max_id);
+    }
+    if since_id > 0 {
+        range.insert("$gt", since_id);
+    }
+    Ok(range)
+}
+
+fn with_range(mut filter: Document, field: &str, range: &Document) -> Document {
+    if !range.is_empty() {
+        filter.insert(field, range.clone());
+    }
+    filter
+}
+
+/// Batch ids: at most 100, positive, duplicates dropped, order kept.
+fn batch_ids(name: &str, raw: &[i64]) -> Result<Vec<i64>, Error> {
+    if raw.len() > MAX_BATCH {
+        return Err(FieldViolations::single(name, format!("at most {MAX_BATCH} ids")).into());
+    }
+    let mut seen = HashSet::new();
+    let mut ids = Vec::with_capacity(raw.len());
+    for &id in raw {
+        field(name, TweetId::parse(id))?;
+        if seen.insert(id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+impl TweetApi {
+    pub fn new(
+        database: &Database,
+        ids: Arc<IdGenerator>,
+        users: UserServiceClient<TracedChannel>,
+    ) -> Self {
+        Self {
+            tweets: database.collection(store::TWEETS),
+            raw_tweets: database.collection(store::TWEETS),
+            likes: database.collection(store::LIKES),
+            reposts: database.collection(store::REPOSTS),
+            keys: database.collection(store::IDEMPOTENCY_KEYS),
+            ids,
+            users,
+        }
+    }
+
+    fn event(&self, kind: Kind) -> (String, PendingEvent) {
+        let id = self.ids.next_id().to_string();
+        let event = events::TweetEvent {
+            event_id: format!("svc-tweet:{id}"),
+            occurred_at: Some(timestamp(DateTime::now())),
+            kind: Some(kind),
+        };
+        (
+            id,
+            PendingEvent::new(Target::Timeline, event.encode_to_vec()),
+        )
+    }
+
+    fn count_event(&self, author: i64, delta: i32) -> (String, PendingEvent) {
+        let id = self.ids.next_id().to_string();
+        let request = ApplyTweetCountEventRequest {
+            event_id: format!("svc-tweet:{id}"),
+            user_id: author,
+            delta,
+        };
+        (
+            id,
+            PendingEvent::new(Target::UserTweetCount, request.encode_to_vec()),
+        )
+    }
+
+    async fn live_tweet(&self, id: TweetId) -> Result<Option<TweetDoc>, Error> {
+        let mut filter = store::live();
+        filter.insert("_id", id.get());
+        Ok(self
+            .tweets
+            .find_one(filter)
+            .projection(store::without_outbox())
+            .await?)
+    }
+
+    async fn require_tweet(&self, id: TweetId) -> Result<TweetDoc, Error> {
+        self.live_tweet(id).await?.ok_or(Error::NotFound("tweet"))
+    }
+
+    /// Applies `update` (plus the outbox `events`) to a live tweet and returns it as it is now.
+    async fn update_tweet(
+        &self,
+        filter: Document,
+        mut update: Document,
+        events: &[(String, PendingEvent)],
+    ) -> Result<Option<TweetDoc>, Error> {
+        if !events.is_empty() {
+            let (set, count) = outbox_push(events);
+            let mut current_set = update.get_document("$set").cloned().unwrap_or_default();
+            current_set.extend(set);
+            update.insert("$set", current_set);
+            let mut inc = update.get_document("$inc").cloned().unwrap_or_default();
+            inc.insert("outbox_count", count);
+            update.insert("$inc", inc);
+        }
+        let options = FindOneAndUpdateOptions::builder()
+            .return_document(ReturnDocument::After)
+            .projection(store::without_outbox())
+            .build();
+        Ok(self
+            .tweets
+            .find_one_and_update(filter, update)
+            .with_options(options)
+            .await?)
+    }
+
+    /// Moves a counter of a live tweet by `delta`, never below zero, with `events` attached.
+    async fn bump(
+        &self,
+        id: i64,
+        counter: &str,
+        delta: i64,
+        events: &[(String, PendingEvent)],
+    ) -> Result<Option<TweetDoc>, Error> {
+        let mut filter = store::live();
+        filter.insert("_id", id);
+        if delta < 0 {
+            filter.insert(counter, doc! { "$gt": 0 });
+        }
+        self.update_tweet(filter, doc! { "$inc": { counter: delta } }, events)
+            .await
+    }
+
+    async fn viewer_states(
+        &self,
+        viewer: Option<UserId>,
+        tweet_ids: &[i64],
+    ) -> Result<ViewerStates, Error> {
+        let Some(viewer) = viewer else {
+            return Ok(ViewerStates::default());
+        };
+        if tweet_ids.is_empty() {
+            return Ok(ViewerStates {
+                viewer: true,
+                ..ViewerStates::default()
+            });
+        }
+        let filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
+        let liked: Vec<Document> = self.likes.find(filter.clone()).await?.try_collect().await?;
+        let reposted: Vec<RepostDoc> = self.reposts.find(filter).await?.try_collect().await?;
+        Ok(ViewerStates {
+            viewer: true,
+            liked: liked
+                .iter()
+                .filter_map(|d| d.get_i64("tweet_id").ok())
+                .collect(),
+            reposted: reposted.iter().map(|r| r.tweet_id).collect(),
+        })
+    }
+
+    /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.
+    async fn hydrate(&self, ids: &[i64], viewer: Option<UserId>) -> Result<Vec<pb::Tweet>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut filter = store::live();
+        filter.insert("_id", doc! { "$in": ids });
+        let found: Vec<TweetDoc> = self
+            .tweets
+            .find(filter)
+            .projection(store::without_outbox())
+            .await?
+            .try_collect()
+            .await?;
+        let states = self.viewer_states(viewer, ids).await?;
+        let mut by_id: HashMap<i64, TweetDoc> = found.into_iter().map(|t| (t.id, t)).collect();
+        Ok(ids
+            .iter()
+            .filter_map(|id| by_id.remove(id))
+            .map(|t| to_proto(t, &states))
+            .collect())
+    }
+
+    async fn find_tweets(
+        &self,
+        filter: Document,
+        ascending: bool,
+        limit: i64,
+    ) -> Result<Vec<TweetDoc>, Error> {
+        Ok(self
+            .tweets
+            .find(filter)
+            .projection(store::without_outbox())
+            .sort(doc! { "_id": if ascending { 1 } else { -1 } })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    /// Resolves `@names` to users in one batched call; names nobody has stay plain text.
+    async fn resolve_mentions(&self, names: &[String]) -> Result<Vec<MentionDoc>, Error> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<String> = names.iter().take(MAX_BATCH).cloned().collect();
+        let profiles = self
+            .users
+            .clone()
+            .resolve_usernames(ResolveUsernamesRequest {
+                usernames: names.clone(),
+            })
+            .await
+            .map_err(Error::Dependency)?
+            .into_inner()
+            .profiles;
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                profiles
+                    .iter()
+                    .find(|p| p.username.eq_ignore_ascii_case(name))
+                    .map(|p| MentionDoc {
+                        user_id: p.user_id,
+                        username: name.clone(),
+                    })
+            })
+            .collect())
+    }
+
+    /// The earlier tweet for this key, if any; refuses a reuse with another text.
+    async fn replay(&self, key_id: &str, text_sha256: &str) -> Result<Option<TweetDoc>, Error> {
+        let Some(existing) = self.keys.find_one(doc! { "_id": key_id }).await? else {
+            return Ok(None);
+        };
+        if existing.expires_at < DateTime::now() {
+            self.keys.delete_one(doc! { "_id": key_id }).await?;
+            return Ok(None);
+        }
+        if existing.text_sha256 != text_sha256 {
+            return Err(FieldViolations::single(
+                "idempotency_key",
+                "was used with a different text",
+            )
+            .into());
+        }
+        // The first request may still be writing its tweet; it is created right after the key.
+        let tweet_id = TweetId::parse(existing.tweet_id)
+            .map_err(|_| Error::Conflict("corrupt idempotency key"))?;
+        for _ in 0..20 {
+            if let Some(tweet) = self.live_tweet(tweet_id).await? {
+                return Ok(Some(tweet));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err(Error::Conflict(
+            "a request with this idempotency key is still in progress",
+        ))
+    }
 }
 
 #[tonic::async_trait]
 impl TweetService for TweetApi {
     async fn create_tweet(
         &self,
-        _: Request<pb::CreateTweetRequest>,
+        request: Request<pb::CreateTweetRequest>,
     ) -> Result<Response<pb::CreateTweetResponse>, Status> {
-        Err(not_yet("CreateTweet"))
+        let author = me(&request)?;
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let text = violations.check("text", TweetText::parse(&request.text));
+        let reply_to =
+            violations.check("reply_to_id", TweetId::parse_optional(request.reply_to_id));
+        let quote_of =
+            violations.check("quote_of_id", TweetId::parse_optional(request.quote_of_id));
+        let key = violations.check(
+            "idempotency_key",
+            IdempotencyKey::parse(&request.idempotency_key),
+        );
+        let (Some(text), Some(reply_to), Some(quote_of), Some(key)) =
+            (text, reply_to, quote_of, key)
+        else {
+            return Err(Error::from(violations).into());
+        };
+
+        let text_sha256 = format!("{:x}", Sha256::digest(text.as_str().as_bytes()));
+        let key_id = key
+            .as_ref()
+            .map(|k| format!("{}:{}", author.get(), k.as_str()));
+        if let Some(key_id) = &key_id
+            && let Some(tweet) = self.replay(key_id, &text_sha256).await?
+        {
+            return Ok(Response::new(pb::CreateTweetResponse {
+                tweet: Some(to_proto(tweet, &ViewerStates::default())),
+            }));
+        }
+
+        let parent = match reply_to {
+            Some(id) => Some(self.require_tweet(id).await?),
+            None => None,
+        };
+        let quoted = match quote_of {
+            Some(id) => Some(self.require_tweet(id).await?),
+            None => None,
+        };
+        let mentions = self.resolve_mentions(text.mentions()).await?;
+        let tweet_id = self.ids.next_id();
+
+        // Claim the key before writing the tweet, so two concurrent retries create one tweet.
+        if let Some(key_id) = &key_id {
+            let claim = IdempotencyDoc {
+                id: key_id.clone(),
+                tweet_id,
+                text_sha256: text_sha256.clone(),
+                expires_at: DateTime::from_millis(
+                    DateTime::now().timestamp_millis() + IDEMPOTENCY_TTL_MS,
+                ),
+            };
+            if let Err(error) = self.keys.insert_one(claim).await {
+                if store::is_duplicate(&error)
+                    && let Some(tweet) = self.replay(key_id, &text_sha256).await?
+                {
+                    return Ok(Response::new(pb::CreateTweetResponse {
+                        tweet: Some(to_proto(tweet, &ViewerStates::default())),
+                    }));
+                }
+                return Err(Error::from(error).into());
+            }
+        }
+
+        let mut ancestor_ids = Vec::new();
+        if let Some(parent) = &parent {
+            ancestor_ids = parent.ancestor_ids.clone();
+            ancestor_ids.push(parent.id);
+            if ancestor_ids.len() > MAX_ANCESTORS {
+                ancestor_ids.drain(..ancestor_ids.len() - MAX_ANCESTORS);
+            }
+        }
+        let created = events::TweetCreated {
+            tweet_id,
+            author_id: author.get(),
+            reply_to_tweet_id: parent.as_ref().map_or(0, |p| p.id),
+            reply_to_user_id: parent.as_ref().map_or(0, |p| p.author_id),
+            quote_of_tweet_id: quoted.as_ref().map_or(0, |q| q.id),
+            quoted_user_id: quoted.as_ref().map_or(0, |q| q.author_id),
+            mentioned_user_ids: mentions.iter().map(|m| m.user_id).collect(),
+        };
+        let pending = [
+            self.event(Kind::Created(created)),
+            self.count_event(author.get(), 1),
+        ];
+        let (outbox_set, outbox_count) = outbox_push(&pending);
+        let tweet = TweetDoc {
+            id: tweet_id,
+            author_id: author.get(),
+            text: text.as_str().to_owned(),
+            created_at: DateTime::now(),
+            reply_to_tweet_id: parent.as_ref().map_or(0, |p| p.id),
+            reply_to_user_id: parent.as_ref().map_or(0, |p| p.author_id),
+            conversation_id: parent.as_ref().map_or(tweet_id, |p| p.conversation_id),
+            ancestor_ids,
+            quote_of_tweet_id: quoted.as_ref().map_or(0, |q| q.id),
+            mentions,
+            hashtags: text.hashtags().to_vec(),
+            like_count: 0,
+            reply_count: 0,
+            repost_count: 0,
+            quote_count: 0,
+            deleted_at: None,
+            outbox: expand(outbox_set),
+            outbox_count,
+        };
+        if let Err(error) = self.tweets.insert_one(&tweet).await {
+            if let Some(key_id) = &key_id {
+                let _ = self.keys.delete_one(doc! { "_id": key_id }).await;
+            }
+            return Err(Error::from(error).into());
+        }
+        // The parent's and the quoted tweet's counters (their own documents).
+        if let Some(parent) = &parent {
+            self.bump(parent.id, "reply_count", 1, &[]).await?;
+        }
+        if let Some(quoted) = &quoted {
+            self.bump(quoted.id, "quote_count", 1, &[]).await?;
+        }
+        Ok(Response::new(pb::CreateTweetResponse {
+            tweet: Some(to_proto(tweet, &ViewerStates::default())),
+        }))
     }
 
     async fn get_tweet(
         &self,
-        _: Request<pb::GetTweetRequest>,
+        request: Request<pb::GetTweetRequest>,
     ) -> Result<Response<pb::GetTweetResponse>, Status> {
-        Err(not_yet("GetTweet"))
+        let viewer = viewer_of(&request);
+        let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        let tweet = self
+            .hydrate(&[id.get()], viewer)
+            .await?
+            .pop()
+            .ok_or(Error::NotFound("tweet"))?;
+        Ok(Response::new(pb::GetTweetResponse { tweet: Some(tweet) }))
     }
 
     async fn delete_tweet(
         &self,
-        _: Request<pb::DeleteTweetRequest>,
+        request: Request<pb::DeleteTweetRequest>,
     ) -> Result<Response<pb::DeleteTweetResponse>, Status> {
-        Err(not_yet("DeleteTweet"))
+        let author = me(&request)?;
+        let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        let Some(tweet) = self
+            .raw_tweets
+            .find_one(doc! { "_id": id.get() })
+            .projection(doc! { "author_id": 1, "deleted_at": 1, "reply_to_tweet_id": 1, "quote_of_tweet_id": 1 })
+            .await
+            .map_err(Error::from)?
+        else {
+            return Err(Error::NotFound("tweet").into());
+        };
+        if tweet.get_i64("author_id").ok() != Some(author.get()) {
+            return Err(Error::PermissionDenied("only the author can delete a tweet").into());
+        }
+        let deleted = events::TweetDeleted {
+            tweet_id: id.get(),
+            author_id: author.get(),
+        };
+        let pending = [
+            self.event(Kind::Deleted(deleted)),
+            self.count_event(author.get(), -1),
+        ];
+        let mut filter = store::live();
+        filter.insert("_id", id.get());
+        let changed = self
+            .update_tweet(
+                filter,
+                doc! { "$set": { "deleted_at": DateTime::now() } },
+                &pending,
+            )
+            .await?;
+        if changed.is_some() {
+            // Deleted now (not before): the parent and the quoted tweet count one less.
+            if let Ok(parent) = tweet.get_i64("reply_to_tweet_id")
+                && parent > 0
+            {
+                self.bump(parent, "reply_count", -1, &[]).await?;
+            }
+            if let Ok(quoted) = tweet.get_i64("quote_of_tweet_id")
+                && quoted > 0
+            {
+                self.bump(quoted, "quote_count", -1, &[]).await?;
+            }
+        }
+        Ok(Response::new(pb::DeleteTweetResponse {}))
     }
 
     async fn like_tweet(
         &self,
-        _: Request<pb::LikeTweetRequest>,
+        request: Request<pb::LikeTweetRequest>,
     ) -> Result<Response<pb::LikeTweetResponse>, Status> {
-        Err(not_yet("LikeTweet"))
+        let user = me(&request)?;
+        let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        let tweet = self.require_tweet(id).await?;
+        let like = doc! {
+            "_id": format!("{}:{}", id.get(), user.get()),
+            "tweet_id": id.get(),
+            "user_id": user.get(),
+            "created_at": DateTime::now(),
+        };
+        let tweet = match self.likes.insert_one(like).await {
+            Ok(_) => {
+                let liked = events::TweetLiked {
+                    tweet_id: id.get(),
+                    tweet_author_id: tweet.author_id,
+                    liker_id: user.get(),
+                };
+                self.bump(id.get(), "like_count", 1, &[self.event(Kind::Liked(liked))])
+                    .await?
+                    .unwrap_or(tweet)
+            }
+            Err(error) if store::is_duplicate(&error) => tweet, // liked already: counts once
+            Err(error) => return Err(Error::from(error).into()),
+        };
+        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        Ok(Response::new(pb::LikeTweetResponse {
+            tweet: Some(to_proto(tweet, &states)),
+        }))
     }
 
     async fn unlike_tweet(
         &self,
-        _: Request<pb::UnlikeTweetRequest>,
+        request: Request<pb::UnlikeTweetRequest>,
     ) -> Result<Response<pb::UnlikeTweetResponse>, Status> {
-        Err(not_yet("UnlikeTweet"))
+        let user = me(&request)?;
+        let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        let tweet = self.require_tweet(id).await?;
+        let removed = self
+            .likes
+            .delete_one(doc! { "_id": format!("{}:{}", id.get(), user.get()) })
+            .await
+            .map_err(Error::from)?;
+        let tweet = if removed.deleted_count == 1 {
+            self.bump(id.get(), "like_count", -1, &[])
+                .await?
+                .unwrap_or(tweet)
+        } else {
+            tweet
+        };
+        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        Ok(Response::new(pb::UnlikeTweetResponse {
+            tweet: Some(to_proto(tweet, &states)),
+        }))
     }
 
     async fn repost(
         &self,
-        _: Request<pb::RepostRequest>,
+        request: Request<pb::RepostRequest>,
     ) -> Result<Response<pb::RepostResponse>, Status> {
-        Err(not_yet("Repost"))
+        let user = me(&request)?;
+        let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        let tweet = self.require_tweet(id).await?;
+        let repost = RepostDoc {
+            id: self.ids.next_id(),
+            tweet_id: id.get(),
+            user_id: user.get(),
+            created_at: DateTime::now(),
+        };
+        let tweet = match self.reposts.insert_one(&repost).await {
+            Ok(_) => {
+                let reposted = events::TweetReposted {
+                    repost_id: repost.id,
+                    tweet_id: id.get(),
+                    tweet_author_id: tweet.author_id,
+                    reposter_id: user.get(),
+                };
+                self.bump(
+                    id.get(),
+                    "repost_count",
+                    1,
+                    &[self.event(Kind::Reposted(reposted))],
+                )
+                .await?
+                .unwrap_or(tweet)
+            }
+            Err(error) if store::is_duplicate(&error) => tweet,
+            Err(error) => return Err(Error::from(error).into()),
+        };
+        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        Ok(Response::new(pb::RepostResponse {
+            tweet: Some(to_proto(tweet, &states)),
+        }))
     }
 
     async fn unrepost(
         &self,
-        _: Request<pb::UnrepostRequest>,
+        request: Request<pb::UnrepostRequest>,
     ) -> Result<Response<pb::UnrepostResponse>, Status> {
-        Err(not_yet("Unrepost"))
+        let user = me(&request)?;
+        let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        let tweet = self.require_tweet(id).await?;
+        let removed = self
+            .reposts
+            .find_one_and_delete(doc! { "tweet_id": id.get(), "user_id": user.get() })
+            .await
+            .map_err(Error::from)?;
+        let tweet = match removed {
+            Some(repost) => {
+                let unreposted = events::TweetUnreposted {
+                    repost_id: repost.id,
+                    tweet_id: id.get(),
+                    reposter_id: user.get(),
+                };
+                self.bump(
+                    id.get(),
+                    "repost_count",
+                    -1,
+                    &[self.event(Kind::Unreposted(unreposted))],
+                )
+                .await?
+                .unwrap_or(tweet)
+            }
+            None => tweet,
+        };
+        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        Ok(Response::new(pb::UnrepostResponse {
+            tweet: Some(to_proto(tweet, &states)),
+        }))
     }
 
     async fn list_user_tweets(
         &self,
-        _: Request<pb::ListUserTweetsRequest>,
+        request: Request<pb::ListUserTweetsRequest>,
     ) -> Result<Response<pb::ListUserTweetsResponse>, Status> {
-        Err(not_yet("ListUserTweets"))
+        let viewer = viewer_of(&request);
+        let request = request.into_inner();
+        let user = field("user_id", UserId::parse(request.user_id))?;
+        let limit = field("limit", PageLimit::parse(request.limit))?;
+        let range = id_range(request.max_id, request.since_id)?;
+        let items = self.recent_items(&[user.get()], &range, limit).await?;
+        let more = items.len() > limit.get() as usize;
+        let items: Vec<pb::RecentItem> = items.into_iter().take(limit.get() as usize).collect();
+        let next_max_id = if more {
+            items.last().map_or(0, |i| i.item_id)
+        } else {
+            0
+        };
+        let tweet_ids: Vec<i64> = items.iter().map(|i| i.tweet_id).collect();
+        let tweets = self.hydrate(&dedup(&tweet_ids), viewer).await?;
+        let by_id: HashMap<i64, &pb::Tweet> = tweets.iter().map(|t| (t.tweet_id, t)).collect();
+        let items = items
+            .iter()
+            .filter_map(|item| {
+                let tweet = (*by_id.get(&item.tweet_id)?).clone();
+                let repost = item.reposted_by_user_id != 0;
+                Some(pb::FeedItem {
+                    item_id: item.item_id,
+                    tweet: Some(tweet),
+                    reposted_by_user_id: item.reposted_by_user_id,
+                    reposted_at: repost.then(|| {
+                        timestamp(DateTime::from_millis(
+                            xir_common::ids::timestamp_ms(item.item_id) as i64,
+                        ))
+                    }),
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::ListUserTweetsResponse {
+            items,
+            next_max_id,
+        }))
     }
 
     async fn get_thread(
         &self,
-        _: Request<pb::GetThreadRequest>,
+        request: Request<pb::GetThreadRequest>,
     ) -> Result<Response<pb::GetThreadResponse>, Status> {
-        Err(not_yet("GetThread"))
+        let viewer = viewer_of(&request);
+        let request = request.into_inner();
+        let id = field("tweet_id", TweetId::parse(request.tweet_id))?;
+        let limit = field("limit", PageLimit::parse(request.limit))?;
+        if request.replies_after_id < 0 {
+            return Err(Error::from(FieldViolations::single(
+                "replies_after_id",
+                "must not be negative",
+            ))
+            .into());
+        }
+        let tweet = self.require_tweet(id).await?;
+        let mut filter = store::live();
+        filter.insert("reply_to_tweet_id", id.get());
+        if request.replies_after_id > 0 {
+            filter.insert("_id", doc! { "$gt": request.replies_after_id });
+        }
+        let mut replies = self.find_tweets(filter, true, limit.probe()).await?;
+        let more = replies.len() > limit.get() as usize;
+        replies.truncate(limit.get() as usize);
+        let next = if more {
+            replies.last().map_or(0, |r| r.id)
+        } else {
+            0
+        };
+
+        let mut page_ids: Vec<i64> = tweet.ancestor_ids.clone();
+        page_ids.push(tweet.id);
+        page_ids.extend(replies.iter().map(|r| r.id));
+        let states = self.viewer_states(viewer, &page_ids).await?;
+        let ancestors = {
+            let ids = &tweet.ancestor_ids;
+            let mut filter = store::live();
+            filter.insert("_id", doc! { "$in": ids });
+            let found: Vec<TweetDoc> = if ids.is_empty() {
+                Vec::new()
+            } else {
+                self.tweets
+                    .find(filter)
+                    .projection(store::without_outbox())
+                    .await
+                    .map_err(Error::from)?
+                    .try_collect()
+                    .await
+                    .map_err(Error::from)?
+            };
+            let mut by_id: HashMap<i64, TweetDoc> = found.into_iter().map(|t| (t.id, t)).collect();
+            ids.iter()
+                .filter_map(|i| by_id.remove(i))
+                .map(|t| to_proto(t, &states))
+                .collect()
+        };
+        Ok(Response::new(pb::GetThreadResponse {
+            ancestors,
+            tweet: Some(to_proto(tweet, &states)),
+            replies: replies.into_iter().map(|r| to_proto(r, &states)).collect(),
+            next_replies_after_id: next,
+        }))
     }
 
     async fn list_hashtag_tweets(
         &self,
-        _: Request<pb::ListHashtagTweetsRequest>,
+        request: Request<pb::ListHashtagTweetsRequest>,
     ) -> Result<Response<pb::ListHashtagTweetsResponse>, Status> {
-        Err(not_yet("ListHashtagTweets"))
+        let viewer = viewer_of(&request);
+        let request = request.into_inner();
+        let mut violations = FieldViolations::new();
+        let tag = normalise_hashtag(&request.hashtag);
+        if tag.is_none() {
+            violations.add("hashtag", "must be a hashtag, with or without '#'");
+        }
+        let limit = violations.check("limit", PageLimit::parse(request.limit));
+        let range = violations.check("max_id", id_range(request.max_id, request.since_id));
+        let (Some(tag), Some(limit), Some(range)) = (tag, limit, range) else {
+            return Err(Error::from(violations).into());
+        };
+        let mut filter = store::live();
+        filter.insert("hashtags", tag);
+        let mut found = self
+            .find_tweets(with_range(filter, "_id", &range), false, limit.probe())
+            .await?;
+        let more = found.len() > limit.get() as usize;
+        found.truncate(limit.get() as usize);
+        let next_max_id = if more {
+            found.last().map_or(0, |t| t.id)
+        } else {
+            0
+        };
+        let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
+        let states = self.viewer_states(viewer, &ids).await?;
+        Ok(Response::new(pb::ListHashtagTweetsResponse {
+            tweets: found.into_iter().map(|t| to_proto(t, &states)).collect(),
+            next_max_id,
+        }))
     }
 
     async fn batch_get_tweets(
         &self,
-        _: Request<pb::BatchGetTweetsRequest>,
+        request: Request<pb::BatchGetTweetsRequest>,
     ) -> Result<Response<pb::BatchGetTweetsResponse>, Status> {
-        Err(not_yet("BatchGetTweets"))
+        let request = request.into_inner();
+        let ids = batch_ids("tweet_ids", &request.tweet_ids)?;
+        let viewer = match request.viewer_id {
+            0 => None,
+            raw => Some(field("viewer_id", UserId::parse(raw))?),
+        };
+        let tweets = self.hydrate(&ids, viewer).await?;
+        Ok(Response::new(pb::BatchGetTweetsResponse { tweets }))
     }
 
     async fn list_recent_by_authors(
         &self,
-        _: Request<pb::ListRecentByAuthorsRequest>,
+        request: Request<pb::ListRecentByAuthorsRequest>,
     ) -> Result<Response<pb::ListRecentByAuthorsResponse>, Status> {
-        Err(not_yet("ListRecentByAuthors"))
+        let request = request.into_inner();
+        if request.author_ids.len() > MAX_BATCH {
+            return Err(
+                Error::from(FieldViolations::single("author_ids", "at most 100 authors")).into(),
+            );
+        }
+        let mut authors = Vec::with_capacity(request.author_ids.len());
+        for &raw in &request.author_ids {
+            authors.push(field("author_ids", UserId::parse(raw))?.get());
+        }
+        let limit = field("limit", PageLimit::parse(request.limit))?;
+        let range = id_range(request.max_id, request.since_id)?;
+        let mut items = self.recent_items(&authors, &range, limit).await?;
+        items.truncate(limit.get() as usize);
+        Ok(Response::new(pb::ListRecentByAuthorsResponse { items }))
     }
+}
+
+impl TweetApi {
+    /// The newest tweets and reposts of `authors` in `range`: one query for each, merged by id.
+    /// Returns up to `limit + 1` items so callers can tell whether more follow.
+    async fn recent_items(
+        &self,
+        authors: &[i64],
+        range: &Document,
+        limit: PageLimit,
+    ) -> Result<Vec<pb::RecentItem>, Error> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut filter = store::live();
+        filter.insert("author_id", doc! { "$in": authors });
+        let tweets = self
+            .find_tweets(with_range(filter, "_id", range), false, limit.probe())
+            .await?;
+        let reposts: Vec<RepostDoc> = self
+            .reposts
+            .find(with_range(
+                doc! { "user_id": { "$in": authors } },
+                "_id",
+                range,
+            ))
+            .sort(doc! { "_id": -1 })
+            .limit(limit.probe())
+            .await?
+            .try_collect()
+            .await?;
+        let mut items: Vec<pb::RecentItem> = tweets
+            .into_iter()
+            .map(|t| pb::RecentItem {
+                item_id: t.id,
+                tweet_id: t.id,
+                author_id: t.author_id,
+                reposted_by_user_id: 0,
+            })
+            .chain(reposts.into_iter().map(|r| pb::RecentItem {
+                item_id: r.id,
+                tweet_id: r.tweet_id,
+                author_id: 0,
+                reposted_by_user_id: r.user_id,
+            }))
+            .collect();
+        items.sort_by_key(|item| std::cmp::Reverse(item.item_id));
+        items.truncate(limit.probe() as usize);
+        // Reposts name the original's author too (one query for the page).
+        let missing: Vec<i64> = dedup(
+            &items
+                .iter()
+                .filter(|i| i.author_id == 0)
+                .map(|i| i.tweet_id)
+                .collect::<Vec<_>>(),
+        );
+        if !missing.is_empty() {
+            let mut filter = store::live();
+            filter.insert("_id", doc! { "$in": &missing });
+            let originals: Vec<Document> = self
+                .raw_tweets
+                .find(filter)
+                .projection(doc! { "author_id": 1 })
+                .await?
+                .try_collect()
+                .await?;
+            let authors: HashMap<i64, i64> = originals
+                .iter()
+                .filter_map(|d| Some((d.get_i64("_id").ok()?, d.get_i64("author_id").ok()?)))
+                .collect();
+            items.retain_mut(|item| {
+                if item.author_id != 0 {
+                    return true;
+                }
+                match authors.get(&item.tweet_id) {
+                    Some(&author) => {
+                        item.author_id = author;
+                        true
+                    }
+                    None => false, // the original was deleted
+                }
+            });
+        }
+        Ok(items)
+    }
+}
+
+fn dedup(ids: &[i64]) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
+/// `outbox.<id>` dotted keys as a nested document, for an insert.
+fn expand(set: Document) -> Document {
+    let mut outbox = Document::new();
+    for (key, value) in set {
+        if let Some(id) = key.strip_prefix("outbox.") {
+            outbox.insert(id, value);
+        }
+    }
+    outbox
 }

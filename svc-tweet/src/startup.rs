@@ -1,22 +1,34 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use mongodb::Database;
+use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
+    ids::IdGenerator,
     mongo,
+    propagation::{self, TracedChannel},
     server::GrpcServer,
 };
-use xir_proto::tweet::v1::{SERVICE_NAME, tweet_service_server::TweetServiceServer};
+use xir_proto::{
+    timeline::v1::timeline_service_client::TimelineServiceClient,
+    tweet::v1::{SERVICE_NAME, tweet_service_server::TweetServiceServer},
+    user::v1::user_service_client::UserServiceClient,
+};
 
-use crate::{config::Settings, grpc::TweetApi, store};
+use crate::{
+    config::Settings,
+    grpc::TweetApi,
+    relay::{self, Receivers},
+    store,
+};
 
 pub const COMPONENT: &str = "svc-tweet";
 
-/// RPCs anyone may call without a token.
+/// RPCs anyone may call without a token (a token, when sent, personalises them).
 const PUBLIC_RPCS: &[&str] = &[
     "GetTweet",
     "ListUserTweets",
@@ -30,16 +42,28 @@ pub struct Application {
     settings: Settings,
     server: GrpcServer,
     database: Database,
+    ids: Arc<IdGenerator>,
+    users: UserServiceClient<TracedChannel>,
+    timelines: TimelineServiceClient<TracedChannel>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
+        let worker_id = settings.ids.resolve()?;
+        tracing::info!(worker_id, "id generator ready");
+        let ids = Arc::new(IdGenerator::new(worker_id));
+        let users = UserServiceClient::new(propagation::lazy_traced(&settings.user_service.url)?);
+        let timelines =
+            TimelineServiceClient::new(propagation::lazy_traced(&settings.timeline_service.url)?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings,
             server,
             database,
+            ids,
+            users,
+            timelines,
         })
     }
 
@@ -55,24 +79,36 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let stop_relay = CancellationToken::new();
+        let receivers = Receivers {
+            timelines: self.timelines.clone(),
+            users: self.users.clone(),
+        };
+        let relay = relay::spawn(
+            &self.database,
+            self.settings.outbox.clone(),
+            receivers,
+            stop_relay.clone(),
+        );
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes());
-        let routes = Routes::new(TweetServiceServer::new(TweetApi::new(
-            self.database.clone(),
-        )));
+        let api = TweetApi::new(&self.database, self.ids.clone(), self.users.clone());
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
-            std::sync::Arc::new(verifier),
+            Arc::new(verifier),
             AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
         );
-        self.server
+        let served = self
+            .server
             .with_auth(auth)
             .serve_with_probe(
-                routes,
+                Routes::new(TweetServiceServer::new(api)),
                 self.settings.readiness,
                 move || check.clone().check_owned(),
                 shutdown,
             )
-            .await?;
-        Ok(())
+            .await;
+        stop_relay.cancel();
+        let _ = relay.await;
+        Ok(served?)
     }
 }

@@ -7,7 +7,6 @@ use prost::Message;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
-use tonic::transport::Channel;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
     outbox, postgres,
@@ -71,9 +70,9 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let timelines = TimelineServiceClient::new(propagation::traced(lazy_channel(
+        let timelines = TimelineServiceClient::new(propagation::lazy_traced(
             &self.settings.timeline_service.url,
-        )?));
+        )?);
         let stop_relay = CancellationToken::new();
         let relay = outbox::spawn_relay(
             self.pool.clone(),
@@ -122,11 +121,4 @@ async fn deliver(
         }
         other => Err(format!("unknown outbox topic {other}")),
     }
-}
-
-fn lazy_channel(url: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(10))
-        .connect_lazy())
 }

@@ -1,0 +1,153 @@
+//! Tweet text as X counts it, through the `twitter-text` crate with the v3 configuration (most
+//! code points weigh 1; CJK, emoji and other wide ranges 2; each URL 23), stored NFC-normalised.
+
+use std::sync::LazyLock;
+
+use twitter_text::extractor::Extractor;
+use twitter_text_config::Configuration;
+use unicode_normalization::UnicodeNormalization;
+
+static CONFIG: LazyLock<Configuration> = LazyLock::new(|| twitter_text_config::config_v3().clone());
+
+/// Parsed tweet text: valid, normalised, with its mentions and hashtags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TweetText {
+    text: String,
+    /// `@names` as written (without '@'), in order, without repeats (case-insensitive).
+    mentions: Vec<String>,
+    /// Lowercased, without '#', in order, without repeats.
+    hashtags: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidText {
+    #[error("must not be empty")]
+    Empty,
+    #[error("is {0} characters as X counts them; at most 280")]
+    TooLong(i32),
+    #[error("contains characters that are not allowed")]
+    Characters,
+}
+
+/// The weighted length of `text` (after NFC normalisation).
+pub fn weighted_length(text: &str) -> i32 {
+    let normalised: String = text.nfc().collect();
+    twitter_text::parse(&normalised, &CONFIG, true).weighted_length
+}
+
+impl TweetText {
+    pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        let text: String = raw.nfc().collect();
+        if text.trim().is_empty() {
+            return Err(InvalidText::Empty);
+        }
+        let results = twitter_text::parse(&text, &CONFIG, true);
+        if !results.is_valid {
+            return Err(
+                if results.weighted_length > CONFIG.max_weighted_tweet_length {
+                    InvalidText::TooLong(results.weighted_length)
+                } else {
+                    InvalidText::Characters
+                },
+            );
+        }
+        let (raw_mentions, raw_hashtags) = extract(&text);
+        let mut mentions: Vec<String> = Vec::new();
+        for name in raw_mentions {
+            if !mentions.iter().any(|m| m.eq_ignore_ascii_case(&name)) {
+                mentions.push(name);
+            }
+        }
+        let mut hashtags: Vec<String> = Vec::new();
+        for tag in raw_hashtags {
+            let tag = tag.to_lowercase();
+            if !hashtags.contains(&tag) {
+                hashtags.push(tag);
+            }
+        }
+        Ok(Self {
+            text,
+            mentions,
+            hashtags,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn mentions(&self) -> &[String] {
+        &self.mentions
+    }
+
+    pub fn hashtags(&self) -> &[String] {
+        &self.hashtags
+    }
+}
+
+/// The `@names` and `#tags` of `text` as twitter-text extracts them (as written, with repeats).
+pub fn extract(text: &str) -> (Vec<String>, Vec<String>) {
+    let extractor = Extractor::new();
+    (
+        extractor.extract_mentioned_screennames(text),
+        extractor.extract_hashtags(text),
+    )
+}
+
+/// A hashtag as a query names it: '#' optional, any case.
+pub fn normalise_hashtag(raw: &str) -> Option<String> {
+    let tag = raw.trim().trim_start_matches('#').to_lowercase();
+    (!tag.is_empty() && tag.chars().count() <= 140 && !tag.chars().any(char::is_whitespace))
+        .then_some(tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_280_boundary_with_emoji_cjk_and_urls() {
+        assert!(TweetText::parse(&"a".repeat(280)).is_ok());
+        assert_eq!(
+            TweetText::parse(&"a".repeat(281)),
+            Err(InvalidText::TooLong(281))
+        );
+        // CJK weighs 2: 140 fit, 141 do not.
+        assert!(TweetText::parse(&"漢".repeat(140)).is_ok());
+        assert_eq!(
+            TweetText::parse(&"漢".repeat(141)),
+            Err(InvalidText::TooLong(282))
+        );
+        // An emoji (even a multi-code-point sequence) weighs 2.
+        let family = "👨‍👩‍👧";
+        assert_eq!(weighted_length(family), 2);
+        assert!(TweetText::parse(&format!("{}{}", "a".repeat(278), family)).is_ok());
+        assert!(TweetText::parse(&format!("{}{}", "a".repeat(279), family)).is_err());
+        // A URL weighs 23 whatever its length.
+        let url = format!("https://example.com/{}", "x".repeat(100));
+        let text = format!("{} {url}", "a".repeat(256));
+        assert_eq!(weighted_length(&text), 280);
+        assert!(TweetText::parse(&text).is_ok());
+        assert!(TweetText::parse(&format!("a{text}")).is_err());
+    }
+
+    #[test]
+    fn empty_and_blank_are_refused_and_text_is_nfc() {
+        assert_eq!(TweetText::parse(""), Err(InvalidText::Empty));
+        assert_eq!(TweetText::parse(" \n "), Err(InvalidText::Empty));
+        let decomposed = "e\u{301}";
+        assert_eq!(
+            TweetText::parse(decomposed).expect("valid").as_str(),
+            "\u{e9}"
+        );
+    }
+
+    #[test]
+    fn mentions_and_hashtags_are_extracted_once_each() {
+        let text = TweetText::parse("@Ada hi @ada and @bob #Rust #rust #TDD").expect("valid");
+        assert_eq!(text.mentions(), ["Ada", "bob"]);
+        assert_eq!(text.hashtags(), ["rust", "tdd"]);
+        assert_eq!(normalise_hashtag("#Rust"), Some("rust".into()));
+        assert_eq!(normalise_hashtag("  "), None);
+    }
+}
