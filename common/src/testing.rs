@@ -411,3 +411,24 @@ retry_max_ms = 400
 pub fn outbox_settings_toml() -> &'static str {
     "\n[outbox]\npoll_interval_ms = 50\nretry_initial_ms = 100\nretry_max_ms = 500\n"
 }
+
+/// With `TEST_LOG` set (e.g. `TEST_LOG=debug`), the services under test log JSON lines to
+/// stdout, as zero2prod's tests do; otherwise tests stay quiet.
+pub fn init_test_logs() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if let Ok(level) = std::env::var("TEST_LOG") {
+            let settings = TelemetrySettings {
+                log_level: if level.is_empty() {
+                    "info".into()
+                } else {
+                    level
+                },
+                ..TelemetrySettings::default()
+            };
+            if let Ok(guard) = crate::telemetry::init("test", &settings) {
+                std::mem::forget(guard); // lives as long as the test process
+            }
+        }
+    });
+}

@@ -17,6 +17,12 @@ metrics_port = 9104
 
 [database]
 name = "xir_timeline"
+
+[user_service]
+url = "http://127.0.0.1:50052"
+
+[tweet_service]
+url = "http://127.0.0.1:50053"
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +40,44 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[serde(default)]
     pub ids: IdSettings,
+    #[serde(default)]
+    pub fanout: FanoutSettings,
+    /// Followers and author profiles come from here.
+    pub user_service: ServiceUrl,
+    /// Tweets (hydration, backfill, read-time merge) come from here.
+    pub tweet_service: ServiceUrl,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceUrl {
+    pub url: String,
+}
+
+/// `[fanout]`: the hybrid model's knobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FanoutSettings {
+    /// Authors with more followers than this are not fanned out on write; their recent tweets
+    /// are merged into followers' timelines at read time.
+    pub celebrity_followers: i64,
+    /// Entries kept per timeline; older ones are trimmed.
+    pub timeline_cap: i64,
+    /// Recent tweets copied into a timeline when its owner follows someone.
+    pub backfill: i32,
+    /// Follower ids asked per streamed batch, and entries per bulk insert.
+    pub batch_size: i32,
+}
+
+impl Default for FanoutSettings {
+    fn default() -> Self {
+        Self {
+            celebrity_followers: 10_000,
+            timeline_cap: 800,
+            backfill: 50,
+            batch_size: 1_000,
+        }
+    }
 }
 
 impl Settings {

@@ -7,6 +7,8 @@ use xir_common::errors::FieldViolations;
 pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(FieldViolations),
+    #[error("a dependency failed: {0}")]
+    Dependency(Status),
     #[error("database error")]
     Database(#[from] mongodb::error::Error),
 }
@@ -21,6 +23,10 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(violations) => violations.into(),
+            Error::Dependency(status) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "a call to another service failed");
+                Status::unavailable("a dependency is unavailable, try again")
+            }
             Error::Database(error) => xir_common::mongo::status(&error),
         }
     }

@@ -1,30 +1,93 @@
-//! The tonic service. ApplyFollowEvent is served; the home timeline, notifications listing and
-//! tweet events arrive with issue 6 and answer UNIMPLEMENTED until then.
+//! The tonic service: applies tweet and follow events (idempotently, by event id), and serves
+//! the hydrated home timeline and notifications.
 
-use std::sync::Arc;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
+use futures_util::TryStreamExt;
 use mongodb::{
-    Database,
+    Collection, Database,
     bson::{Document, doc},
 };
 use tonic::{Request, Response, Status};
-use xir_common::{domain::UserId, errors::FieldViolations, ids::IdGenerator};
-use xir_proto::timeline::v1::{
-    self as pb, NotificationKind, timeline_service_server::TimelineService,
+use xir_common::{
+    auth,
+    domain::{PageLimit, UserId},
+    errors::FieldViolations,
+    ids::{self, IdGenerator},
+    propagation::TracedChannel,
+};
+use xir_proto::{
+    timeline::v1::{
+        self as pb, NotificationKind, timeline_service_server::TimelineService, tweet_event::Kind,
+    },
+    tweet::v1::{
+        BatchGetTweetsRequest, ListRecentByAuthorsRequest, Tweet,
+        tweet_service_client::TweetServiceClient,
+    },
+    user::v1::{
+        BatchGetProfilesRequest, ListFollowingIdsRequest, Profile,
+        user_service_client::UserServiceClient,
+    },
 };
 
-use crate::{error::Error, store};
+use crate::{
+    error::Error,
+    fanout::{Entry, Fanout},
+    store,
+};
 
 pub const EVENTS_APPLIED: &str = "timeline_events_applied_total";
+/// Most ids one batch call to another service takes.
+const BATCH: usize = 100;
 
 pub struct TimelineApi {
     database: Database,
     ids: Arc<IdGenerator>,
+    fanout: Arc<Fanout>,
+    users: UserServiceClient<TracedChannel>,
+    tweets: TweetServiceClient<TracedChannel>,
+}
+
+fn me<T>(request: &Request<T>) -> Result<UserId, Status> {
+    let caller = auth::caller(request)?;
+    UserId::parse(caller.user_id).map_err(|_| Status::unauthenticated("invalid caller"))
+}
+
+fn valid_event_id(event_id: &str, violations: &mut FieldViolations) {
+    if event_id.is_empty() || event_id.len() > 200 {
+        violations.add("event_id", "must be 1 to 200 characters long");
+    }
+}
+
+fn positive(name: &str, raw: i64, violations: &mut FieldViolations) -> i64 {
+    if raw <= 0 {
+        violations.add(name, "must be a positive id");
+    }
+    raw
 }
 
 impl TimelineApi {
-    pub fn new(database: Database, ids: Arc<IdGenerator>) -> Self {
-        Self { database, ids }
+    pub fn new(
+        database: Database,
+        ids: Arc<IdGenerator>,
+        fanout: Arc<Fanout>,
+        users: UserServiceClient<TracedChannel>,
+        tweets: TweetServiceClient<TracedChannel>,
+    ) -> Self {
+        Self {
+            database,
+            ids,
+            fanout,
+            users,
+            tweets,
+        }
+    }
+
+    fn entries(&self) -> Collection<Document> {
+        self.database.collection(store::ENTRIES)
     }
 
     async fn already_applied(&self, event_id: &str) -> Result<bool, Error> {
@@ -54,29 +117,28 @@ impl TimelineApi {
         }
     }
 
-    /// Stores a notification unless this event already did for this recipient.
+    /// Stores a notification unless this event already did for this recipient; never for
+    /// your own actions.
     async fn notify(
         &self,
         event_id: &str,
-        recipient: UserId,
-        actor: UserId,
+        recipient: i64,
+        actor: i64,
         kind: NotificationKind,
-        tweet_id: Option<i64>,
+        tweet_id: i64,
     ) -> Result<(), Error> {
-        if recipient == actor {
-            return Ok(()); // never for your own actions
+        if recipient == actor || recipient <= 0 {
+            return Ok(());
         }
-        let mut notification = doc! {
+        let notification = doc! {
             "_id": self.ids.next_id(),
             "event_id": event_id,
-            "recipient_id": recipient.get(),
-            "actor_id": actor.get(),
+            "recipient_id": recipient,
+            "actor_id": actor,
             "kind": kind as i32,
+            "tweet_id": tweet_id,
             "created_at": mongodb::bson::DateTime::now(),
         };
-        if let Some(tweet_id) = tweet_id {
-            notification.insert("tweet_id", tweet_id);
-        }
         match self
             .database
             .collection::<Document>(store::NOTIFICATIONS)
@@ -88,54 +150,484 @@ impl TimelineApi {
             Err(error) => Err(error.into()),
         }
     }
+
+    async fn apply_tweet_kind(&self, event_id: &str, kind: Kind) -> Result<&'static str, Error> {
+        Ok(match kind {
+            Kind::Created(created) => {
+                let tweet = created.tweet_id;
+                if created.reply_to_tweet_id != 0 {
+                    self.notify(
+                        event_id,
+                        created.reply_to_user_id,
+                        created.author_id,
+                        NotificationKind::Reply,
+                        tweet,
+                    )
+                    .await?;
+                }
+                if created.quote_of_tweet_id != 0 {
+                    self.notify(
+                        event_id,
+                        created.quoted_user_id,
+                        created.author_id,
+                        NotificationKind::Quote,
+                        tweet,
+                    )
+                    .await?;
+                }
+                for &mentioned in &created.mentioned_user_ids {
+                    self.notify(
+                        event_id,
+                        mentioned,
+                        created.author_id,
+                        NotificationKind::Mention,
+                        tweet,
+                    )
+                    .await?;
+                }
+                let entry = Entry {
+                    item_id: tweet,
+                    tweet_id: tweet,
+                    author_id: created.author_id,
+                    reposted_by: 0,
+                };
+                self.fanout.fan_out(entry, ids::timestamp_ms(tweet)).await?;
+                "created"
+            }
+            Kind::Deleted(deleted) => {
+                self.entries()
+                    .delete_many(doc! { "tweet_id": deleted.tweet_id })
+                    .await?;
+                "deleted"
+            }
+            Kind::Reposted(reposted) => {
+                self.notify(
+                    event_id,
+                    reposted.tweet_author_id,
+                    reposted.reposter_id,
+                    NotificationKind::Repost,
+                    reposted.tweet_id,
+                )
+                .await?;
+                let entry = Entry {
+                    item_id: reposted.repost_id,
+                    tweet_id: reposted.tweet_id,
+                    author_id: reposted.reposter_id,
+                    reposted_by: reposted.reposter_id,
+                };
+                self.fanout
+                    .fan_out(entry, ids::timestamp_ms(reposted.repost_id))
+                    .await?;
+                "reposted"
+            }
+            Kind::Unreposted(unreposted) => {
+                self.entries()
+                    .delete_many(
+                        doc! { "tweet_id": unreposted.tweet_id, "item_id": unreposted.repost_id },
+                    )
+                    .await?;
+                "unreposted"
+            }
+            Kind::Liked(liked) => {
+                self.notify(
+                    event_id,
+                    liked.tweet_author_id,
+                    liked.liker_id,
+                    NotificationKind::Like,
+                    liked.tweet_id,
+                )
+                .await?;
+                "liked"
+            }
+        })
+    }
+
+    /// The followee's recent tweets and reposts, into the follower's timeline.
+    async fn backfill(&self, follower: i64, followee: i64) -> Result<(), Error> {
+        let items = self
+            .tweets
+            .clone()
+            .list_recent_by_authors(ListRecentByAuthorsRequest {
+                author_ids: vec![followee],
+                max_id: 0,
+                since_id: 0,
+                limit: self.fanout.settings.backfill,
+            })
+            .await
+            .map_err(Error::Dependency)?
+            .into_inner()
+            .items;
+        for item in items {
+            let entry = Entry {
+                item_id: item.item_id,
+                tweet_id: item.tweet_id,
+                author_id: followee,
+                reposted_by: item.reposted_by_user_id,
+            };
+            self.fanout.insert(&[follower], entry).await?;
+        }
+        Ok(())
+    }
+
+    async fn profiles(&self, ids: &[i64]) -> Result<HashMap<i64, Profile>, Error> {
+        let mut unique: Vec<i64> = ids.iter().copied().filter(|&id| id > 0).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found = HashMap::new();
+        for chunk in unique.chunks(BATCH) {
+            let profiles = self
+                .users
+                .clone()
+                .batch_get_profiles(BatchGetProfilesRequest {
+                    user_ids: chunk.to_vec(),
+                })
+                .await
+                .map_err(Error::Dependency)?
+                .into_inner()
+                .profiles;
+            found.extend(profiles.into_iter().map(|p| (p.user_id, p)));
+        }
+        Ok(found)
+    }
+
+    async fn batch_tweets(
+        &self,
+        ids: &[i64],
+        viewer: UserId,
+    ) -> Result<HashMap<i64, Tweet>, Error> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(BATCH) {
+            let tweets = self
+                .tweets
+                .clone()
+                .batch_get_tweets(BatchGetTweetsRequest {
+                    tweet_ids: chunk.to_vec(),
+                    viewer_id: viewer.get(),
+                })
+                .await
+                .map_err(Error::Dependency)?
+                .into_inner()
+                .tweets;
+            found.extend(tweets.into_iter().map(|t| (t.tweet_id, t)));
+        }
+        Ok(found)
+    }
+
+    /// Full cards for `tweet_ids` (deleted ones left out) and the profiles of `extra_users`,
+    /// with a fixed number of calls whatever the page size: tweets, quoted tweets, profiles.
+    async fn cards(
+        &self,
+        tweet_ids: &[i64],
+        extra_users: &[i64],
+        viewer: UserId,
+    ) -> Result<(HashMap<i64, pb::TweetCard>, HashMap<i64, Profile>), Error> {
+        let unique: Vec<i64> = {
+            let mut seen = HashSet::new();
+            tweet_ids
+                .iter()
+                .copied()
+                .filter(|id| seen.insert(*id))
+                .collect()
+        };
+        let tweets = self.batch_tweets(&unique, viewer).await?;
+        let quoted_ids: Vec<i64> = {
+            let mut seen = HashSet::new();
+            tweets
+                .values()
+                .map(|t| t.quote_of_tweet_id)
+                .filter(|&id| id != 0 && seen.insert(id))
+                .collect()
+        };
+        let quoted = self.batch_tweets(&quoted_ids, viewer).await?;
+        let user_ids: Vec<i64> = tweets
+            .values()
+            .chain(quoted.values())
+            .map(|t| t.author_id)
+            .chain(extra_users.iter().copied())
+            .collect();
+        let profiles = self.profiles(&user_ids).await?;
+        let cards = tweets
+            .into_iter()
+            .map(|(id, tweet)| {
+                let quoted = quoted
+                    .get(&tweet.quote_of_tweet_id)
+                    .map(|q| pb::QuotedTweet {
+                        author: profiles.get(&q.author_id).cloned(),
+                        tweet: Some(q.clone()),
+                    });
+                let card = pb::TweetCard {
+                    author: profiles.get(&tweet.author_id).cloned(),
+                    tweet: Some(tweet),
+                    quoted,
+                };
+                (id, card)
+            })
+            .collect();
+        Ok((cards, profiles))
+    }
 }
 
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!("{rpc} is not implemented yet"))
+/// A timeline item before hydration.
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    item_id: i64,
+    tweet_id: i64,
+    reposted_by: i64,
+}
+
+fn range_filter(max_id: i64, since_id: i64) -> Result<Document, Error> {
+    let mut violations = FieldViolations::new();
+    if max_id < 0 {
+        violations.add("max_id", "must not be negative");
+    }
+    if since_id < 0 {
+        violations.add("since_id", "must not be negative");
+    }
+    violations.into_result()?;
+    let mut range = Document::new();
+    if max_id > 0 {
+        range.insert("$lt", max_id);
+    }
+    if since_id > 0 {
+        range.insert("$gt", since_id);
+    }
+    Ok(range)
 }
 
 #[tonic::async_trait]
 impl TimelineService for TimelineApi {
+    /// Stored entries merged with the recent tweets of followed authors above the fan-out
+    /// threshold, newest first, without duplicates, hydrated with batched calls.
     async fn get_home_timeline(
         &self,
-        _: Request<pb::GetHomeTimelineRequest>,
+        request: Request<pb::GetHomeTimelineRequest>,
     ) -> Result<Response<pb::GetHomeTimelineResponse>, Status> {
-        Err(not_yet("GetHomeTimeline"))
+        let me = me(&request)?;
+        let request = request.into_inner();
+        let limit = PageLimit::parse(request.limit)
+            .map_err(|e| Error::from(FieldViolations::single("limit", e.to_string())))?;
+        let range = range_filter(request.max_id, request.since_id)?;
+
+        let mut filter = doc! { "owner_id": me.get() };
+        if !range.is_empty() {
+            filter.insert("item_id", range.clone());
+        }
+        let stored: Vec<Document> = self
+            .entries()
+            .find(filter)
+            .sort(doc! { "item_id": -1 })
+            .limit(limit.probe())
+            .await
+            .map_err(Error::from)?
+            .try_collect()
+            .await
+            .map_err(Error::from)?;
+        let mut items: Vec<Item> = stored
+            .iter()
+            .filter_map(|d| {
+                Some(Item {
+                    item_id: d.get_i64("item_id").ok()?,
+                    tweet_id: d.get_i64("tweet_id").ok()?,
+                    reposted_by: d.get_i64("reposted_by").unwrap_or(0),
+                })
+            })
+            .collect();
+
+        // Read-time fan-in: authors too big to fan out on write.
+        let celebrities = self
+            .users
+            .clone()
+            .list_following_ids(ListFollowingIdsRequest {
+                user_id: me.get(),
+                min_followers_count: self.fanout.settings.celebrity_followers + 1,
+            })
+            .await
+            .map_err(Error::Dependency)?
+            .into_inner()
+            .user_ids;
+        for chunk in celebrities.chunks(BATCH) {
+            let recent = self
+                .tweets
+                .clone()
+                .list_recent_by_authors(ListRecentByAuthorsRequest {
+                    author_ids: chunk.to_vec(),
+                    max_id: request.max_id,
+                    since_id: request.since_id,
+                    limit: limit.probe() as i32,
+                })
+                .await
+                .map_err(Error::Dependency)?
+                .into_inner()
+                .items;
+            items.extend(recent.into_iter().map(|r| Item {
+                item_id: r.item_id,
+                tweet_id: r.tweet_id,
+                reposted_by: r.reposted_by_user_id,
+            }));
+        }
+
+        items.sort_by_key(|item| std::cmp::Reverse(item.item_id));
+        let mut seen_items = HashSet::new();
+        let mut seen_tweets = HashSet::new();
+        items.retain(|item| seen_items.insert(item.item_id) && seen_tweets.insert(item.tweet_id));
+        let more = items.len() > limit.get() as usize;
+        items.truncate(limit.get() as usize);
+        // The cursor comes from the raw page, so items dropped below never open a gap.
+        let next_max_id = if more {
+            items.last().map_or(0, |i| i.item_id)
+        } else {
+            0
+        };
+
+        let tweet_ids: Vec<i64> = items.iter().map(|i| i.tweet_id).collect();
+        let reposters: Vec<i64> = items
+            .iter()
+            .map(|i| i.reposted_by)
+            .filter(|&r| r != 0)
+            .collect();
+        let (mut cards, profiles) = self.cards(&tweet_ids, &reposters, me).await?;
+        let items = items
+            .into_iter()
+            .filter_map(|item| {
+                let card = if item.reposted_by == 0 {
+                    cards.remove(&item.tweet_id)?
+                } else {
+                    cards.get(&item.tweet_id)?.clone()
+                };
+                Some(pb::TimelineItem {
+                    item_id: item.item_id,
+                    card: Some(card),
+                    reposted_by: profiles.get(&item.reposted_by).cloned(),
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::GetHomeTimelineResponse {
+            items,
+            next_max_id,
+        }))
     }
 
     async fn list_notifications(
         &self,
-        _: Request<pb::ListNotificationsRequest>,
+        request: Request<pb::ListNotificationsRequest>,
     ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
-        Err(not_yet("ListNotifications"))
+        let me = me(&request)?;
+        let request = request.into_inner();
+        let limit = PageLimit::parse(request.limit)
+            .map_err(|e| Error::from(FieldViolations::single("limit", e.to_string())))?;
+        let range = range_filter(request.max_id, 0)?;
+        let mut filter = doc! { "recipient_id": me.get() };
+        if !range.is_empty() {
+            filter.insert("_id", range);
+        }
+        let mut found: Vec<Document> = self
+            .database
+            .collection::<Document>(store::NOTIFICATIONS)
+            .find(filter)
+            .sort(doc! { "_id": -1 })
+            .limit(limit.probe())
+            .await
+            .map_err(Error::from)?
+            .try_collect()
+            .await
+            .map_err(Error::from)?;
+        let more = found.len() > limit.get() as usize;
+        found.truncate(limit.get() as usize);
+        let next_max_id = if more {
+            found
+                .last()
+                .and_then(|d| d.get_i64("_id").ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let tweet_ids: Vec<i64> = found
+            .iter()
+            .filter_map(|d| d.get_i64("tweet_id").ok())
+            .filter(|&id| id > 0)
+            .collect();
+        let actors: Vec<i64> = found
+            .iter()
+            .filter_map(|d| d.get_i64("actor_id").ok())
+            .collect();
+        let (cards, profiles) = self.cards(&tweet_ids, &actors, me).await?;
+        let notifications = found
+            .iter()
+            .filter_map(|d| {
+                let id = d.get_i64("_id").ok()?;
+                let tweet_id = d.get_i64("tweet_id").unwrap_or(0);
+                Some(pb::Notification {
+                    notification_id: id,
+                    kind: d.get_i32("kind").unwrap_or(0),
+                    actor: profiles.get(&d.get_i64("actor_id").ok()?).cloned(),
+                    card: cards.get(&tweet_id).cloned(),
+                    created_at: Some(prost_types::Timestamp {
+                        seconds: (ids::timestamp_ms(id) / 1000) as i64,
+                        nanos: ((ids::timestamp_ms(id) % 1000) * 1_000_000) as i32,
+                    }),
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications,
+            next_max_id,
+        }))
     }
 
     async fn apply_tweet_event(
         &self,
-        _: Request<pb::TweetEvent>,
+        request: Request<pb::TweetEvent>,
     ) -> Result<Response<pb::ApplyEventResponse>, Status> {
-        Err(not_yet("ApplyTweetEvent"))
+        let event = request.into_inner();
+        let mut violations = FieldViolations::new();
+        valid_event_id(&event.event_id, &mut violations);
+        let Some(kind) = event.kind else {
+            violations.add("kind", "is required");
+            return Err(Error::from(violations).into());
+        };
+        match &kind {
+            Kind::Created(c) => {
+                positive("created.tweet_id", c.tweet_id, &mut violations);
+                positive("created.author_id", c.author_id, &mut violations);
+            }
+            Kind::Deleted(d) => {
+                positive("deleted.tweet_id", d.tweet_id, &mut violations);
+            }
+            Kind::Reposted(r) => {
+                positive("reposted.repost_id", r.repost_id, &mut violations);
+                positive("reposted.tweet_id", r.tweet_id, &mut violations);
+                positive("reposted.reposter_id", r.reposter_id, &mut violations);
+            }
+            Kind::Unreposted(u) => {
+                positive("unreposted.repost_id", u.repost_id, &mut violations);
+                positive("unreposted.tweet_id", u.tweet_id, &mut violations);
+            }
+            Kind::Liked(l) => {
+                positive("liked.tweet_id", l.tweet_id, &mut violations);
+                positive("liked.liker_id", l.liker_id, &mut violations);
+            }
+        }
+        violations.into_result().map_err(Error::from)?;
+        if self.already_applied(&event.event_id).await? {
+            return Ok(Response::new(pb::ApplyEventResponse { applied: false }));
+        }
+        let label = self.apply_tweet_kind(&event.event_id, kind).await?;
+        self.mark_applied(&event.event_id, label).await?;
+        Ok(Response::new(pb::ApplyEventResponse { applied: true }))
     }
 
-    /// A follow notifies the followee; an unfollow removes the followee's entries from the
-    /// follower's timeline. (The follow's backfill of recent tweets arrives with issue 6.)
+    /// A follow notifies the followee and backfills the followee's recent tweets; an unfollow
+    /// removes the followee's entries from the follower's timeline.
     async fn apply_follow_event(
         &self,
         request: Request<pb::FollowEvent>,
     ) -> Result<Response<pb::ApplyEventResponse>, Status> {
         let event = request.into_inner();
         let mut violations = FieldViolations::new();
-        if event.event_id.is_empty() || event.event_id.len() > 200 {
-            violations.add("event_id", "must be 1 to 200 characters long");
-        }
-        let follower = violations.check("follower_id", UserId::parse(event.follower_id));
-        let followee = violations.check("followee_id", UserId::parse(event.followee_id));
-        let (Some(follower), Some(followee)) = (follower, followee) else {
-            return Err(Error::from(violations).into());
-        };
-        if !violations.is_empty() {
-            return Err(Error::from(violations).into());
-        }
+        valid_event_id(&event.event_id, &mut violations);
+        let follower = positive("follower_id", event.follower_id, &mut violations);
+        let followee = positive("followee_id", event.followee_id, &mut violations);
+        violations.into_result().map_err(Error::from)?;
         if self.already_applied(&event.event_id).await? {
             return Ok(Response::new(pb::ApplyEventResponse { applied: false }));
         }
@@ -145,13 +637,13 @@ impl TimelineService for TimelineApi {
                 followee,
                 follower,
                 NotificationKind::Follow,
-                None,
+                0,
             )
             .await?;
+            self.backfill(follower, followee).await?;
         } else {
-            self.database
-                .collection::<Document>(store::ENTRIES)
-                .delete_many(doc! { "owner_id": follower.get(), "author_id": followee.get() })
+            self.entries()
+                .delete_many(doc! { "owner_id": follower, "author_id": followee })
                 .await
                 .map_err(Error::from)?;
         }

@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod error;
+pub mod fanout;
 pub mod grpc;
 pub mod startup;
 pub mod store;

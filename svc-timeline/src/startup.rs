@@ -8,11 +8,16 @@ use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
     mongo,
+    propagation::{self, TracedChannel},
     server::GrpcServer,
 };
 use xir_proto::timeline::v1::{SERVICE_NAME, timeline_service_server::TimelineServiceServer};
+use xir_proto::{
+    tweet::v1::tweet_service_client::TweetServiceClient,
+    user::v1::user_service_client::UserServiceClient,
+};
 
-use crate::{config::Settings, grpc::TimelineApi, store};
+use crate::{config::Settings, fanout::Fanout, grpc::TimelineApi, store};
 
 pub const COMPONENT: &str = "svc-timeline";
 
@@ -26,18 +31,25 @@ pub struct Application {
     server: GrpcServer,
     database: Database,
     ids: std::sync::Arc<xir_common::ids::IdGenerator>,
+    users: UserServiceClient<TracedChannel>,
+    tweets: TweetServiceClient<TracedChannel>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
         let ids = std::sync::Arc::new(xir_common::ids::IdGenerator::new(settings.ids.resolve()?));
+        let users = UserServiceClient::new(propagation::lazy_traced(&settings.user_service.url)?);
+        let tweets =
+            TweetServiceClient::new(propagation::lazy_traced(&settings.tweet_service.url)?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings,
             server,
             database,
             ids,
+            users,
+            tweets,
         })
     }
 
@@ -57,6 +69,13 @@ impl Application {
         let routes = Routes::new(TimelineServiceServer::new(TimelineApi::new(
             self.database.clone(),
             self.ids.clone(),
+            std::sync::Arc::new(Fanout {
+                entries: self.database.collection(store::ENTRIES),
+                users: self.users.clone(),
+                settings: self.settings.fanout.clone(),
+            }),
+            self.users.clone(),
+            self.tweets.clone(),
         )));
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(

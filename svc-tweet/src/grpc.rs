@@ -216,10 +216,12 @@ impl TweetApi {
     /// Applies `update` (plus the outbox `events`) to a live tweet and returns it as it is now.
     async fn update_tweet(
         &self,
+        id: i64,
         filter: Document,
         mut update: Document,
         events: &[(String, PendingEvent)],
     ) -> Result<Option<TweetDoc>, Error> {
+        let _serialised = store::locks::tweet(id).await;
         if !events.is_empty() {
             let (set, count) = outbox_push(events);
             let mut current_set = update.get_document("$set").cloned().unwrap_or_default();
@@ -229,9 +231,9 @@ impl TweetApi {
             inc.insert("outbox_count", count);
             update.insert("$inc", inc);
         }
+        // No projection: FerretDB's findAndModify does not take one.
         let options = FindOneAndUpdateOptions::builder()
             .return_document(ReturnDocument::After)
-            .projection(store::without_outbox())
             .build();
         Ok(self
             .tweets
@@ -253,7 +255,7 @@ impl TweetApi {
         if delta < 0 {
             filter.insert(counter, doc! { "$gt": 0 });
         }
-        self.update_tweet(filter, doc! { "$inc": { counter: delta } }, events)
+        self.update_tweet(id, filter, doc! { "$inc": { counter: delta } }, events)
             .await
     }
 
@@ -558,6 +560,7 @@ impl TweetService for TweetApi {
         filter.insert("_id", id.get());
         let changed = self
             .update_tweet(
+                id.get(),
                 filter,
                 doc! { "$set": { "deleted_at": DateTime::now() } },
                 &pending,

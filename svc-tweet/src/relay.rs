@@ -86,21 +86,32 @@ pub async fn relay_once(
 ) -> mongodb::error::Result<bool> {
     let now = DateTime::now();
     let lease = millis_from_now(settings.lease_ms);
-    let claimed = tweets
-        .find_one_and_update(
-            doc! {
-                "outbox_count": { "$gt": 0 },
-                "$or": [ { "outbox_lease_until": null }, { "outbox_lease_until": { "$lt": now } } ],
-            },
-            doc! { "$set": { "outbox_lease_until": lease } },
-        )
-        .projection(doc! { "outbox": 1 })
-        .return_document(ReturnDocument::After)
-        .await?;
-    let Some(claimed) = claimed else {
+    let due = doc! {
+        "outbox_count": { "$gt": 0 },
+        "$or": [ { "outbox_lease_until": null }, { "outbox_lease_until": { "$lt": now } } ],
+    };
+    // Find a due tweet, then claim it under its lock, re-checking that it is still due (another
+    // replica may have claimed it in between).
+    let Some(candidate) = tweets
+        .find_one(due.clone())
+        .projection(doc! { "_id": 1 })
+        .await?
+    else {
         return Ok(false);
     };
-    let Ok(id) = claimed.get_i64("_id") else {
+    let Ok(id) = candidate.get_i64("_id") else {
+        return Ok(false);
+    };
+    let guard = store::locks::tweet(id).await;
+    let mut filter = due;
+    filter.insert("_id", id);
+    let claimed = tweets
+        .find_one_and_update(filter, doc! { "$set": { "outbox_lease_until": lease } })
+        // No projection: FerretDB's findAndModify does not take one.
+        .return_document(ReturnDocument::After)
+        .await?;
+    drop(guard);
+    let Some(claimed) = claimed else {
         return Ok(true);
     };
     let mut pending: Vec<(i64, String, PendingEvent)> = claimed
@@ -168,6 +179,7 @@ pub async fn relay_once(
         update.insert("$inc", inc);
     }
     // Only while the lease is still ours: past it another relay may be working the document.
+    let _serialised = store::locks::tweet(id).await;
     let outcome = tweets
         .update_one(doc! { "_id": id, "outbox_lease_until": lease }, update)
         .await?;

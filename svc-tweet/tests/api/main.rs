@@ -2,5 +2,7 @@
 //! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available).
 
 mod helpers;
+mod outbox;
 mod probes;
 mod readiness;
+mod tweets;

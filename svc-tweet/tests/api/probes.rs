@@ -32,13 +32,7 @@ async fn serves_health_reflection_and_rpc_metrics() {
         .await
         .get_tweet(GetTweetRequest { tweet_id: 1 })
         .await
-        .expect_err("not implemented until issue 5");
-    assert_eq!(error.code(), Code::Unimplemented);
-    testing::assert_rpc_metrics(
-        app.metrics_addr,
-        SERVICE_NAME,
-        "GetTweet",
-        Code::Unimplemented,
-    )
-    .await;
+        .expect_err("no such tweet");
+    assert_eq!(error.code(), Code::NotFound);
+    testing::assert_rpc_metrics(app.metrics_addr, SERVICE_NAME, "GetTweet", Code::NotFound).await;
 }

@@ -8,12 +8,11 @@ use xir_proto::user::v1::{
     ListFollowingRequest, Profile, UnfollowRequest, get_profile_request::User,
 };
 
-use crate::helpers::{Stack, bearer, seed_profiles, spawn_stack};
+use xir_testkit::{Options, Service, Stack, bearer};
 
 async fn profile(stack: &Stack, user_id: i64) -> Profile {
     stack
-        .user
-        .client()
+        .users()
         .await
         .get_profile(GetProfileRequest {
             user: Some(User::UserId(user_id)),
@@ -27,8 +26,7 @@ async fn profile(stack: &Stack, user_id: i64) -> Profile {
 
 async fn follow(stack: &Stack, follower: i64, followee: i64) -> Result<(), tonic::Status> {
     stack
-        .user
-        .client()
+        .users()
         .await
         .follow(bearer(
             &stack.token(follower),
@@ -40,10 +38,9 @@ async fn follow(stack: &Stack, follower: i64, followee: i64) -> Result<(), tonic
 
 #[tokio::test]
 async fn follow_and_unfollow_are_idempotent_and_move_the_counts_once() {
-    let stack = spawn_stack().await;
-    let pool = stack.user.pool().await;
-    seed_profiles(&pool, 1001, 2, "member").await;
-    let mut client = stack.user.client().await;
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1001, 2, "member").await;
+    let mut client = stack.users().await;
     let token = stack.token(1001);
 
     for _ in 0..2 {
@@ -116,10 +113,10 @@ async fn follow_and_unfollow_are_idempotent_and_move_the_counts_once() {
 
 #[tokio::test]
 async fn fifty_concurrent_follows_count_exactly_fifty() {
-    let stack = spawn_stack().await;
-    let pool = stack.user.pool().await;
-    seed_profiles(&pool, 1, 1, "star").await;
-    let fans = seed_profiles(&pool, 100, 50, "fan").await;
+    let stack = Stack::start(Options::default()).await;
+    let pool = stack.user_pool().await;
+    stack.seed_profiles(1, 1, "star").await;
+    let fans = stack.seed_profiles(100, 50, "fan").await;
 
     let results = join_all(fans.iter().map(|&fan| follow(&stack, fan, 1))).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -135,11 +132,11 @@ async fn fifty_concurrent_follows_count_exactly_fifty() {
 /// new follows arrive between the pages.
 #[tokio::test]
 async fn paging_stays_exact_while_follows_arrive() {
-    let stack = spawn_stack().await;
-    let pool = stack.user.pool().await;
-    seed_profiles(&pool, 1, 1, "star").await;
-    let fans = seed_profiles(&pool, 1000, 250, "fan").await;
-    let late = seed_profiles(&pool, 5000, 20, "late").await;
+    let stack = Stack::start(Options::default()).await;
+    let pool = stack.user_pool().await;
+    stack.seed_profiles(1, 1, "star").await;
+    let fans = stack.seed_profiles(1000, 250, "fan").await;
+    let late = stack.seed_profiles(5000, 20, "late").await;
     for chunk in fans.chunks(25) {
         let results = join_all(chunk.iter().map(|&fan| follow(&stack, fan, 1))).await;
         assert!(results.iter().all(Result::is_ok));
@@ -151,7 +148,7 @@ async fn paging_stays_exact_while_follows_arrive() {
     .await
     .expect("edges");
 
-    let mut client = stack.user.client().await;
+    let mut client = stack.users().await;
     let mut seen = Vec::new();
     let mut cursor = String::new();
     let mut pages = 0;
@@ -224,10 +221,10 @@ async fn paging_stays_exact_while_follows_arrive() {
 /// once, when it is back; the pending-events gauge shows it and then drains to zero.
 #[tokio::test]
 async fn a_follow_made_while_svc_timeline_is_down_is_delivered_once_it_returns() {
-    let mut stack = spawn_stack().await;
-    let pool = stack.user.pool().await;
-    seed_profiles(&pool, 1, 2, "pal").await;
-    stack.stop_timeline().await;
+    let mut stack = Stack::start(Options::default()).await;
+    let pool = stack.user_pool().await;
+    stack.seed_profiles(1, 2, "pal").await;
+    stack.stop_service(Service::Timeline).await;
 
     follow(&stack, 1, 2)
         .await
@@ -238,7 +235,7 @@ async fn a_follow_made_while_svc_timeline_is_down_is_delivered_once_it_returns()
             .find(|line| line.starts_with("outbox_pending_events "))
             .and_then(|line| line.rsplit(' ').next()?.parse().ok())
     };
-    let addr = stack.user.metrics_addr;
+    let addr = stack.metrics_addr(Service::User);
     testing::eventually(Duration::from_secs(10), "the pending gauge showing the event", || async move {
         gauge(&testing::scrape_metrics(addr).await).filter(|pending| *pending >= 1.0)
     })
@@ -249,7 +246,7 @@ async fn a_follow_made_while_svc_timeline_is_down_is_delivered_once_it_returns()
         .expect("the event is pending");
     assert!(attempts >= 1, "delivery was tried and failed");
 
-    stack.start_timeline().await;
+    stack.start_service(Service::Timeline).await;
     let applied = stack
         .timeline_database
         .collection::<mongodb::bson::Document>("applied_events");

@@ -1,0 +1,103 @@
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use mongodb::bson::{Document, doc};
+use xir_common::testing;
+use xir_proto::tweet::v1::CreateTweetRequest;
+use xir_testkit::{Options, Service, Stack, bearer};
+
+async fn post_many(stack: &Stack, author: i64, count: usize) {
+    for chunk in (0..count).collect::<Vec<_>>().chunks(20) {
+        let posted = join_all(chunk.iter().map(|i| {
+            let token = stack.token(author);
+            async move {
+                stack
+                    .tweets()
+                    .await
+                    .create_tweet(bearer(
+                        &token,
+                        CreateTweetRequest {
+                            text: format!("tweet {i}"),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+            }
+        }))
+        .await;
+        assert!(posted.iter().all(Result::is_ok), "{posted:?}");
+    }
+}
+
+async fn applied_created_events(stack: &Stack) -> u64 {
+    stack
+        .timeline_database
+        .collection::<Document>("applied_events")
+        .count_documents(doc! {})
+        .await
+        .expect("count")
+}
+
+async fn pending_documents(stack: &Stack) -> u64 {
+    stack
+        .tweet_database
+        .collection::<Document>("tweets")
+        .count_documents(doc! { "outbox_count": { "$gt": 0 } })
+        .await
+        .expect("count")
+}
+
+/// With svc-timeline stopped, 200 tweets are posted; once it starts, every event is applied
+/// exactly once (counted on the receiving side) and none stays pending.
+#[tokio::test]
+async fn events_posted_while_svc_timeline_is_down_are_applied_exactly_once() {
+    let mut stack = Stack::start(Options {
+        stopped: vec![Service::Timeline],
+        ..Options::default()
+    })
+    .await;
+    stack.seed_profiles(1, 1, "poster").await;
+    post_many(&stack, 1, 200).await;
+    assert_eq!(
+        pending_documents(&stack).await,
+        200,
+        "every tweet waits with its events"
+    );
+
+    stack.start_service(Service::Timeline).await;
+    testing::eventually(
+        Duration::from_secs(90),
+        "all 200 events applied",
+        || async { (applied_created_events(&stack).await >= 200).then_some(()) },
+    )
+    .await;
+    testing::eventually(Duration::from_secs(30), "the outbox draining", || async {
+        (pending_documents(&stack).await == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        applied_created_events(&stack).await,
+        200,
+        "each exactly once"
+    );
+    let profile_tweets: i64 =
+        sqlx::query_scalar("SELECT tweet_count FROM profiles WHERE user_id = 1")
+            .fetch_one(&stack.user_pool().await)
+            .await
+            .expect("count");
+    assert_eq!(
+        profile_tweets, 200,
+        "the tweet-count events were applied once each too"
+    );
+    let entries = stack
+        .timeline_database
+        .collection::<Document>("timeline_entries")
+        .count_documents(doc! { "owner_id": 1_i64 })
+        .await
+        .expect("count");
+    assert_eq!(
+        entries, 200,
+        "the author's own timeline holds every tweet once"
+    );
+}

@@ -1,0 +1,390 @@
+//! The whole platform in one test process: svc-auth, svc-user, svc-tweet and svc-timeline,
+//! each the real `Application` on its own database, wired to each other, on fixed free ports
+//! so that a test can stop one and start it again at the same address.
+//!
+//! Tokens are minted with svc-auth's own signing code and key, so tests can act as users they
+//! seeded in bulk without hashing a password per user.
+
+use std::{net::SocketAddr, time::Duration};
+
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic_health::ServingStatus;
+use xir_common::{auth::AuthSettings, domain::UserId, testing};
+use xir_proto::{
+    auth::v1::auth_service_client::AuthServiceClient,
+    timeline::v1::timeline_service_client::TimelineServiceClient,
+    tweet::v1::tweet_service_client::TweetServiceClient,
+    user::v1::user_service_client::UserServiceClient,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Auth,
+    User,
+    Tweet,
+    Timeline,
+}
+
+/// Knobs a test may turn.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// svc-timeline's `fanout.celebrity_followers`.
+    pub celebrity_followers: i64,
+    /// svc-timeline's `fanout.timeline_cap`.
+    pub timeline_cap: i64,
+    /// Services left stopped at the start.
+    pub stopped: Vec<Service>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            celebrity_followers: 10_000,
+            timeline_cap: 800,
+            stopped: Vec::new(),
+        }
+    }
+}
+
+struct Running {
+    stop: oneshot::Sender<()>,
+}
+
+pub struct Stack {
+    pub auth_addr: SocketAddr,
+    pub user_addr: SocketAddr,
+    pub tweet_addr: SocketAddr,
+    pub timeline_addr: SocketAddr,
+    pub user_database_url: String,
+    pub tweet_database: mongodb::Database,
+    pub timeline_database: mongodb::Database,
+    auth_database_url: String,
+    tweet_database_name: String,
+    timeline_database_name: String,
+    signing_key_pem: String,
+    keys: svc_auth::keys::SigningKeys,
+    options: Options,
+    running: Vec<(Service, Running)>,
+    metrics: Vec<(Service, SocketAddr)>,
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+impl Stack {
+    pub async fn start(options: Options) -> Stack {
+        testing::init_test_logs();
+        let signing_key_pem = svc_auth::keys::generate_pem().expect("signing key");
+        let keys = svc_auth::keys::SigningKeys::from_settings(&svc_auth::config::TokenSettings {
+            signing_key_pem: Some(xir_common::settings::Secret::new(signing_key_pem.clone())),
+            ..Default::default()
+        })
+        .expect("keys");
+        let mongo = mongodb::Client::with_uri_str(testing::mongodb_url())
+            .await
+            .expect("mongo");
+        let tweet_database_name = testing::unique_name("svc_tweet");
+        let timeline_database_name = testing::unique_name("svc_timeline");
+        let mut stack = Stack {
+            auth_addr: loopback(testing::free_port()),
+            user_addr: loopback(testing::free_port()),
+            tweet_addr: loopback(testing::free_port()),
+            timeline_addr: loopback(testing::free_port()),
+            user_database_url: testing::postgres_database("svc_user").await,
+            auth_database_url: testing::postgres_database("svc_auth").await,
+            tweet_database: mongo.database(&tweet_database_name),
+            timeline_database: mongo.database(&timeline_database_name),
+            tweet_database_name,
+            timeline_database_name,
+            signing_key_pem,
+            keys,
+            options,
+            running: Vec::new(),
+            metrics: Vec::new(),
+        };
+        for service in [
+            Service::Auth,
+            Service::User,
+            Service::Tweet,
+            Service::Timeline,
+        ] {
+            if !stack.options.stopped.contains(&service) {
+                stack.start_service(service).await;
+            }
+        }
+        stack
+    }
+
+    fn addr(&self, service: Service) -> SocketAddr {
+        match service {
+            Service::Auth => self.auth_addr,
+            Service::User => self.user_addr,
+            Service::Tweet => self.tweet_addr,
+            Service::Timeline => self.timeline_addr,
+        }
+    }
+
+    fn url(&self, service: Service) -> String {
+        format!("http://{}", self.addr(service))
+    }
+
+    fn toml(&self, service: Service, body: &str) -> String {
+        format!(
+            "{}{body}\n[auth]\nurl = \"{}\"\nmin_refresh_interval_ms = 100\n",
+            testing::base_settings_toml(self.addr(service).port()),
+            self.url(Service::Auth)
+        )
+    }
+
+    /// Starts `service` (again) at its address and waits until it is ready.
+    pub async fn start_service(&mut self, service: Service) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let mongo = testing::mongodb_url();
+        let metrics = match service {
+            Service::Auth => {
+                let settings = svc_auth::config::Settings::with_overrides(&self.toml(
+                    service,
+                    &format!(
+                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 5\n[tokens]\nsigning_key_pem = '''{}'''\n[user_service]\nurl = \"{}\"\n",
+                        testing::outbox_settings_toml(),
+                        self.auth_database_url,
+                        self.signing_key_pem,
+                        self.url(Service::User)
+                    ),
+                ))
+                .expect("svc-auth settings");
+                let app = svc_auth::startup::Application::build(settings)
+                    .await
+                    .expect("build svc-auth");
+                let metrics = app.metrics_addr();
+                tokio::spawn(app.run_until_stopped(shutdown));
+                metrics
+            }
+            Service::User => {
+                let settings = svc_user::config::Settings::with_overrides(&self.toml(
+                    service,
+                    &format!(
+                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 8\n[timeline_service]\nurl = \"{}\"\n",
+                        testing::outbox_settings_toml(),
+                        self.user_database_url,
+                        self.url(Service::Timeline)
+                    ),
+                ))
+                .expect("svc-user settings");
+                let app = svc_user::startup::Application::build(settings)
+                    .await
+                    .expect("build svc-user");
+                let metrics = app.metrics_addr();
+                tokio::spawn(app.run_until_stopped(shutdown));
+                metrics
+            }
+            Service::Tweet => {
+                let settings = svc_tweet::config::Settings::with_overrides(&self.toml(
+                    service,
+                    &format!(
+                        "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n",
+                        testing::outbox_settings_toml(),
+                        self.tweet_database_name,
+                        self.url(Service::User),
+                        self.url(Service::Timeline)
+                    ),
+                ))
+                .expect("svc-tweet settings");
+                let app = svc_tweet::startup::Application::build(settings)
+                    .await
+                    .expect("build svc-tweet");
+                let metrics = app.metrics_addr();
+                tokio::spawn(app.run_until_stopped(shutdown));
+                metrics
+            }
+            Service::Timeline => {
+                let settings = svc_timeline::config::Settings::with_overrides(&self.toml(
+                    service,
+                    &format!(
+                        "\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[tweet_service]\nurl = \"{}\"\n[fanout]\ncelebrity_followers = {}\ntimeline_cap = {}\n",
+                        self.timeline_database_name,
+                        self.url(Service::User),
+                        self.url(Service::Tweet),
+                        self.options.celebrity_followers,
+                        self.options.timeline_cap,
+                    ),
+                ))
+                .expect("svc-timeline settings");
+                let app = svc_timeline::startup::Application::build(settings)
+                    .await
+                    .expect("build svc-timeline");
+                let metrics = app.metrics_addr();
+                tokio::spawn(app.run_until_stopped(shutdown));
+                metrics
+            }
+        };
+        self.running.push((service, Running { stop }));
+        self.metrics.retain(|(s, _)| *s != service);
+        self.metrics.push((service, metrics));
+        testing::wait_for_health(
+            self.addr(service),
+            "readiness",
+            ServingStatus::Serving,
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+
+    /// Another svc-tweet replica on the same database (its own port), with its own relay.
+    pub async fn start_tweet_replica(&self) -> SocketAddr {
+        let settings = svc_tweet::config::Settings::with_overrides(&format!(
+            "{}{}
+[database]
+url = \"{}\"
+name = \"{}\"
+server_selection_timeout_ms = 2000
+[user_service]
+url = \"{}\"
+[timeline_service]
+url = \"{}\"
+[ids]
+worker_id = 2
+[auth]
+url = \"{}\"
+",
+            testing::base_settings_toml(0),
+            testing::outbox_settings_toml(),
+            testing::mongodb_url(),
+            self.tweet_database_name,
+            self.url(Service::User),
+            self.url(Service::Timeline),
+            self.url(Service::Auth),
+        ))
+        .expect("svc-tweet replica settings");
+        let app = svc_tweet::startup::Application::build(settings)
+            .await
+            .expect("build the replica");
+        let addr = app.grpc_addr();
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        testing::wait_for_health(
+            addr,
+            "readiness",
+            ServingStatus::Serving,
+            Duration::from_secs(30),
+        )
+        .await;
+        addr
+    }
+
+    /// Stops `service` and waits until its port refuses connections.
+    pub async fn stop_service(&mut self, service: Service) {
+        if let Some(index) = self.running.iter().position(|(s, _)| *s == service) {
+            let (_, running) = self.running.remove(index);
+            let _ = running.stop.send(());
+        }
+        let addr = self.addr(service);
+        testing::eventually(
+            Duration::from_secs(15),
+            "the service stopping",
+            || async move {
+                tokio::net::TcpStream::connect(addr)
+                    .await
+                    .is_err()
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+
+    pub fn metrics_addr(&self, service: Service) -> SocketAddr {
+        self.metrics
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map(|(_, addr)| *addr)
+            .expect("the service was started")
+    }
+
+    /// An access token for `user_id`, signed with svc-auth's key.
+    pub fn token(&self, user_id: i64) -> String {
+        self.keys
+            .mint(
+                UserId::parse(user_id).expect("positive id"),
+                &AuthSettings::default(),
+                3600,
+            )
+            .expect("mint")
+            .0
+    }
+
+    pub async fn user_pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.user_database_url)
+            .await
+            .expect("svc-user database")
+    }
+
+    /// Profiles `first..first+count` named `<prefix><id>`, inserted directly in one statement.
+    pub async fn seed_profiles(&self, first: i64, count: i64, prefix: &str) -> Vec<i64> {
+        sqlx::query(
+            "INSERT INTO profiles (user_id, username, display_name, created_at)
+             SELECT id, $3 || id, 'User ' || id, now() FROM generate_series($1::bigint, $1 + $2 - 1) AS id",
+        )
+        .bind(first)
+        .bind(count)
+        .bind(prefix)
+        .execute(&self.user_pool().await)
+        .await
+        .expect("seed profiles");
+        (first..first + count).collect()
+    }
+
+    /// Makes each of `followers` follow `followee` directly in svc-user's tables (edges and
+    /// counts), without events: a graph to start from, not a follow under test.
+    pub async fn seed_followers(&self, followee: i64, followers: &[i64]) {
+        let pool = self.user_pool().await;
+        sqlx::query(
+            "INSERT INTO follows (follower_id, followee_id) SELECT unnest($1::bigint[]), $2",
+        )
+        .bind(followers)
+        .bind(followee)
+        .execute(&pool)
+        .await
+        .expect("seed edges");
+        sqlx::query(
+            "UPDATE profiles SET
+                 followers_count = followers_count + CASE WHEN user_id = $2 THEN cardinality($1::bigint[]) ELSE 0 END,
+                 following_count = following_count + CASE WHEN user_id = $2 THEN 0 ELSE 1 END
+             WHERE user_id = $2 OR user_id = ANY($1)",
+        )
+        .bind(followers)
+        .bind(followee)
+        .execute(&pool)
+        .await
+        .expect("seed counts");
+    }
+
+    pub async fn auth(&self) -> AuthServiceClient<Channel> {
+        AuthServiceClient::new(testing::channel(self.auth_addr).await)
+    }
+
+    pub async fn users(&self) -> UserServiceClient<Channel> {
+        UserServiceClient::new(testing::channel(self.user_addr).await)
+    }
+
+    pub async fn tweets(&self) -> TweetServiceClient<Channel> {
+        TweetServiceClient::new(testing::channel(self.tweet_addr).await)
+    }
+
+    pub async fn timelines(&self) -> TimelineServiceClient<Channel> {
+        TimelineServiceClient::new(testing::channel(self.timeline_addr).await)
+    }
+}
+
+/// `message` with `token` as its bearer token.
+pub fn bearer<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii token"),
+    );
+    request
+}
