@@ -67,6 +67,9 @@ pub struct FanoutSettings {
     pub backfill: i32,
     /// Follower ids asked per streamed batch, and entries per bulk insert.
     pub batch_size: i32,
+    /// How long ApplyTweetEvent waits for its fan-out before answering "still applying" (the
+    /// fan-out goes on; the sender retries and gets the outcome), in milliseconds.
+    pub ack_wait_ms: u64,
 }
 
 impl Default for FanoutSettings {
@@ -76,6 +79,7 @@ impl Default for FanoutSettings {
             timeline_cap: 800,
             backfill: 50,
             batch_size: 1_000,
+            ack_wait_ms: 5_000,
         }
     }
 }

@@ -11,6 +11,7 @@ use mongodb::{
     Collection, Database,
     bson::{Document, doc},
 };
+use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 use xir_common::{
     auth,
@@ -43,7 +44,12 @@ pub const EVENTS_APPLIED: &str = "timeline_events_applied_total";
 /// Most ids one batch call to another service takes.
 const BATCH: usize = 100;
 
+/// Outcomes of event applications still running, by event id.
+type InFlight = Arc<std::sync::Mutex<HashMap<String, watch::Receiver<Option<Result<(), String>>>>>>;
+
+#[derive(Clone)]
 pub struct TimelineApi {
+    in_flight: InFlight,
     database: Database,
     ids: Arc<IdGenerator>,
     fanout: Arc<Fanout>,
@@ -78,11 +84,62 @@ impl TimelineApi {
         tweets: TweetServiceClient<TracedChannel>,
     ) -> Self {
         Self {
+            in_flight: InFlight::default(),
             database,
             ids,
             fanout,
             users,
             tweets,
+        }
+    }
+
+    /// Applies a tweet event in a task of its own, so a large fan-out is neither bound to nor
+    /// cancelled with the caller's deadline. Answers once it is done, or after a short wait
+    /// with UNAVAILABLE ("still applying"): the sender's relay retries, and the retry joins the
+    /// running task instead of starting another. The event is marked applied only when all its
+    /// effects are written, so a crash mid-way means a redelivery redoes it (idempotently).
+    async fn apply_tweet_event_once(&self, event_id: String, kind: Kind) -> Result<(), Status> {
+        let mut outcome = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            match in_flight.get(&event_id) {
+                Some(running) => running.clone(),
+                None => {
+                    let (done, outcome) = watch::channel(None);
+                    in_flight.insert(event_id.clone(), outcome.clone());
+                    let api = self.clone();
+                    tokio::spawn(async move {
+                        let result = match api.apply_tweet_kind(&event_id, kind).await {
+                            Ok(label) => api.mark_applied(&event_id, label).await,
+                            Err(error) => Err(error),
+                        };
+                        let result = result.map_err(|error| {
+                            tracing::warn!(
+                                event_id,
+                                error = &error as &dyn std::error::Error,
+                                "applying a tweet event failed"
+                            );
+                            error.to_string()
+                        });
+                        api.in_flight
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&event_id);
+                        let _ = done.send(Some(result));
+                    });
+                    outcome
+                }
+            }
+        };
+        let wait = std::time::Duration::from_millis(self.fanout.settings.ack_wait_ms);
+        match tokio::time::timeout(wait, outcome.wait_for(Option::is_some)).await {
+            Ok(Ok(result)) => match result.as_ref() {
+                Some(Ok(())) => Ok(()),
+                Some(Err(reason)) => Err(Status::unavailable(format!(
+                    "applying the event failed: {reason}"
+                ))),
+                None => Err(Status::unavailable("still applying the event; retry")),
+            },
+            Ok(Err(_)) | Err(_) => Err(Status::unavailable("still applying the event; retry")),
         }
     }
 
@@ -611,8 +668,7 @@ impl TimelineService for TimelineApi {
         if self.already_applied(&event.event_id).await? {
             return Ok(Response::new(pb::ApplyEventResponse { applied: false }));
         }
-        let label = self.apply_tweet_kind(&event.event_id, kind).await?;
-        self.mark_applied(&event.event_id, label).await?;
+        self.apply_tweet_event_once(event.event_id, kind).await?;
         Ok(Response::new(pb::ApplyEventResponse { applied: true }))
     }
 

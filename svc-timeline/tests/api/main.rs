@@ -3,3 +3,4 @@
 
 mod helpers;
 mod probes;
+mod timeline;

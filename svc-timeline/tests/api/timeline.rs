@@ -1,0 +1,464 @@
+use std::{collections::HashSet, time::Duration};
+
+use futures_util::{StreamExt, stream};
+use mongodb::bson::{Document, doc};
+use tonic::Code;
+use xir_common::testing;
+use xir_proto::{
+    timeline::v1::{
+        GetHomeTimelineRequest, GetHomeTimelineResponse, ListNotificationsRequest, NotificationKind,
+    },
+    tweet::v1::{CreateTweetRequest, DeleteTweetRequest, LikeTweetRequest, RepostRequest, Tweet},
+    user::v1::{FollowRequest, UnfollowRequest},
+};
+use xir_testkit::{Options, Stack, bearer};
+
+async fn post(stack: &Stack, author: i64, request: CreateTweetRequest) -> Tweet {
+    stack
+        .tweets()
+        .await
+        .create_tweet(bearer(&stack.token(author), request))
+        .await
+        .expect("posted")
+        .into_inner()
+        .tweet
+        .expect("tweet")
+}
+
+async fn say(stack: &Stack, author: i64, text: &str) -> Tweet {
+    post(
+        stack,
+        author,
+        CreateTweetRequest {
+            text: text.into(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+async fn home(stack: &Stack, user: i64, max_id: i64, limit: i32) -> GetHomeTimelineResponse {
+    stack
+        .timelines()
+        .await
+        .get_home_timeline(bearer(
+            &stack.token(user),
+            GetHomeTimelineRequest {
+                max_id,
+                since_id: 0,
+                limit,
+            },
+        ))
+        .await
+        .expect("home timeline")
+        .into_inner()
+}
+
+async fn follow(stack: &Stack, follower: i64, followee: i64) {
+    stack
+        .users()
+        .await
+        .follow(bearer(
+            &stack.token(follower),
+            FollowRequest { user_id: followee },
+        ))
+        .await
+        .expect("follow");
+}
+
+/// Waits until `user`'s timeline holds exactly `ids` (as tweet ids, newest first).
+async fn wait_for_timeline(stack: &Stack, user: i64, expected: &[i64]) {
+    testing::eventually(
+        Duration::from_secs(30),
+        "the timeline converging",
+        || async {
+            let got: Vec<i64> = home(stack, user, 0, 100)
+                .await
+                .items
+                .iter()
+                .filter_map(|i| i.card.as_ref()?.tweet.as_ref().map(|t| t.tweet_id))
+                .collect();
+            (got == expected).then_some(())
+        },
+    )
+    .await;
+}
+
+async fn drained(stack: &Stack) {
+    testing::eventually(Duration::from_secs(60), "every outbox draining", || async {
+        let pending = stack
+            .tweet_database
+            .collection::<Document>("tweets")
+            .count_documents(doc! { "outbox_count": { "$gt": 0 } })
+            .await
+            .ok()?;
+        let user_pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(&stack.user_pool().await)
+            .await
+            .ok()?;
+        (pending == 0 && user_pending == 0).then_some(())
+    })
+    .await;
+}
+
+/// A reader following three authors pages through their tweets newest first, with no gap and
+/// no duplicate, while new tweets arrive between the pages.
+#[tokio::test]
+async fn pages_are_newest_first_without_gaps_or_duplicates_while_tweets_arrive() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 4, "user").await; // 1 reads; 2, 3, 4 write
+    for author in 2..=4 {
+        follow(&stack, 1, author).await;
+    }
+    drained(&stack).await;
+    let mut posted = Vec::new();
+    for round in 0..12 {
+        for author in 2..=4 {
+            posted.push(
+                say(&stack, author, &format!("round {round} from {author}"))
+                    .await
+                    .tweet_id,
+            );
+        }
+    }
+    drained(&stack).await;
+
+    let mut seen = Vec::new();
+    let mut max_id = 0;
+    let mut late = Vec::new();
+    loop {
+        let page = home(&stack, 1, max_id, 10).await;
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items.iter().map(|i| i.item_id));
+        for item in &page.items {
+            let card = item.card.as_ref().expect("card");
+            assert!(card.author.is_some(), "author profile hydrated");
+            assert!(
+                card.tweet.as_ref().and_then(|t| t.viewer).is_some(),
+                "viewer state filled"
+            );
+        }
+        if page.next_max_id == 0 {
+            break;
+        }
+        max_id = page.next_max_id;
+        late.push(say(&stack, 2, "arrived between pages").await.tweet_id);
+    }
+    let mut expected = posted.clone();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(seen, expected, "every tweet once, newest first");
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 36);
+    drained(&stack).await;
+    let newest = home(&stack, 1, 0, 5).await;
+    assert!(
+        late.iter()
+            .all(|id| newest.items.iter().any(|i| i.item_id == *id)),
+        "new tweets head the timeline"
+    );
+
+    let error = stack
+        .timelines()
+        .await
+        .get_home_timeline(GetHomeTimelineRequest::default())
+        .await
+        .expect_err("needs a token");
+    assert_eq!(error.code(), Code::Unauthenticated);
+}
+
+/// A tweet by an author with 5,000 followers reaches all 5,000 home timelines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tweet_reaches_five_thousand_home_timelines() {
+    const FOLLOWERS: i64 = 5_000;
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 1, "author").await;
+    let followers = stack.seed_profiles(1_000, FOLLOWERS, "reader").await;
+    stack.seed_followers(1, &followers).await;
+
+    let started = std::time::Instant::now();
+    let tweet = say(&stack, 1, "hello, five thousand").await;
+    let entries = stack
+        .timeline_database
+        .collection::<Document>("timeline_entries");
+    testing::eventually(
+        Duration::from_secs(120),
+        "fan-out to every follower",
+        || async {
+            let written = entries
+                .count_documents(doc! { "tweet_id": tweet.tweet_id })
+                .await
+                .ok()?;
+            (written == FOLLOWERS as u64 + 1).then_some(())
+        },
+    )
+    .await;
+    println!(
+        "fan-out of one tweet to {FOLLOWERS} followers: {:?} from post to last entry",
+        started.elapsed()
+    );
+
+    // Every one of the 5,000 timelines holds the entry (one query over the entries)...
+    let owners = entries
+        .distinct("owner_id", doc! { "tweet_id": tweet.tweet_id })
+        .await
+        .expect("distinct owners");
+    let owners: HashSet<i64> = owners.iter().filter_map(|o| o.as_i64()).collect();
+    assert!(
+        followers.iter().all(|f| owners.contains(f)),
+        "some timelines lack the entry"
+    );
+    // ...and reading them through GetHomeTimeline shows the tweet (a spread of 250 readers: each
+    // read costs several calls, and all 5,000 take minutes on FerretDB in a debug build).
+    let sample: Vec<i64> = followers.iter().copied().step_by(20).collect();
+    let missing: Vec<i64> = stream::iter(sample)
+        .map(|reader| {
+            let stack = &stack;
+            async move {
+                let page = home(stack, reader, 0, 5).await;
+                let found = page.items.iter().any(|i| i.item_id == tweet.tweet_id);
+                (!found).then_some(reader)
+            }
+        })
+        .buffer_unordered(32)
+        .filter_map(|missing| async move { missing })
+        .collect()
+        .await;
+    assert!(
+        missing.is_empty(),
+        "{} timelines lack the tweet",
+        missing.len()
+    );
+}
+
+/// An author above the threshold is not fanned out: followers see the tweets through the
+/// read-time merge, and posting wrote no per-follower entries.
+#[tokio::test]
+async fn celebrities_are_merged_at_read_time() {
+    let stack = Stack::start(Options {
+        celebrity_followers: 3,
+        ..Options::default()
+    })
+    .await;
+    stack.seed_profiles(1, 1, "celebrity").await;
+    stack.seed_profiles(10, 1, "friend").await;
+    let fans = stack.seed_profiles(100, 4, "fan").await;
+    stack.seed_followers(1, &fans).await; // 4 followers > threshold 3
+    follow(&stack, 100, 10).await;
+    drained(&stack).await;
+
+    let famous = say(&stack, 1, "from the celebrity").await;
+    let ordinary = say(&stack, 10, "from a friend").await;
+    drained(&stack).await;
+    let entries = stack
+        .timeline_database
+        .collection::<Document>("timeline_entries");
+    let written = entries
+        .count_documents(doc! { "tweet_id": famous.tweet_id })
+        .await
+        .expect("count");
+    assert_eq!(written, 1, "only the celebrity's own timeline got an entry");
+    wait_for_timeline(&stack, 100, &[ordinary.tweet_id, famous.tweet_id]).await;
+    let page = home(&stack, 101, 0, 20).await;
+    assert_eq!(
+        page.items.iter().map(|i| i.item_id).collect::<Vec<_>>(),
+        [famous.tweet_id]
+    );
+}
+
+/// Follow backfills, unfollow removes, delete removes; reposts and quotes show correctly.
+#[tokio::test]
+async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 3, "user").await; // 1 reads; 2 and 3 write
+    let old = say(&stack, 2, "before the follow").await;
+    follow(&stack, 1, 2).await;
+    wait_for_timeline(&stack, 1, &[old.tweet_id]).await;
+
+    let doomed = say(&stack, 2, "soon gone").await;
+    wait_for_timeline(&stack, 1, &[doomed.tweet_id, old.tweet_id]).await;
+    stack
+        .tweets()
+        .await
+        .delete_tweet(bearer(
+            &stack.token(2),
+            DeleteTweetRequest {
+                tweet_id: doomed.tweet_id,
+            },
+        ))
+        .await
+        .expect("delete");
+    wait_for_timeline(&stack, 1, &[old.tweet_id]).await;
+
+    // 2 reposts 3's tweet and quotes it: both reach 1, who does not follow 3.
+    let original = say(&stack, 3, "original by three").await;
+    stack
+        .tweets()
+        .await
+        .repost(bearer(
+            &stack.token(2),
+            RepostRequest {
+                tweet_id: original.tweet_id,
+            },
+        ))
+        .await
+        .expect("repost");
+    let quote = post(
+        &stack,
+        2,
+        CreateTweetRequest {
+            text: "quoting three".into(),
+            quote_of_id: original.tweet_id,
+            ..Default::default()
+        },
+    )
+    .await;
+    wait_for_timeline(
+        &stack,
+        1,
+        &[quote.tweet_id, original.tweet_id, old.tweet_id],
+    )
+    .await;
+    let page = home(&stack, 1, 0, 10).await;
+    let quoted = page.items[0]
+        .card
+        .as_ref()
+        .and_then(|c| c.quoted.as_ref())
+        .expect("one level of quote");
+    assert_eq!(
+        quoted.tweet.as_ref().map(|t| t.tweet_id),
+        Some(original.tweet_id)
+    );
+    assert_eq!(quoted.author.as_ref().map(|a| a.user_id), Some(3));
+    let repost = &page.items[1];
+    assert_eq!(repost.reposted_by.as_ref().map(|p| p.user_id), Some(2));
+    assert_eq!(
+        repost
+            .card
+            .as_ref()
+            .and_then(|c| c.author.as_ref())
+            .map(|a| a.user_id),
+        Some(3)
+    );
+    assert!(
+        repost.item_id > original.tweet_id,
+        "the repost sorts by its own time"
+    );
+
+    stack
+        .users()
+        .await
+        .unfollow(bearer(&stack.token(1), UnfollowRequest { user_id: 2 }))
+        .await
+        .expect("unfollow");
+    wait_for_timeline(&stack, 1, &[]).await;
+}
+
+/// A like, a reply, a mention and a follow each notify the right user exactly once; acting on
+/// your own tweet notifies nobody.
+#[tokio::test]
+async fn notifications_are_exactly_once_and_never_for_yourself() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 2, "user").await; // user1, user2
+    let tweet = say(&stack, 1, "notice me").await;
+    let mut tweets = stack.tweets().await;
+    tweets
+        .like_tweet(bearer(
+            &stack.token(2),
+            LikeTweetRequest {
+                tweet_id: tweet.tweet_id,
+            },
+        ))
+        .await
+        .expect("like");
+    tweets
+        .like_tweet(bearer(
+            &stack.token(2),
+            LikeTweetRequest {
+                tweet_id: tweet.tweet_id,
+            },
+        ))
+        .await
+        .expect("like twice");
+    post(
+        &stack,
+        2,
+        CreateTweetRequest {
+            text: "a reply".into(),
+            reply_to_id: tweet.tweet_id,
+            ..Default::default()
+        },
+    )
+    .await;
+    say(&stack, 2, "hey @user1").await;
+    follow(&stack, 2, 1).await;
+    // Your own actions notify nobody.
+    tweets
+        .like_tweet(bearer(
+            &stack.token(1),
+            LikeTweetRequest {
+                tweet_id: tweet.tweet_id,
+            },
+        ))
+        .await
+        .expect("self like");
+    post(
+        &stack,
+        1,
+        CreateTweetRequest {
+            text: "self reply @user1".into(),
+            reply_to_id: tweet.tweet_id,
+            ..Default::default()
+        },
+    )
+    .await;
+    drained(&stack).await;
+
+    let kinds = |user: i64| {
+        let stack = &stack;
+        async move {
+            stack
+                .timelines()
+                .await
+                .list_notifications(bearer(
+                    &stack.token(user),
+                    ListNotificationsRequest {
+                        max_id: 0,
+                        limit: 50,
+                    },
+                ))
+                .await
+                .expect("notifications")
+                .into_inner()
+                .notifications
+        }
+    };
+    let mine = kinds(1).await;
+    let mut got: Vec<i32> = mine.iter().map(|n| n.kind).collect();
+    got.sort_unstable();
+    let mut want = vec![
+        NotificationKind::Mention as i32,
+        NotificationKind::Reply as i32,
+        NotificationKind::Like as i32,
+        NotificationKind::Follow as i32,
+    ];
+    want.sort_unstable();
+    assert_eq!(got, want, "{mine:#?}");
+    assert!(
+        mine.iter()
+            .all(|n| n.actor.as_ref().map(|a| a.user_id) == Some(2))
+    );
+    let like = mine
+        .iter()
+        .find(|n| n.kind == NotificationKind::Like as i32)
+        .expect("like");
+    assert_eq!(
+        like.card
+            .as_ref()
+            .and_then(|c| c.tweet.as_ref())
+            .map(|t| t.tweet_id),
+        Some(tweet.tweet_id)
+    );
+    assert!(
+        kinds(2).await.is_empty(),
+        "user2 did everything and is notified of nothing"
+    );
+}
