@@ -98,3 +98,27 @@ pub fn is_duplicate(error: &mongodb::error::Error) -> bool {
         _ => false,
     }
 }
+
+/// The `{ $lt: max_id, $gt: since_id }` condition of a time-ordered-id cursor (0 leaves a
+/// side open); empty when neither is set. Negative cursors are bad input, named.
+pub fn id_range(
+    max_id: i64,
+    since_id: i64,
+) -> Result<mongodb::bson::Document, crate::errors::FieldViolations> {
+    let mut violations = crate::errors::FieldViolations::new();
+    if max_id < 0 {
+        violations.add("max_id", "must not be negative");
+    }
+    if since_id < 0 {
+        violations.add("since_id", "must not be negative");
+    }
+    violations.into_result()?;
+    let mut range = mongodb::bson::Document::new();
+    if max_id > 0 {
+        range.insert("$lt", max_id);
+    }
+    if since_id > 0 {
+        range.insert("$gt", since_id);
+    }
+    Ok(range)
+}

@@ -285,3 +285,10 @@ impl Default for OutboxSettings {
         }
     }
 }
+
+/// `[<peer>_service]`: where another service answers (`http://host:port`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceUrl {
+    pub url: String,
+}

@@ -8,8 +8,8 @@ use xir_common::{
     ids::IdSettings,
     outbox::OutboxSettings,
     settings::{
-        self, PostgresSettings, ReadinessSettings, Secret, ServerSettings, SettingsError,
-        TelemetrySettings,
+        self, PostgresSettings, ReadinessSettings, Secret, ServerSettings, ServiceUrl,
+        SettingsError, TelemetrySettings,
     },
 };
 
@@ -50,13 +50,7 @@ pub struct Settings {
     #[serde(default)]
     pub outbox: OutboxSettings,
     /// Where profiles of new accounts are created (through the outbox).
-    pub user_service: UserServiceSettings,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserServiceSettings {
-    pub url: String,
+    pub user_service: ServiceUrl,
 }
 
 /// `[tokens]`: lifetimes and signing keys.

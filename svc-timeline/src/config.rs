@@ -6,7 +6,8 @@ use serde::Deserialize;
 use xir_common::auth::AuthSettings;
 use xir_common::ids::IdSettings;
 use xir_common::settings::{
-    self, MongoSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
+    self, MongoSettings, ReadinessSettings, ServerSettings, ServiceUrl, SettingsError,
+    TelemetrySettings,
 };
 
 /// Compiled defaults; `database.url` has none on purpose (it may carry a password).
@@ -46,12 +47,6 @@ pub struct Settings {
     pub user_service: ServiceUrl,
     /// Tweets (hydration, backfill, read-time merge) come from here.
     pub tweet_service: ServiceUrl,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceUrl {
-    pub url: String,
 }
 
 /// `[fanout]`: the hybrid model's knobs.

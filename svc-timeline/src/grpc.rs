@@ -18,6 +18,7 @@ use xir_common::{
     domain::{PageLimit, UserId},
     errors::FieldViolations,
     ids::{self, IdGenerator},
+    mongo::id_range,
     propagation::TracedChannel,
 };
 use xir_proto::{
@@ -432,25 +433,6 @@ struct Item {
     reposted_by: i64,
 }
 
-fn range_filter(max_id: i64, since_id: i64) -> Result<Document, Error> {
-    let mut violations = FieldViolations::new();
-    if max_id < 0 {
-        violations.add("max_id", "must not be negative");
-    }
-    if since_id < 0 {
-        violations.add("since_id", "must not be negative");
-    }
-    violations.into_result()?;
-    let mut range = Document::new();
-    if max_id > 0 {
-        range.insert("$lt", max_id);
-    }
-    if since_id > 0 {
-        range.insert("$gt", since_id);
-    }
-    Ok(range)
-}
-
 #[tonic::async_trait]
 impl TimelineService for TimelineApi {
     /// Stored entries merged with the recent tweets of followed authors above the fan-out
@@ -463,7 +445,7 @@ impl TimelineService for TimelineApi {
         let request = request.into_inner();
         let limit = PageLimit::parse(request.limit)
             .map_err(|e| Error::from(FieldViolations::single("limit", e.to_string())))?;
-        let range = range_filter(request.max_id, request.since_id)?;
+        let range = id_range(request.max_id, request.since_id).map_err(Error::from)?;
 
         let mut filter = doc! { "owner_id": me.get() };
         if !range.is_empty() {
@@ -572,7 +554,7 @@ impl TimelineService for TimelineApi {
         let request = request.into_inner();
         let limit = PageLimit::parse(request.limit)
             .map_err(|e| Error::from(FieldViolations::single("limit", e.to_string())))?;
-        let range = range_filter(request.max_id, 0)?;
+        let range = id_range(request.max_id, 0).map_err(Error::from)?;
         let mut filter = doc! { "recipient_id": me.get() };
         if !range.is_empty() {
             filter.insert("_id", range);

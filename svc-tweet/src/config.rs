@@ -7,7 +7,8 @@ use xir_common::auth::AuthSettings;
 use xir_common::ids::IdSettings;
 use xir_common::settings::OutboxSettings;
 use xir_common::settings::{
-    self, MongoSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
+    self, MongoSettings, ReadinessSettings, ServerSettings, ServiceUrl, SettingsError,
+    TelemetrySettings,
 };
 
 /// Compiled defaults; `database.url` has none on purpose (it may carry a password).
@@ -48,12 +49,6 @@ pub struct Settings {
     pub user_service: ServiceUrl,
     /// Timeline and notification events go here.
     pub timeline_service: ServiceUrl,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceUrl {
-    pub url: String,
 }
 
 impl Settings {

@@ -16,7 +16,9 @@ use mongodb::{
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
-use xir_common::{auth, errors::FieldViolations, ids::IdGenerator, propagation::TracedChannel};
+use xir_common::{
+    auth, errors::FieldViolations, ids::IdGenerator, mongo::id_range, propagation::TracedChannel,
+};
 use xir_proto::{
     timeline::v1::{self as events, tweet_event::Kind},
     tweet::v1::{self as pb, tweet_service_server::TweetService},
@@ -111,26 +113,6 @@ fn to_proto(tweet: TweetDoc, states: &ViewerStates) -> pb::Tweet {
         repost_count: tweet.repost_count.max(0),
         quote_count: tweet.quote_count.max(0),
     }
-}
-
-/// `{ _id: { $lt: max_id, $gt: since_id } }` for the cursors that are set.
-fn id_range(max_id: i64, since_id: i64) -> Result<Document, Error> {
-    let mut violations = FieldViolations::new();
-    if max_id < 0 {
-        violations.add("max_id", "must not be negative");
-    }
-    if since_id < 0 {
-        violations.add("since_id", "must not be negative");
-    }
-    violations.into_result()?;
-    let mut range = Document::new();
-    if max_id > 0 {
-        range.insert("$lt", max_id);
-    }
-    if since_id > 0 {
-        range.insert("$gt", since_id);
-    }
-    Ok(range)
 }
 
 fn with_range(mut filter: Document, field: &str, range: &Document) -> Document {
@@ -723,7 +705,7 @@ impl TweetService for TweetApi {
         let request = request.into_inner();
         let user = field("user_id", UserId::parse(request.user_id))?;
         let limit = field("limit", PageLimit::parse(request.limit))?;
-        let range = id_range(request.max_id, request.since_id)?;
+        let range = id_range(request.max_id, request.since_id).map_err(Error::from)?;
         let items = self.recent_items(&[user.get()], &range, limit).await?;
         let more = items.len() > limit.get() as usize;
         let items: Vec<pb::RecentItem> = items.into_iter().take(limit.get() as usize).collect();
@@ -887,7 +869,7 @@ impl TweetService for TweetApi {
             authors.push(field("author_ids", UserId::parse(raw))?.get());
         }
         let limit = field("limit", PageLimit::parse(request.limit))?;
-        let range = id_range(request.max_id, request.since_id)?;
+        let range = id_range(request.max_id, request.since_id).map_err(Error::from)?;
         let mut items = self.recent_items(&authors, &range, limit).await?;
         items.truncate(limit.get() as usize);
         Ok(Response::new(pb::ListRecentByAuthorsResponse { items }))

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use xir_common::auth::AuthSettings;
 use xir_common::outbox::OutboxSettings;
 use xir_common::settings::{
-    self, PostgresSettings, ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings,
+    self, PostgresSettings, ReadinessSettings, ServerSettings, ServiceUrl, SettingsError,
+    TelemetrySettings,
 };
 
 /// Compiled defaults; `database.url` has none on purpose (it carries a password).
@@ -39,12 +40,6 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Where follow events go (through the outbox).
     pub timeline_service: ServiceUrl,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceUrl {
-    pub url: String,
 }
 
 impl Settings {

@@ -54,7 +54,7 @@ pub fn auth_settings(
             retry_max_ms: 500,
             ..OutboxSettings::default()
         },
-        user_service: config::UserServiceSettings {
+        user_service: xir_common::settings::ServiceUrl {
             url: user_url.to_owned(),
         },
     }
