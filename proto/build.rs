@@ -11,6 +11,10 @@ const PROTO_FILES: &[&str] = &[
     "xir/user/v1/user.proto",
     "xir/tweet/v1/tweet.proto",
     "xir/timeline/v1/timeline.proto",
+    // Not imported by the API, but the services send these as error details and Envoy's
+    // transcoder (convert_grpc_status) can only print details whose types it knows.
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -12,6 +12,10 @@ pub mod google {
     pub mod api {
         tonic::include_proto!("google.api");
     }
+    /// The gRPC error model (`Status` and its detail messages), as the REST edge prints it.
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
 }
 
 pub mod auth {
