@@ -115,8 +115,20 @@ impl Call {
         ];
         metrics::gauge!(IN_FLIGHT, "grpc_service" => self.service).decrement(1.0);
         metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
-        metrics::histogram!(HANDLING_SECONDS, &labels).record(self.started.elapsed().as_secs_f64());
+        let elapsed = self.started.elapsed();
+        metrics::histogram!(HANDLING_SECONDS, &labels).record(elapsed.as_secs_f64());
         self.span.record("rpc.grpc.status_code", code as i32);
+        // One access-log line per call, inside the call's span so it carries the trace id:
+        // a trace found in Jaeger leads to the log lines of every service it crossed.
+        // Quieten with `RUST_LOG=xir::rpc=warn` (server faults only).
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        self.span.in_scope(|| {
+            if is_server_fault(code) {
+                tracing::warn!(target: "xir::rpc", grpc_code = ?code, duration_ms, "call failed");
+            } else {
+                tracing::info!(target: "xir::rpc", grpc_code = ?code, duration_ms, "call finished");
+            }
+        });
         if code != Code::Ok {
             let mut labels = labels.to_vec();
             labels.push(("grpc_code", format!("{code:?}")));

@@ -80,6 +80,25 @@ pub fn init_with_exporter(
     install(service, settings, provider.build())
 }
 
+/// Like [`init_with_exporter`], with the JSON log lines written to `writer` instead of stdout,
+/// for tests that read the logs back.
+pub fn init_with_exporter_and_writer<W>(
+    service: &'static str,
+    settings: &TelemetrySettings,
+    exporter: impl SpanExporter + 'static,
+    writer: W,
+) -> Result<TelemetryGuard, TelemetryError>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let provider = base_provider(service, settings)
+        .with_simple_exporter(exporter)
+        .build();
+    subscriber(service, filter(settings)?, &provider, writer).try_init()?;
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    Ok(TelemetryGuard { provider })
+}
+
 fn base_provider(
     service: &'static str,
     settings: &TelemetrySettings,
@@ -96,13 +115,17 @@ fn install(
     settings: &TelemetrySettings,
     provider: SdkTracerProvider,
 ) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
-        _ => EnvFilter::try_new(&settings.log_level)?,
-    };
-    subscriber(service, filter, &provider, io::stdout).try_init()?;
+    subscriber(service, filter(settings)?, &provider, io::stdout).try_init()?;
     opentelemetry::global::set_tracer_provider(provider.clone());
     Ok(TelemetryGuard { provider })
+}
+
+/// `RUST_LOG` when set, else `telemetry.log_level`.
+fn filter(settings: &TelemetrySettings) -> Result<EnvFilter, TelemetryError> {
+    Ok(match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
+        _ => EnvFilter::try_new(&settings.log_level)?,
+    })
 }
 
 /// The registry with the OpenTelemetry layer and the JSON log lines written to `writer`.
