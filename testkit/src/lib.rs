@@ -5,6 +5,8 @@
 //! Tokens are minted with svc-auth's own signing code and key, so tests can act as users they
 //! seeded in bulk without hashing a password per user.
 
+pub mod edge;
+
 use std::{net::SocketAddr, time::Duration};
 
 use tokio::sync::oneshot;
@@ -376,6 +378,17 @@ url = \"{}\"
 
     pub async fn timelines(&self) -> TimelineServiceClient<Channel> {
         TimelineServiceClient::new(testing::channel(self.timeline_addr).await)
+    }
+
+    /// The REST edge in front of this stack: envoy.yaml's clusters mapped to the services.
+    pub async fn start_edge(&self) -> edge::Edge {
+        edge::Edge::start(&[
+            ("svc-auth", self.auth_addr),
+            ("svc-user", self.user_addr),
+            ("svc-tweet", self.tweet_addr),
+            ("svc-timeline", self.timeline_addr),
+        ])
+        .await
     }
 }
 
