@@ -266,9 +266,14 @@ async fn a_follow_made_while_svc_timeline_is_down_is_delivered_once_it_returns()
         .await
         .expect("count");
     assert_eq!(notifications, 1, "the followee is notified once");
-    assert!(
-        testing::scrape_metrics(addr)
-            .await
-            .contains("outbox_delivered_total{topic=\"timeline.follow\"} 1")
-    );
+    // The metrics registry is process-wide and other tests in this binary deliver follow
+    // events too: "once" is shown by the single applied event and notification above; here
+    // only that the delivery was counted.
+    let delivered: f64 = testing::scrape_metrics(addr)
+        .await
+        .lines()
+        .find(|line| line.starts_with("outbox_delivered_total{topic=\"timeline.follow\"} "))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .expect("outbox_delivered_total for timeline.follow");
+    assert!(delivered >= 1.0, "the delivery was counted");
 }

@@ -188,29 +188,18 @@ async fn transcode_call(edge: &EdgeState, request: Request) -> Response {
         );
     };
 
-    let mut outcome = call(
-        channel,
-        &grpc_path,
-        &parts.headers,
-        message.encode_to_vec(),
-        timeout,
-    )
-    .await;
-    for _ in 0..retries {
+    // Envoy's retry_policy: `retry_on: unavailable` retries only that code, num_retries times.
+    let body = message.encode_to_vec();
+    let mut retries_left = retries;
+    let outcome = loop {
+        let outcome = call(channel, &grpc_path, &parts.headers, body.clone(), timeout).await;
         match &outcome {
-            Err(status) if status.code() == Code::Unavailable => {
-                outcome = call(
-                    channel,
-                    &grpc_path,
-                    &parts.headers,
-                    message.encode_to_vec(),
-                    timeout,
-                )
-                .await;
+            Err(status) if status.code() == Code::Unavailable && retries_left > 0 => {
+                retries_left -= 1;
             }
-            _ => break,
+            _ => break outcome,
         }
-    }
+    };
     match outcome {
         Ok(response) => {
             let headers = response.metadata().clone().into_headers();
