@@ -5,7 +5,8 @@
 2. Every metric a Grafana dashboard queries is one the services define (a string literal in
    the Rust sources), and every data source a panel names is provisioned.
 
-Usage: deploy_consistency.py envoy <compose-envoy.yaml> <helm-rendered.yaml>
+Usage: deploy_consistency.py extract-envoy <helm-rendered.yaml>   (prints the edge's envoy.yaml)
+       deploy_consistency.py envoy <compose-envoy.yaml> <helm-rendered.yaml>
        deploy_consistency.py dashboards <provisioning-dir> <dashboards-dir> <rust-source-dir>...
 """
 
@@ -52,14 +53,17 @@ def edge_contract(config):
     }
 
 
-def check_envoy(compose_path, rendered_path):
-    compose = yaml.safe_load(open(compose_path))
-    helm_config = None
+def rendered_envoy_yaml(rendered_path):
+    """The envoy.yaml text of the edge ConfigMap in a `helm template` output."""
     for doc in yaml.safe_load_all(open(rendered_path)):
         if doc and doc.get("kind") == "ConfigMap" and "envoy.yaml" in doc.get("data", {}):
-            helm_config = yaml.safe_load(doc["data"]["envoy.yaml"])
-    if helm_config is None:
-        sys.exit(f"{rendered_path}: no ConfigMap with envoy.yaml")
+            return doc["data"]["envoy.yaml"]
+    sys.exit(f"{rendered_path}: no ConfigMap with envoy.yaml")
+
+
+def check_envoy(compose_path, rendered_path):
+    compose = yaml.safe_load(open(compose_path))
+    helm_config = yaml.safe_load(rendered_envoy_yaml(rendered_path))
     ours, theirs = edge_contract(compose), edge_contract(helm_config)
     for key in ours:
         if ours[key] != theirs[key]:
@@ -104,7 +108,9 @@ def check_dashboards(provisioning, dashboards, sources):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["envoy"] and len(sys.argv) == 4:
+    if sys.argv[1:2] == ["extract-envoy"] and len(sys.argv) == 3:
+        sys.stdout.write(rendered_envoy_yaml(sys.argv[2]))
+    elif sys.argv[1:2] == ["envoy"] and len(sys.argv) == 4:
         check_envoy(sys.argv[2], sys.argv[3])
     elif sys.argv[1:2] == ["dashboards"] and len(sys.argv) >= 5:
         check_dashboards(sys.argv[2], sys.argv[3], sys.argv[4:])

@@ -140,14 +140,7 @@ async fn transcode_call(edge: &EdgeState, request: Request) -> Response {
             );
         }
         // Passed on untranscoded: routed by its own path, where only a catch-all can match.
-        return match edge.config.route(parts.uri.path()) {
-            Some(Action::Respond { status, body }) => json(
-                StatusCode::from_u16(*status).expect("status"),
-                HeaderMap::new(),
-                body.clone().into_bytes(),
-            ),
-            _ => text(StatusCode::NOT_FOUND, "no route".into()),
-        };
+        return local_reply(edge.config.route(parts.uri.path()));
     };
     let method = matched.binding.method.clone();
     tracing::Span::current().record("rpc.method", method.full_name());
@@ -166,20 +159,14 @@ async fn transcode_call(edge: &EdgeState, request: Request) -> Response {
         };
     // Routing happens on the transcoded gRPC path, as in Envoy.
     let grpc_path = format!("/{}/{}", method.parent_service().full_name(), method.name());
-    let (cluster, timeout, retries) = match edge.config.route(&grpc_path) {
-        Some(Action::Forward {
-            cluster,
-            timeout,
-            retries_on_unavailable,
-        }) => (cluster, *timeout, *retries_on_unavailable),
-        Some(Action::Respond { status, body }) => {
-            return json(
-                StatusCode::from_u16(*status).expect("status"),
-                HeaderMap::new(),
-                body.clone().into_bytes(),
-            );
-        }
-        None => return text(StatusCode::NOT_FOUND, "no route".into()),
+    let action = edge.config.route(&grpc_path);
+    let Some(Action::Forward {
+        cluster,
+        timeout,
+        retries_on_unavailable: retries,
+    }) = action
+    else {
+        return local_reply(action);
     };
     let Some(channel) = edge.clusters.get(cluster) else {
         return text(
@@ -190,9 +177,9 @@ async fn transcode_call(edge: &EdgeState, request: Request) -> Response {
 
     // Envoy's retry_policy: `retry_on: unavailable` retries only that code, num_retries times.
     let body = message.encode_to_vec();
-    let mut retries_left = retries;
+    let mut retries_left = *retries;
     let outcome = loop {
-        let outcome = call(channel, &grpc_path, &parts.headers, body.clone(), timeout).await;
+        let outcome = call(channel, &grpc_path, &parts.headers, body.clone(), *timeout).await;
         match &outcome {
             Err(status) if status.code() == Code::Unavailable && retries_left > 0 => {
                 retries_left -= 1;
@@ -264,6 +251,18 @@ async fn call(
             .await
             .unwrap_or_else(|_| Err(Status::deadline_exceeded("upstream request timeout"))),
         None => call.await,
+    }
+}
+
+/// Envoy's own answer where a route does not forward: its direct response, else 404.
+fn local_reply(action: Option<&Action>) -> Response {
+    match action {
+        Some(Action::Respond { status, body }) => json(
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::NOT_FOUND),
+            HeaderMap::new(),
+            body.clone().into_bytes(),
+        ),
+        _ => text(StatusCode::NOT_FOUND, "no route".into()),
     }
 }
 
