@@ -152,8 +152,9 @@ fn match_template(template: &[Segment], segments: &[&str]) -> Option<Vec<(String
     (segments.len() == template.len()).then_some(variables)
 }
 
-/// Percent-decoding of a path segment or query value (`%2F` stays encoded in Envoy's default
-/// for path segments; the API has no field where that matters).
+/// Percent-decoding of a path segment or query value. Every escape is decoded; Envoy's default
+/// (ALL_CHARACTERS_EXCEPT_RESERVED) would keep reserved ones such as `%2F` encoded in path
+/// variables, which no path variable of the API (numeric ids, usernames, hashtags) can hold.
 pub fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
