@@ -120,6 +120,52 @@ fn install(
     Ok(TelemetryGuard { provider })
 }
 
+/// Log lines kept in memory: a writer for [`init_with_exporter_and_writer`] that tests read
+/// back.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Clone, Default)]
+pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(any(test, feature = "testing"))]
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("captured logs")).into_owned()
+    }
+
+    /// The lines written so far, each parsed as the JSON object it must be.
+    pub fn lines(&self) -> Vec<Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each log line is JSON"))
+            .collect()
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .expect("captured logs")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for CapturedLogs {
+    type Writer = CapturedLogs;
+
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 /// `RUST_LOG` when set, else `telemetry.log_level`.
 fn filter(settings: &TelemetrySettings) -> Result<EnvFilter, TelemetryError> {
     Ok(match std::env::var("RUST_LOG") {
@@ -281,34 +327,12 @@ impl tracing::field::Visit for FieldVisitor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            self.0.lock().expect("buffer").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Buffer {
-        type Writer = Buffer;
-        fn make_writer(&'w self) -> Self::Writer {
-            self.clone()
-        }
-    }
 
     #[test]
     fn log_lines_are_json_with_the_trace_and_span_ids_of_their_span() {
         let provider = SdkTracerProvider::builder().build();
-        let buffer = Buffer::default();
+        let buffer = CapturedLogs::default();
         let filter = EnvFilter::new("info");
         tracing::subscriber::with_default(
             subscriber("svc-test", filter, &provider, buffer.clone()),
@@ -324,12 +348,8 @@ mod tests {
                 );
             },
         );
-        let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-            .collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        let lines = buffer.lines();
+        assert_eq!(lines.len(), 2, "{}", buffer.text());
 
         assert_eq!(lines[0]["message"], "outside any span");
         assert_eq!(lines[0]["service"], "svc-test");

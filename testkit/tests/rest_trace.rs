@@ -5,52 +5,17 @@
 //! A binary of its own: it installs the process-wide telemetry (an in-memory span exporter
 //! and a captured log writer), which would see every other test's spans and logs.
 
-use std::{
-    io,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use http::{Method, StatusCode};
 use opentelemetry::{KeyValue, trace::TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
-use serde_json::Value;
-use xir_common::{telemetry, testing};
+use xir_common::{
+    telemetry::{self, CapturedLogs},
+    testing,
+};
 use xir_proto::{tweet::v1::CreateTweetRequest, user::v1::FollowRequest};
 use xir_testkit::{Options, Stack, bearer};
-
-/// Log lines written by every service in this process.
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("logs").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl CapturedLogs {
-    fn lines(&self) -> Vec<Value> {
-        let bytes = self.0.lock().expect("logs").clone();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect()
-    }
-}
 
 fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Value> {
     span.attributes
