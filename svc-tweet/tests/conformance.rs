@@ -1,5 +1,6 @@
-//! The official twitter-text conformance vectors (../shared/conformance/twitter-text, beside
-//! the repository): weighted lengths and validity (config v3), mention and hashtag extraction.
+//! The official twitter-text conformance vectors (testdata/twitter-text, kept in the
+//! repository with their licence): weighted lengths and validity (config v3), mention and
+//! hashtag extraction.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use svc_tweet::domain::{TweetText, extract, weighted_length};
 
 fn vectors_dir() -> PathBuf {
     let dir = std::env::var_os("XIR_CONFORMANCE_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/twitter-text"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/twitter-text"),
         PathBuf::from,
     );
     assert!(
