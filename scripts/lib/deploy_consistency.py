@@ -4,10 +4,11 @@
    and transcode identically: same routes, same transcoder settings, same filter chain.
 2. Every metric a Grafana dashboard queries is one the services define (a string literal in
    the Rust sources), and every data source a panel names is provisioned.
+3. docker-compose.yml publishes only what a developer opens, and only on 127.0.0.1.
 
-Usage: deploy_consistency.py extract-envoy <helm-rendered.yaml>   (prints the edge's envoy.yaml)
-       deploy_consistency.py envoy <compose-envoy.yaml> <helm-rendered.yaml>
+Usage: deploy_consistency.py envoy <compose-envoy.yaml> <helm-rendered.yaml>
        deploy_consistency.py dashboards <provisioning-dir> <dashboards-dir> <rust-source-dir>...
+       deploy_consistency.py compose <docker-compose.yml>
 """
 
 import json
@@ -16,6 +17,8 @@ import re
 import sys
 
 import yaml
+
+from localize import load_envoy_yaml, rendered_envoy_yaml
 
 
 def typed_config(node, type_suffix):
@@ -42,28 +45,26 @@ def edge_contract(config):
     routes = []
     for route in host["routes"]:
         route = json.loads(json.dumps(route))
-        # The auth rate limit's bucket size comes from Helm values.
-        route.get("typed_per_filter_config", {}).get("envoy.filters.http.local_ratelimit", {}).pop("token_bucket", None)
+        # The auth rate limit's bucket sizes and client count come from Helm values.
+        limit = route.get("typed_per_filter_config", {}).get("envoy.filters.http.local_ratelimit", {})
+        limit.pop("token_bucket", None)
+        limit.pop("max_dynamic_descriptors", None)
+        for descriptor in limit.get("descriptors", []):
+            descriptor.pop("token_bucket", None)
         routes.append(route)
     return {
         "routes": routes,
+        "request_headers_to_add": host.get("request_headers_to_add"),
+        "use_remote_address": manager.get("use_remote_address"),
         "filters": [f["name"] for f in manager["http_filters"]],
         "transcoder": typed_config(manager, "GrpcJsonTranscoder"),
         "clusters": sorted(c["name"] for c in config["static_resources"]["clusters"] if c["name"] != "otlp"),
     }
 
 
-def rendered_envoy_yaml(rendered_path):
-    """The envoy.yaml text of the edge ConfigMap in a `helm template` output."""
-    for doc in yaml.safe_load_all(open(rendered_path)):
-        if doc and doc.get("kind") == "ConfigMap" and "envoy.yaml" in doc.get("data", {}):
-            return doc["data"]["envoy.yaml"]
-    sys.exit(f"{rendered_path}: no ConfigMap with envoy.yaml")
-
-
 def check_envoy(compose_path, rendered_path):
-    compose = yaml.safe_load(open(compose_path))
-    helm_config = yaml.safe_load(rendered_envoy_yaml(rendered_path))
+    compose = load_envoy_yaml(open(compose_path).read())
+    helm_config = load_envoy_yaml(rendered_envoy_yaml(rendered_path))
     ours, theirs = edge_contract(compose), edge_contract(helm_config)
     for key in ours:
         if ours[key] != theirs[key]:
@@ -107,11 +108,41 @@ def check_dashboards(provisioning, dashboards, sources):
     print(f"deploy_consistency: dashboards query {count} metric references, all defined by the services")
 
 
+# What a developer opens: the REST edge, the Jaeger UI, Prometheus, Grafana, each service's gRPC
+# port for grpcurl. Databases, metrics endpoints and Envoy's admin stay on the Compose network.
+COMPOSE_PUBLISHED = {
+    "envoy": {8080},
+    "jaeger": {16686},
+    "prometheus": {9090},
+    "grafana": {3000},
+    "svc-auth": {50051},
+    "svc-user": {50052},
+    "svc-tweet": {50053},
+    "svc-timeline": {50054},
+}
+
+
+def check_compose(compose_path):
+    compose = yaml.safe_load(open(compose_path))
+    problems = []
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            host_ip, _, rest = str(port).partition(":")
+            published = int(rest.partition(":")[0]) if rest else None
+            if host_ip != "127.0.0.1" or published is None:
+                problems.append(f"{name}: port {port!r} is not bound to 127.0.0.1")
+            elif published not in COMPOSE_PUBLISHED.get(name, set()):
+                problems.append(f"{name}: publishes {published}, which developers do not open")
+    if problems:
+        sys.exit("docker-compose.yml:\n  " + "\n  ".join(problems))
+    print("deploy_consistency: docker-compose.yml publishes only developer ports, on 127.0.0.1")
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["extract-envoy"] and len(sys.argv) == 3:
-        sys.stdout.write(rendered_envoy_yaml(sys.argv[2]))
-    elif sys.argv[1:2] == ["envoy"] and len(sys.argv) == 4:
+    if sys.argv[1:2] == ["envoy"] and len(sys.argv) == 4:
         check_envoy(sys.argv[2], sys.argv[3])
+    elif sys.argv[1:2] == ["compose"] and len(sys.argv) == 3:
+        check_compose(sys.argv[2])
     elif sys.argv[1:2] == ["dashboards"] and len(sys.argv) >= 5:
         check_dashboards(sys.argv[2], sys.argv[3], sys.argv[4:])
     else:

@@ -91,17 +91,17 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// The client's address: the first hop of `x-forwarded-for` set by the edge, else the peer.
+/// The client's address, for login throttling: `x-real-ip`, which the edge sets to the address
+/// it trusts (overwriting whatever the client sent), else the peer of a direct gRPC call.
+/// `x-forwarded-for` is never read: its first entries are whatever the client wrote.
 fn client_address<T>(request: &Request<T>) -> String {
     request
         .metadata()
-        .get("x-forwarded-for")
+        .get("x-real-ip")
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(',').next())
-        .map(|first| first.trim().to_owned())
-        .filter(|first| !first.is_empty())
-        .or_else(|| request.remote_addr().map(|addr| addr.ip().to_string()))
-        .unwrap_or_else(|| "unknown".to_owned())
+        .and_then(|value| value.trim().parse::<std::net::IpAddr>().ok())
+        .or_else(|| request.remote_addr().map(|addr| addr.ip()))
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 fn user_id(raw: i64) -> Result<UserId, Error> {

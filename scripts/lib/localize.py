@@ -1,0 +1,132 @@
+"""Runs a deployment config outside Compose or Kubernetes: rewrites where things are, nothing else.
+
+The edge's envoy.yaml names its upstreams by Compose host names (svc-auth:50051, jaeger:4317)
+or, rendered by the chart, by cluster DNS names, listens on fixed ports and reads the
+descriptor set from /etc/envoy. To run that same file on one machine (the tests, a machine
+without Docker), this rewrites exactly:
+
+  --cluster NAME=HOST:PORT   every endpoint of the cluster called NAME (by cluster name, so the
+                             Compose file and the chart's render map alike); a name the config
+                             lacks is an error, a cluster not named is left as it is
+  --listener NAME=HOST:PORT  the address of the listener called NAME
+  --admin HOST:PORT          the admin interface's address
+  --descriptor PATH          every grpc_json_transcoder's proto_descriptor
+
+and prints the result. Everything else (routes, filters, timeouts) is passed through untouched.
+YAML merge keys (`<<:`) are kept as ordinary keys rather than merged, so that Envoy, whose YAML
+reader has none, rejects a config that uses them, exactly as it would the original file.
+
+Usage: localize.py envoy SOURCE [--from-helm] [--cluster ...] [--listener ...] [--admin ...]
+                                [--descriptor ...]
+       With --from-helm, SOURCE is `helm template` output and the edge ConfigMap's envoy.yaml is
+       the config rewritten.
+"""
+
+import argparse
+import sys
+
+import yaml
+
+
+class _EnvoyYamlLoader(yaml.SafeLoader):
+    """A safe loader that, like Envoy's, does not merge `<<` keys."""
+
+    def flatten_mapping(self, node):
+        pass
+
+
+_EnvoyYamlLoader.add_constructor("tag:yaml.org,2002:merge", lambda _loader, _node: "<<")
+
+
+def load_envoy_yaml(text):
+    return yaml.load(text, Loader=_EnvoyYamlLoader)
+
+
+def rendered_envoy_yaml(rendered_path):
+    """The envoy.yaml text of the edge ConfigMap in a `helm template` output."""
+    with open(rendered_path) as rendered:
+        for doc in yaml.safe_load_all(rendered):
+            if doc and doc.get("kind") == "ConfigMap" and "envoy.yaml" in doc.get("data", {}):
+                return doc["data"]["envoy.yaml"]
+    sys.exit(f"{rendered_path}: no ConfigMap with envoy.yaml")
+
+
+def host_port(value, what):
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        sys.exit(f"localize.py: {what} {value!r} is not HOST:PORT")
+    return {"address": host.strip("[]"), "port_value": int(port)}
+
+
+def named(pairs, what):
+    mapping = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            sys.exit(f"localize.py: {what} {pair!r} is not NAME=HOST:PORT")
+        mapping[name] = host_port(value, what)
+    return mapping
+
+
+def transcoders(node):
+    """Every grpc_json_transcoder typed_config below node."""
+    if isinstance(node, dict):
+        if str(node.get("@type", "")).endswith(".GrpcJsonTranscoder"):
+            yield node
+        for value in node.values():
+            yield from transcoders(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from transcoders(value)
+
+
+def localize_envoy(config, clusters, listeners, admin, descriptor):
+    resources = config.get("static_resources", {})
+    for cluster in resources.get("clusters", []):
+        address = clusters.pop(cluster.get("name"), None)
+        if address is None:
+            continue
+        for group in cluster["load_assignment"]["endpoints"]:
+            for endpoint in group["lb_endpoints"]:
+                endpoint["endpoint"]["address"]["socket_address"] = dict(address)
+    for listener in resources.get("listeners", []):
+        address = listeners.pop(listener.get("name"), None)
+        if address is not None:
+            listener["address"]["socket_address"] = address
+    if clusters or listeners:
+        sys.exit(f"localize.py: the config has no cluster or listener named {sorted({**clusters, **listeners})}")
+    if admin is not None:
+        config["admin"]["address"]["socket_address"] = admin
+    if descriptor is not None:
+        for transcoder in transcoders(config):
+            transcoder["proto_descriptor"] = descriptor
+    return config
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("kind", choices=["envoy"])
+    parser.add_argument("source")
+    parser.add_argument("--from-helm", action="store_true")
+    parser.add_argument("--cluster", action="append", default=[])
+    parser.add_argument("--listener", action="append", default=[])
+    parser.add_argument("--admin")
+    parser.add_argument("--descriptor")
+    args = parser.parse_args()
+    if args.from_helm:
+        text = rendered_envoy_yaml(args.source)
+    else:
+        with open(args.source) as source:
+            text = source.read()
+    config = localize_envoy(
+        load_envoy_yaml(text),
+        named(args.cluster, "--cluster"),
+        named(args.listener, "--listener"),
+        host_port(args.admin, "--admin") if args.admin else None,
+        args.descriptor,
+    )
+    yaml.safe_dump(config, sys.stdout, sort_keys=False, width=1 << 16)
+
+
+if __name__ == "__main__":
+    main()
