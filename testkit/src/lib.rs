@@ -35,6 +35,8 @@ pub struct Options {
     pub celebrity_followers: i64,
     /// svc-timeline's `fanout.timeline_cap`.
     pub timeline_cap: i64,
+    /// svc-auth's `throttle.max_failures_per_address`.
+    pub max_login_failures_per_address: i64,
     /// Services left stopped at the start.
     pub stopped: Vec<Service>,
 }
@@ -44,6 +46,7 @@ impl Default for Options {
         Self {
             celebrity_followers: 10_000,
             timeline_cap: 800,
+            max_login_failures_per_address: 50,
             stopped: Vec::new(),
         }
     }
@@ -152,11 +155,12 @@ impl Stack {
                 let settings = svc_auth::config::Settings::with_overrides(&self.toml(
                     service,
                     &format!(
-                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 5\n[tokens]\nsigning_key_pem = '''{}'''\n[user_service]\nurl = \"{}\"\n",
+                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 5\n[tokens]\nsigning_key_pem = '''{}'''\n[user_service]\nurl = \"{}\"\n[throttle]\nmax_failures_per_address = {}\n",
                         testing::outbox_settings_toml(),
                         self.auth_database_url,
                         self.signing_key_pem,
-                        self.url(Service::User)
+                        self.url(Service::User),
+                        self.options.max_login_failures_per_address
                     ),
                 ))
                 .expect("svc-auth settings");
@@ -380,14 +384,28 @@ url = \"{}\"
         TimelineServiceClient::new(testing::channel(self.timeline_addr).await)
     }
 
-    /// The REST edge in front of this stack: envoy.yaml's clusters mapped to the services.
-    pub async fn start_edge(&self) -> edge::Edge {
-        edge::Edge::start(&[
-            ("svc-auth", self.auth_addr),
-            ("svc-user", self.user_addr),
-            ("svc-tweet", self.tweet_addr),
-            ("svc-timeline", self.timeline_addr),
-        ])
+    /// The real Envoy edge in front of this stack, on `config` with its clusters mapped to
+    /// the services; its spans go nowhere.
+    pub async fn start_edge(&self, config: edge::EdgeConfig) -> edge::Edge {
+        self.start_traced_edge(config, None).await
+    }
+
+    /// The edge, sending its spans over OTLP/gRPC to `otlp` when given.
+    pub async fn start_traced_edge(
+        &self,
+        config: edge::EdgeConfig,
+        otlp: Option<SocketAddr>,
+    ) -> edge::Edge {
+        edge::Edge::start(
+            config,
+            &[
+                ("svc-auth", self.auth_addr),
+                ("svc-user", self.user_addr),
+                ("svc-tweet", self.tweet_addr),
+                ("svc-timeline", self.timeline_addr),
+            ],
+            otlp,
+        )
         .await
     }
 }

@@ -1,13 +1,17 @@
-//! The REST contract: the API as a web client sees it through the edge (the Envoy stand-in
-//! in xir_testkit::edge, driven by deploy/envoy/envoy.yaml and the descriptor set), end to end
-//! against the four real services.
+//! The REST contract: the API as a web client sees it through the real Envoy edge, on the
+//! Compose config (deploy/envoy/envoy.yaml) and on the chart's rendered config alike, end to
+//! end against the four real services.
 
-use std::time::Duration;
+use std::{net::Ipv4Addr, time::Duration};
 
+use futures_util::future::join_all;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use xir_common::testing;
-use xir_testkit::{Options, Stack, edge::Edge};
+use xir_testkit::{
+    Options, Stack,
+    edge::{Edge, EdgeConfig},
+};
 
 /// JSON ids are strings (proto3 JSON prints int64 as strings).
 fn id(value: &Value) -> String {
@@ -61,9 +65,18 @@ async fn eventually_get(
 }
 
 #[tokio::test]
-async fn sign_up_post_follow_read_like_and_get_notified_over_rest() {
+async fn sign_up_post_follow_read_like_and_get_notified_through_the_compose_edge() {
+    sign_up_post_follow_read_like_and_get_notified(EdgeConfig::Compose).await;
+}
+
+#[tokio::test]
+async fn sign_up_post_follow_read_like_and_get_notified_through_the_chart_edge() {
+    sign_up_post_follow_read_like_and_get_notified(EdgeConfig::Chart).await;
+}
+
+async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
-    let edge = stack.start_edge().await;
+    let edge = stack.start_edge(config).await;
 
     let alice = sign_up(&edge, "alice_rest").await;
     sign_up(&edge, "bob_rest").await;
@@ -163,12 +176,22 @@ async fn sign_up_post_follow_read_like_and_get_notified_over_rest() {
 }
 
 #[tokio::test]
-async fn the_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies() {
+async fn the_compose_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies() {
+    errors_are_http_statuses_with_google_rpc_status_bodies(EdgeConfig::Compose).await;
+}
+
+#[tokio::test]
+async fn the_chart_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies() {
+    errors_are_http_statuses_with_google_rpc_status_bodies(EdgeConfig::Chart).await;
+}
+
+async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
-    let edge = stack.start_edge().await;
+    let edge = stack.start_edge(config).await;
     let alice = sign_up(&edge, "alice_errors").await;
 
-    // An unknown path or method is the edge's own 404, never an upstream call.
+    // An unknown path or method is the edge's own 404, never an upstream call; so is an
+    // internal RPC asked for by its gRPC path.
     let unknown = edge
         .request(Method::GET, "/v1/nothing/here", None, None)
         .await;
@@ -182,6 +205,15 @@ async fn the_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies(
         "{}",
         wrong_verb.text
     );
+    let internal = edge
+        .request(
+            Method::POST,
+            "/xir.user.v1.UserService/CreateProfile",
+            None,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(internal.status, StatusCode::NOT_FOUND, "{}", internal.text);
 
     // Unknown query parameters and unknown body fields are rejected at the edge.
     let bad_query = edge
@@ -281,4 +313,224 @@ async fn the_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies(
         )
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.text);
+}
+
+const WEB_ORIGIN: &str = "http://localhost:5173";
+
+#[tokio::test]
+async fn cors_admits_the_listed_origins_only_through_the_compose_edge() {
+    cors_admits_the_listed_origins_only(EdgeConfig::Compose).await;
+}
+
+#[tokio::test]
+async fn cors_admits_the_listed_origins_only_through_the_chart_edge() {
+    cors_admits_the_listed_origins_only(EdgeConfig::Chart).await;
+}
+
+/// A browser's CORS preflight for a GET of the home timeline with a token.
+async fn preflight(edge: &Edge, origin: &str) -> xir_testkit::edge::Reply {
+    edge.request_with_headers(
+        Method::OPTIONS,
+        "/v1/timeline/home",
+        None,
+        None,
+        &[
+            ("origin", origin),
+            ("access-control-request-method", "GET"),
+            (
+                "access-control-request-headers",
+                "authorization,content-type",
+            ),
+        ],
+    )
+    .await
+}
+
+async fn cors_admits_the_listed_origins_only(config: EdgeConfig) {
+    let stack = Stack::start(Options::default()).await;
+    let edge = stack.start_edge(config).await;
+    let alice = sign_up(&edge, "alice_cors").await;
+    let allowed = preflight(&edge, WEB_ORIGIN).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{allowed:?}");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some(WEB_ORIGIN)
+    );
+    assert!(
+        allowed
+            .header("access-control-allow-methods")
+            .is_some_and(|m| m.contains("GET")),
+        "{allowed:?}"
+    );
+    let headers = allowed
+        .header("access-control-allow-headers")
+        .unwrap_or_default();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{allowed:?}"
+    );
+
+    let read = edge
+        .request_with_headers(
+            Method::GET,
+            "/v1/timeline/home",
+            Some(&alice.token),
+            None,
+            &[("origin", WEB_ORIGIN)],
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    assert_eq!(read.header("access-control-allow-origin"), Some(WEB_ORIGIN));
+    assert!(
+        read.header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("retry-after")),
+        "{read:?}"
+    );
+
+    // Another origin gets no allow header, on the preflight or on the request itself.
+    let foreign = preflight(&edge, "http://evil.example").await;
+    assert_eq!(
+        foreign.header("access-control-allow-origin"),
+        None,
+        "{foreign:?}"
+    );
+    let foreign_read = edge
+        .request_with_headers(
+            Method::GET,
+            "/v1/timeline/home",
+            Some(&alice.token),
+            None,
+            &[("origin", "http://evil.example")],
+        )
+        .await;
+    assert_eq!(
+        foreign_read.header("access-control-allow-origin"),
+        None,
+        "{foreign_read:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_auth_rate_limit_is_per_client_through_the_compose_edge() {
+    the_auth_rate_limit_is_per_client(EdgeConfig::Compose).await;
+}
+
+#[tokio::test]
+async fn the_auth_rate_limit_is_per_client_through_the_chart_edge() {
+    the_auth_rate_limit_is_per_client(EdgeConfig::Chart).await;
+}
+
+/// One client flooding the auth routes is answered 429 with `retry-after` by the edge, while
+/// another client, arriving right after, is not limited at all.
+async fn the_auth_rate_limit_is_per_client(config: EdgeConfig) {
+    let stack = Stack::start(Options::default()).await;
+    let edge = stack.start_edge(config).await;
+    let flooder = edge.client_from(Ipv4Addr::new(127, 0, 0, 2));
+    let bystander = edge.client_from(Ipv4Addr::new(127, 0, 0, 3));
+    // Refresh with a token that does not exist: cheap for svc-auth, 401 when let through.
+    let refresh = |client: &xir_testkit::edge::RestClient| {
+        let client = client.clone();
+        async move {
+            client
+                .request(
+                    Method::POST,
+                    "/v1/auth/refresh",
+                    None,
+                    Some(json!({"refreshToken": "no-such-token"})),
+                )
+                .await
+        }
+    };
+
+    // Bursts of 50 at once against a bucket of 20: the edge must refuse some. Bounded: at most
+    // ten bursts, in case the machine is slow enough for the bucket to refill between sends.
+    let mut limited = None;
+    for _ in 0..10 {
+        let replies = join_all((0..50).map(|_| refresh(&flooder))).await;
+        for reply in &replies {
+            assert!(
+                matches!(
+                    reply.status,
+                    StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+                ),
+                "{reply:?}"
+            );
+        }
+        limited = replies
+            .into_iter()
+            .find(|r| r.status == StatusCode::TOO_MANY_REQUESTS);
+        if limited.is_some() {
+            break;
+        }
+    }
+    let limited = limited.expect("the flooding client is rate limited");
+    assert!(
+        limited
+            .header("retry-after")
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "{limited:?}"
+    );
+
+    let other = refresh(&bystander).await;
+    assert_eq!(other.status, StatusCode::UNAUTHORIZED, "{other:?}");
+}
+
+/// svc-auth counts login failures per client address, and the address is the one the edge
+/// saw: what a client writes into `x-forwarded-for` neither moves its failures elsewhere nor
+/// lands them on somebody else.
+#[tokio::test]
+async fn a_client_sent_x_forwarded_for_does_not_move_the_login_throttle() {
+    let stack = Stack::start(Options {
+        max_login_failures_per_address: 3,
+        ..Options::default()
+    })
+    .await;
+    let edge = stack.start_edge(EdgeConfig::Compose).await;
+    sign_up(&edge, "carol_xff").await;
+    let attacker = edge.client_from(Ipv4Addr::new(127, 0, 0, 4));
+    let honest = edge.client_from(Ipv4Addr::new(127, 0, 0, 5));
+    let login = |client: &xir_testkit::edge::RestClient,
+                 login: &str,
+                 password: &str,
+                 forwarded_for: &str| {
+        let client = client.clone();
+        let body = json!({"login": login, "password": password});
+        let forwarded_for = forwarded_for.to_owned();
+        async move {
+            client
+                .request_with_headers(
+                    Method::POST,
+                    "/v1/auth/login",
+                    None,
+                    Some(body),
+                    &[
+                        ("x-forwarded-for", &forwarded_for),
+                        ("x-real-ip", &forwarded_for),
+                    ],
+                )
+                .await
+        }
+    };
+
+    // Three failures from one client, each claiming another origin (and different accounts,
+    // so the per-account limit plays no part).
+    for (n, claimed) in ["1.2.3.4", "5.6.7.8", "9.9.9.9"].iter().enumerate() {
+        let failed = login(&attacker, &format!("nobody_{n}"), "wrong password", claimed).await;
+        assert_eq!(failed.status, StatusCode::UNAUTHORIZED, "{failed:?}");
+    }
+    // The client is throttled whatever address it claims next, even with the right password.
+    let throttled = login(&attacker, "carol_xff", "correct horse battery", "10.0.0.1").await;
+    assert_eq!(
+        throttled.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{throttled:?}"
+    );
+    assert_eq!(
+        throttled.json["code"], 8,
+        "svc-auth's throttle, not the edge's limit"
+    );
+    // Another client claiming the attacker's addresses is not.
+    let fine = login(&honest, "carol_xff", "correct horse battery", "1.2.3.4").await;
+    assert_eq!(fine.status, StatusCode::OK, "{fine:?}");
 }

@@ -1,0 +1,305 @@
+//! The real Envoy edge in front of a [`Stack`](crate::Stack): the official Envoy binary (the
+//! release `tools/python/requirements.txt` pins, the one the images run) on
+//! `deploy/envoy/envoy.yaml` or on the chart's rendered edge config, rewritten by
+//! `scripts/lib/localize.py` only where things are: each cluster's endpoint, the listener and
+//! admin addresses, the descriptor path. Routes, filters, CORS, rate limits and transcoding
+//! are the files' own.
+//!
+//! scripts/test installs the tools and names them in `XIR_TEST_ENVOY`, `XIR_TEST_PYTHON` and
+//! `XIR_TEST_HELM`.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use http::{HeaderMap, Method, StatusCode};
+use tokio::process::{Child, Command};
+use xir_common::testing;
+
+/// Which edge config to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeConfig {
+    /// `deploy/envoy/envoy.yaml`, as Docker Compose runs it.
+    Compose,
+    /// The edge ConfigMap of `helm template helm/xir`, as Kubernetes runs it.
+    Chart,
+}
+
+/// A running Envoy; killed when dropped.
+pub struct Edge {
+    envoy: Child,
+    addr: SocketAddr,
+    admin: SocketAddr,
+    dir: tempfile::TempDir,
+    client: RestClient,
+}
+
+fn tool(env: &str) -> String {
+    std::env::var(env).unwrap_or_else(|_| {
+        panic!("{env} is not set: run the tests through scripts/test, which installs Envoy and its helpers")
+    })
+}
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds testkit")
+        .to_owned()
+}
+
+/// A loopback address on which nothing listens (where spans go when a test collects none).
+fn closed_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], testing::free_port()))
+}
+
+async fn run(command: &mut Command, what: &str) -> Vec<u8> {
+    let output = command
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("cannot run {what}: {error}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// The chart rendered with its defaults (and an OTLP endpoint, so it has the tracing cluster).
+async fn render_chart(dir: &Path) -> PathBuf {
+    let rendered = run(
+        Command::new(tool("XIR_TEST_HELM")).args([
+            "template",
+            "xir",
+            &repository().join("helm/xir").to_string_lossy(),
+            "--namespace",
+            "xir",
+            // scripts/check-deploy renders and validates for the same version.
+            "--kube-version",
+            "1.33.0",
+            "--set",
+            "telemetry.otlpEndpoint=http://otel-collector.observability:4317",
+        ]),
+        "helm template",
+    )
+    .await;
+    let path = dir.join("chart.yaml");
+    std::fs::write(&path, rendered).expect("write the rendered chart");
+    path
+}
+
+impl Edge {
+    /// Starts Envoy on `config`, its clusters (`svc-auth`, ...) pointed at `clusters`, its
+    /// spans at `otlp` (or at a closed port), and waits until its admin interface says LIVE
+    /// (after the first health checks of every cluster).
+    pub async fn start(
+        config: EdgeConfig,
+        clusters: &[(&str, SocketAddr)],
+        otlp: Option<SocketAddr>,
+    ) -> Edge {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let addr = SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
+        let admin = SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
+        let mut localize = Command::new(tool("XIR_TEST_PYTHON"));
+        localize.arg(repository().join("scripts/lib/localize.py"));
+        localize.arg("envoy");
+        match config {
+            EdgeConfig::Compose => {
+                localize.arg(repository().join("deploy/envoy/envoy.yaml"));
+            }
+            EdgeConfig::Chart => {
+                localize
+                    .arg(render_chart(dir.path()).await)
+                    .arg("--from-helm");
+            }
+        }
+        let otlp = otlp.unwrap_or_else(closed_port);
+        for (name, at) in clusters.iter().copied().chain([("otlp", otlp)]) {
+            localize.arg("--cluster").arg(format!("{name}={at}"));
+        }
+        localize
+            .arg("--listener")
+            .arg(format!("rest={addr}"))
+            .arg("--admin")
+            .arg(admin.to_string())
+            .arg("--descriptor")
+            .arg(repository().join("helm/xir/files/xir_descriptor.bin"));
+        let localized = run(&mut localize, "scripts/lib/localize.py").await;
+        let config_path = dir.path().join("envoy.yaml");
+        std::fs::write(&config_path, localized).expect("write envoy.yaml");
+
+        let log = std::fs::File::create(dir.path().join("envoy.log")).expect("envoy.log");
+        let envoy = Command::new(tool("XIR_TEST_ENVOY"))
+            .arg("--config-path")
+            .arg(&config_path)
+            // Several edges run at once in one test run: no shared memory between them.
+            .args(["--disable-hot-restart", "--concurrency", "1"])
+            .args(["--log-level", "warn"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("cannot start envoy");
+        let mut edge = Edge {
+            envoy,
+            addr,
+            admin,
+            dir,
+            client: RestClient::new(addr, None),
+        };
+        edge.wait_until_live().await;
+        edge
+    }
+
+    async fn wait_until_live(&mut self) {
+        let ready = format!("http://{}/ready", self.admin);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.envoy.try_wait() {
+                panic!("envoy exited ({status}):\n{}", self.log());
+            }
+            if let Ok(response) = reqwest::get(&ready).await
+                && response.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "envoy was not LIVE within 60 s:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, the base of every REST path.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Envoy's admin interface (`/stats`, `/clusters`, ...).
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin)
+    }
+
+    /// What Envoy printed so far: its warnings and one JSON access-log line per request.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("envoy.log")).unwrap_or_default()
+    }
+
+    /// A client whose connections come from `source`, another loopback address (127.0.0.2,
+    /// ...): to the edge, another client.
+    pub fn client_from(&self, source: Ipv4Addr) -> RestClient {
+        RestClient::new(self.addr, Some(IpAddr::V4(source)))
+    }
+
+    /// `method path` from 127.0.0.1 with an optional bearer token and JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        self.client
+            .request(method, path_and_query, token, body)
+            .await
+    }
+
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+        extra_headers: &[(&str, &str)],
+    ) -> Reply {
+        self.client
+            .request_with_headers(method, path_and_query, token, body, extra_headers)
+            .await
+    }
+}
+
+/// One REST answer; `json` is `Null` when the body was empty or not JSON (`text` has it).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: serde_json::Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// A response header as text, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// JSON over HTTP/1.1 to the edge, from one client address.
+#[derive(Clone)]
+pub struct RestClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl RestClient {
+    fn new(edge: SocketAddr, source: Option<IpAddr>) -> Self {
+        RestClient {
+            base: format!("http://{edge}"),
+            http: reqwest::Client::builder()
+                .local_address(source)
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        self.request_with_headers(method, path_and_query, token, body, &[])
+            .await
+    }
+
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+        extra_headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path_and_query}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in extra_headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(json) = body {
+            request = request
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&json).expect("JSON"));
+        }
+        let response = request.send().await.expect("the edge answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("response body");
+        Reply {
+            status,
+            headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
