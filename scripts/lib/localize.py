@@ -1,6 +1,9 @@
 """Runs a deployment config outside Compose or Kubernetes: rewrites where things are, nothing else.
 
-The edge's envoy.yaml names its upstreams by Compose host names (svc-auth:50051, jaeger:4317)
+The one mechanism scripts/dev, scripts/check-deploy and the tests use to run the files Compose
+and the chart run: Envoy's edge config, Jaeger's config and Prometheus's scrape config.
+
+envoy: the edge's envoy.yaml names its upstreams by Compose host names (svc-auth:50051, jaeger:4317)
 or, rendered by the chart, by cluster DNS names, listens on fixed ports and reads the
 descriptor set from /etc/envoy. To run that same file on one machine (the tests, a machine
 without Docker), this rewrites exactly:
@@ -16,10 +19,21 @@ and prints the result. Everything else (routes, filters, timeouts) is passed thr
 YAML merge keys (`<<:`) are kept as ordinary keys rather than merged, so that Envoy, whose YAML
 reader has none, rejects a config that uses them, exactly as it would the original file.
 
+jaeger: observability/jaeger.yaml listens on fixed ports of every interface:
+
+  --endpoint NAME=HOST:PORT  NAME one of otlp-grpc, otlp-http, query-http, query-grpc, health,
+                             metrics (Jaeger's own)
+
+prometheus: observability/prometheus.yml scrapes Compose host names:
+
+  --target JOB=HOST:PORT     the one target of the scrape job called JOB
+
 Usage: localize.py envoy SOURCE [--from-helm] [--cluster ...] [--listener ...] [--admin ...]
                                 [--descriptor ...]
+       localize.py jaeger SOURCE [--endpoint ...]
+       localize.py prometheus SOURCE [--target ...]
        With --from-helm, SOURCE is `helm template` output and the edge ConfigMap's envoy.yaml is
-       the config rewritten.
+       the config rewritten. The result goes to standard output.
 """
 
 import argparse
@@ -103,28 +117,70 @@ def localize_envoy(config, clusters, listeners, admin, descriptor):
     return config
 
 
+JAEGER_ENDPOINTS = {
+    "otlp-grpc": ("receivers", "otlp", "protocols", "grpc"),
+    "otlp-http": ("receivers", "otlp", "protocols", "http"),
+    "query-http": ("extensions", "jaeger_query", "http"),
+    "query-grpc": ("extensions", "jaeger_query", "grpc"),
+    "health": ("extensions", "healthcheckv2", "http"),
+}
+
+
+def localize_jaeger(config, endpoints):
+    for name, address in endpoints.items():
+        endpoint = f"{address['address']}:{address['port_value']}"
+        if name == "metrics":
+            exporter = config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]
+            exporter["host"], exporter["port"] = address["address"], address["port_value"]
+            continue
+        if name not in JAEGER_ENDPOINTS:
+            sys.exit(f"localize.py: no Jaeger endpoint called {name!r} (one of {sorted(JAEGER_ENDPOINTS)}, metrics)")
+        node = config
+        for key in JAEGER_ENDPOINTS[name]:
+            node = node[key]
+        node["endpoint"] = endpoint
+    return config
+
+
+def localize_prometheus(config, targets):
+    for job in config.get("scrape_configs", []):
+        address = targets.pop(job["job_name"], None)
+        if address is not None:
+            job["static_configs"] = [{"targets": [f"{address['address']}:{address['port_value']}"]}]
+    if targets:
+        sys.exit(f"localize.py: the config has no scrape job named {sorted(targets)}")
+    return config
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", choices=["envoy"])
+    parser.add_argument("kind", choices=["envoy", "jaeger", "prometheus"])
     parser.add_argument("source")
     parser.add_argument("--from-helm", action="store_true")
     parser.add_argument("--cluster", action="append", default=[])
     parser.add_argument("--listener", action="append", default=[])
     parser.add_argument("--admin")
     parser.add_argument("--descriptor")
+    parser.add_argument("--endpoint", action="append", default=[])
+    parser.add_argument("--target", action="append", default=[])
     args = parser.parse_args()
     if args.from_helm:
         text = rendered_envoy_yaml(args.source)
     else:
         with open(args.source) as source:
             text = source.read()
-    config = localize_envoy(
-        load_envoy_yaml(text),
-        named(args.cluster, "--cluster"),
-        named(args.listener, "--listener"),
-        host_port(args.admin, "--admin") if args.admin else None,
-        args.descriptor,
-    )
+    if args.kind == "envoy":
+        config = localize_envoy(
+            load_envoy_yaml(text),
+            named(args.cluster, "--cluster"),
+            named(args.listener, "--listener"),
+            host_port(args.admin, "--admin") if args.admin else None,
+            args.descriptor,
+        )
+    elif args.kind == "jaeger":
+        config = localize_jaeger(yaml.safe_load(text), named(args.endpoint, "--endpoint"))
+    else:
+        config = localize_prometheus(yaml.safe_load(text), named(args.target, "--target"))
     yaml.safe_dump(config, sys.stdout, sort_keys=False, width=1 << 16)
 
 
