@@ -43,7 +43,8 @@ fn tool(env: &str) -> String {
     })
 }
 
-fn repository() -> PathBuf {
+/// The workspace: the repository this crate sits in.
+pub(crate) fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the workspace holds testkit")
@@ -255,6 +256,14 @@ impl RestClient {
                 .local_address(source)
                 .build()
                 .expect("HTTP client"),
+        }
+    }
+
+    /// A client of the edge at `base` (`http://host:port`).
+    pub fn with_base(base: &str) -> Self {
+        RestClient {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
         }
     }
 

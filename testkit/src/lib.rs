@@ -5,6 +5,7 @@
 //! Tokens are minted with svc-auth's own signing code and key, so tests can act as users they
 //! seeded in bulk without hashing a password per user.
 
+pub mod dev;
 pub mod edge;
 
 use std::{net::SocketAddr, time::Duration};
