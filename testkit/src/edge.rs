@@ -198,30 +198,9 @@ impl Edge {
         RestClient::new(self.addr, Some(IpAddr::V4(source)))
     }
 
-    /// `method path` from 127.0.0.1 with an optional bearer token and JSON body.
-    pub async fn request(
-        &self,
-        method: Method,
-        path_and_query: &str,
-        token: Option<&str>,
-        body: Option<serde_json::Value>,
-    ) -> Reply {
-        self.client
-            .request(method, path_and_query, token, body)
-            .await
-    }
-
-    pub async fn request_with_headers(
-        &self,
-        method: Method,
-        path_and_query: &str,
-        token: Option<&str>,
-        body: Option<serde_json::Value>,
-        extra_headers: &[(&str, &str)],
-    ) -> Reply {
-        self.client
-            .request_with_headers(method, path_and_query, token, body, extra_headers)
-            .await
+    /// The REST client every test uses by default, from 127.0.0.1.
+    pub fn rest(&self) -> &RestClient {
+        &self.client
     }
 }
 
@@ -239,6 +218,15 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// The password [`RestClient::sign_up`] gives every account.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// An account signed up over REST: its id (int64 ids are JSON strings) and access token.
+pub struct RestAccount {
+    pub id: String,
+    pub token: String,
 }
 
 /// JSON over HTTP/1.1 to the edge, from one client address.
@@ -267,6 +255,33 @@ impl RestClient {
         }
     }
 
+    /// Signs `username` up (`username@example.com`, [`PASSWORD`], the username in capitals as
+    /// display name); panics unless the edge answers 200.
+    pub async fn sign_up(&self, username: &str) -> RestAccount {
+        let reply = self
+            .request(
+                Method::POST,
+                "/v1/auth/signup",
+                None,
+                Some(serde_json::json!({
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "password": PASSWORD,
+                    "displayName": username.to_uppercase(),
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "sign-up: {}", reply.text);
+        RestAccount {
+            id: reply.json["userId"].as_str().expect("userId").to_owned(),
+            token: reply.json["tokens"]["accessToken"]
+                .as_str()
+                .expect("accessToken")
+                .to_owned(),
+        }
+    }
+
+    /// `method path` with an optional bearer token and JSON body.
     pub async fn request(
         &self,
         method: Method,

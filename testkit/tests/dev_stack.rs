@@ -10,43 +10,12 @@ use serde_json::{Value, json};
 use xir_common::testing;
 use xir_testkit::{
     dev::{DevStack, process_alive},
-    edge::RestClient,
+    edge::{RestAccount, RestClient},
 };
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Account {
-    id: String,
-    token: String,
-}
-
-async fn sign_up(rest: &RestClient, username: &str) -> Account {
-    let reply = rest
-        .request(
-            Method::POST,
-            "/v1/auth/signup",
-            None,
-            Some(json!({
-                "username": username,
-                "email": format!("{username}@example.com"),
-                "password": PASSWORD,
-                "displayName": username,
-            })),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "sign-up: {}", reply.text);
-    Account {
-        id: reply.json["userId"].as_str().expect("userId").to_owned(),
-        token: reply.json["tokens"]["accessToken"]
-            .as_str()
-            .expect("accessToken")
-            .to_owned(),
-    }
-}
 
 /// `follower` follows `followee` once the followee's profile exists (it arrives through
 /// svc-auth's outbox).
-async fn follow(rest: &RestClient, follower: &Account, followee: &Account) {
+async fn follow(rest: &RestClient, follower: &RestAccount, followee: &RestAccount) {
     testing::eventually(Duration::from_secs(60), "a follow", || async {
         let reply = rest
             .request(
@@ -61,7 +30,7 @@ async fn follow(rest: &RestClient, follower: &Account, followee: &Account) {
     .await;
 }
 
-async fn post(rest: &RestClient, author: &Account, text: &str) -> String {
+async fn post(rest: &RestClient, author: &RestAccount, text: &str) -> String {
     let reply = rest
         .request(
             Method::POST,
@@ -77,7 +46,7 @@ async fn post(rest: &RestClient, author: &Account, text: &str) -> String {
         .to_owned()
 }
 
-async fn home_has(rest: &RestClient, reader: &Account, tweet_id: &str) {
+async fn home_has(rest: &RestClient, reader: &RestAccount, tweet_id: &str) {
     testing::eventually(
         Duration::from_secs(60),
         "the tweet in a home timeline",
@@ -145,8 +114,8 @@ fn jaeger_spans(trace: &Value) -> Vec<JaegerSpan> {
 async fn a_rest_request_is_one_trace_in_jaeger_and_ctrl_c_stops_everything() {
     let stack = DevStack::start(&[]).await;
     let rest = stack.rest();
-    let alice = sign_up(&rest, "alice_dev").await;
-    let bob = sign_up(&rest, "bob_dev").await;
+    let alice = rest.sign_up("alice_dev").await;
+    let bob = rest.sign_up("bob_dev").await;
     follow(&rest, &bob, &alice).await;
     let tweet = post(&rest, &alice, "hello from scripts/dev #traced").await;
     home_has(&rest, &bob, &tweet).await;
@@ -243,10 +212,10 @@ async fn prometheus_scrapes_every_target_and_every_dashboard_query_has_data() {
 
     // Traffic that touches every panel: sign-ups (svc-auth's outbox), follows (svc-user's),
     // a fanned-out tweet and a celebrity's, reads, likes and some errors.
-    let star = sign_up(&rest, "star_metrics").await;
-    let writer = sign_up(&rest, "writer_metrics").await;
-    let fan = sign_up(&rest, "fan_metrics").await;
-    let other = sign_up(&rest, "other_metrics").await;
+    let star = rest.sign_up("star_metrics").await;
+    let writer = rest.sign_up("writer_metrics").await;
+    let fan = rest.sign_up("fan_metrics").await;
+    let other = rest.sign_up("other_metrics").await;
     follow(&rest, &fan, &star).await;
     follow(&rest, &other, &star).await;
     follow(&rest, &fan, &writer).await;
@@ -280,7 +249,7 @@ async fn prometheus_scrapes_every_target_and_every_dashboard_query_has_data() {
             rest.request(Method::GET, "/v1/timeline/home", None, None)
                 .await;
             if round % 5 == 0 {
-                let newcomer = sign_up(&rest, &format!("newcomer_{round}")).await;
+                let newcomer = rest.sign_up(&format!("newcomer_{round}")).await;
                 follow(&rest, &newcomer, &other).await;
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use xir_common::testing;
 use xir_testkit::{
     Options, Stack,
-    edge::{Edge, EdgeConfig},
+    edge::{Edge, EdgeConfig, PASSWORD, RestAccount, RestClient},
 };
 
 /// JSON ids are strings (proto3 JSON prints int64 as strings).
@@ -21,35 +21,6 @@ fn id(value: &Value) -> String {
         .to_owned()
 }
 
-struct Account {
-    id: String,
-    token: String,
-}
-
-async fn sign_up(edge: &Edge, username: &str) -> Account {
-    let reply = edge
-        .request(
-            Method::POST,
-            "/v1/auth/signup",
-            None,
-            Some(json!({
-                "username": username,
-                "email": format!("{username}@example.com"),
-                "password": "correct horse battery",
-                "displayName": username.to_uppercase(),
-            })),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "sign-up: {}", reply.text);
-    Account {
-        id: id(&reply.json["userId"]),
-        token: reply.json["tokens"]["accessToken"]
-            .as_str()
-            .expect("accessToken")
-            .to_owned(),
-    }
-}
-
 /// Retries `GET path` until `done` holds for the reply (events travel through outboxes).
 async fn eventually_get(
     edge: &Edge,
@@ -58,7 +29,10 @@ async fn eventually_get(
     done: impl Fn(&Value) -> bool,
 ) -> Value {
     testing::eventually(Duration::from_secs(30), path, || async {
-        let reply = edge.request(Method::GET, path, Some(token), None).await;
+        let reply = edge
+            .rest()
+            .request(Method::GET, path, Some(token), None)
+            .await;
         (reply.status == StatusCode::OK && done(&reply.json)).then_some(reply.json)
     })
     .await
@@ -78,20 +52,21 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
     let edge = stack.start_edge(config).await;
 
-    let alice = sign_up(&edge, "alice_rest").await;
-    sign_up(&edge, "bob_rest").await;
+    let alice = edge.rest().sign_up("alice_rest").await;
+    edge.rest().sign_up("bob_rest").await;
 
     // Log in with the email, as a returning user would.
     let login = edge
+        .rest()
         .request(
             Method::POST,
             "/v1/auth/login",
             None,
-            Some(json!({"login": "bob_rest@example.com", "password": "correct horse battery"})),
+            Some(json!({"login": "bob_rest@example.com", "password": PASSWORD})),
         )
         .await;
     assert_eq!(login.status, StatusCode::OK, "login: {}", login.text);
-    let bob = Account {
+    let bob = RestAccount {
         id: id(&login.json["userId"]),
         token: login.json["tokens"]["accessToken"]
             .as_str()
@@ -108,6 +83,7 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     assert_eq!(profile["profile"]["displayName"], "ALICE_REST");
 
     let follow = edge
+        .rest()
         .request(
             Method::POST,
             &format!("/v1/users/{}/follow", alice.id),
@@ -119,6 +95,7 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     assert_eq!(follow.json["relationship"]["following"], true);
 
     let posted = edge
+        .rest()
         .request(
             Method::POST,
             "/v1/tweets",
@@ -143,6 +120,7 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     assert_eq!(card["author"]["username"], "alice_rest");
 
     let liked = edge
+        .rest()
         .request(
             Method::POST,
             &format!("/v1/tweets/{tweet_id}/like"),
@@ -188,15 +166,17 @@ async fn the_chart_edge_answers_errors_as_http_statuses_with_google_rpc_status_b
 async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
     let edge = stack.start_edge(config).await;
-    let alice = sign_up(&edge, "alice_errors").await;
+    let alice = edge.rest().sign_up("alice_errors").await;
 
     // An unknown path or method is the edge's own 404, never an upstream call; so is an
     // internal RPC asked for by its gRPC path.
     let unknown = edge
+        .rest()
         .request(Method::GET, "/v1/nothing/here", None, None)
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
     let wrong_verb = edge
+        .rest()
         .request(Method::PUT, "/v1/tweets", Some(&alice.token), None)
         .await;
     assert_eq!(
@@ -206,6 +186,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
         wrong_verb.text
     );
     let internal = edge
+        .rest()
         .request(
             Method::POST,
             "/xir.user.v1.UserService/CreateProfile",
@@ -217,6 +198,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
 
     // Unknown query parameters and unknown body fields are rejected at the edge.
     let bad_query = edge
+        .rest()
         .request(
             Method::GET,
             "/v1/timeline/home?limt=5",
@@ -231,6 +213,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
         bad_query.text
     );
     let bad_body = edge
+        .rest()
         .request(
             Method::POST,
             "/v1/tweets",
@@ -245,6 +228,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
         bad_body.text
     );
     let bad_number = edge
+        .rest()
         .request(
             Method::GET,
             "/v1/tweets/not-a-number",
@@ -261,6 +245,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
 
     // No token: Unauthenticated -> 401, as google.rpc.Status JSON.
     let anonymous = edge
+        .rest()
         .request(Method::GET, "/v1/timeline/home", None, None)
         .await;
     assert_eq!(
@@ -273,6 +258,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
 
     // InvalidArgument -> 400 with the BadRequest detail naming the field.
     let empty = edge
+        .rest()
         .request(
             Method::POST,
             "/v1/tweets",
@@ -288,6 +274,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
 
     // NotFound -> 404 from the service, through the edge.
     let missing = edge
+        .rest()
         .request(
             Method::GET,
             "/v1/tweets/123456789",
@@ -300,6 +287,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
 
     // AlreadyExists -> 409.
     let taken = edge
+        .rest()
         .request(
             Method::POST,
             "/v1/auth/signup",
@@ -307,7 +295,7 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
             Some(json!({
                 "username": "ALICE_errors",
                 "email": "other@example.com",
-                "password": "correct horse battery",
+                "password": PASSWORD,
                 "displayName": "Other",
             })),
         )
@@ -329,27 +317,28 @@ async fn cors_admits_the_listed_origins_only_through_the_chart_edge() {
 
 /// A browser's CORS preflight for a GET of the home timeline with a token.
 async fn preflight(edge: &Edge, origin: &str) -> xir_testkit::edge::Reply {
-    edge.request_with_headers(
-        Method::OPTIONS,
-        "/v1/timeline/home",
-        None,
-        None,
-        &[
-            ("origin", origin),
-            ("access-control-request-method", "GET"),
-            (
-                "access-control-request-headers",
-                "authorization,content-type",
-            ),
-        ],
-    )
-    .await
+    edge.rest()
+        .request_with_headers(
+            Method::OPTIONS,
+            "/v1/timeline/home",
+            None,
+            None,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "GET"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                ),
+            ],
+        )
+        .await
 }
 
 async fn cors_admits_the_listed_origins_only(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
     let edge = stack.start_edge(config).await;
-    let alice = sign_up(&edge, "alice_cors").await;
+    let alice = edge.rest().sign_up("alice_cors").await;
     let allowed = preflight(&edge, WEB_ORIGIN).await;
     assert_eq!(allowed.status, StatusCode::OK, "{allowed:?}");
     assert_eq!(
@@ -371,6 +360,7 @@ async fn cors_admits_the_listed_origins_only(config: EdgeConfig) {
     );
 
     let read = edge
+        .rest()
         .request_with_headers(
             Method::GET,
             "/v1/timeline/home",
@@ -395,6 +385,7 @@ async fn cors_admits_the_listed_origins_only(config: EdgeConfig) {
         "{foreign:?}"
     );
     let foreign_read = edge
+        .rest()
         .request_with_headers(
             Method::GET,
             "/v1/timeline/home",
@@ -428,7 +419,7 @@ async fn the_auth_rate_limit_is_per_client(config: EdgeConfig) {
     let flooder = edge.client_from(Ipv4Addr::new(127, 0, 0, 2));
     let bystander = edge.client_from(Ipv4Addr::new(127, 0, 0, 3));
     // Refresh with a token that does not exist: cheap for svc-auth, 401 when let through.
-    let refresh = |client: &xir_testkit::edge::RestClient| {
+    let refresh = |client: &RestClient| {
         let client = client.clone();
         async move {
             client
@@ -487,13 +478,10 @@ async fn a_client_sent_x_forwarded_for_does_not_move_the_login_throttle() {
     })
     .await;
     let edge = stack.start_edge(EdgeConfig::Compose).await;
-    sign_up(&edge, "carol_xff").await;
+    edge.rest().sign_up("carol_xff").await;
     let attacker = edge.client_from(Ipv4Addr::new(127, 0, 0, 4));
     let honest = edge.client_from(Ipv4Addr::new(127, 0, 0, 5));
-    let login = |client: &xir_testkit::edge::RestClient,
-                 login: &str,
-                 password: &str,
-                 forwarded_for: &str| {
+    let login = |client: &RestClient, login: &str, password: &str, forwarded_for: &str| {
         let client = client.clone();
         let body = json!({"login": login, "password": password});
         let forwarded_for = forwarded_for.to_owned();
@@ -520,7 +508,7 @@ async fn a_client_sent_x_forwarded_for_does_not_move_the_login_throttle() {
         assert_eq!(failed.status, StatusCode::UNAUTHORIZED, "{failed:?}");
     }
     // The client is throttled whatever address it claims next, even with the right password.
-    let throttled = login(&attacker, "carol_xff", "correct horse battery", "10.0.0.1").await;
+    let throttled = login(&attacker, "carol_xff", PASSWORD, "10.0.0.1").await;
     assert_eq!(
         throttled.status,
         StatusCode::TOO_MANY_REQUESTS,
@@ -531,6 +519,6 @@ async fn a_client_sent_x_forwarded_for_does_not_move_the_login_throttle() {
         "svc-auth's throttle, not the edge's limit"
     );
     // Another client claiming the attacker's addresses is not.
-    let fine = login(&honest, "carol_xff", "correct horse battery", "1.2.3.4").await;
+    let fine = login(&honest, "carol_xff", PASSWORD, "1.2.3.4").await;
     assert_eq!(fine.status, StatusCode::OK, "{fine:?}");
 }

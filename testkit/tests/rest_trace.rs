@@ -139,6 +139,7 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
         "the tweet in user 2's timeline",
         || async {
             let reply = edge
+                .rest()
                 .request(Method::GET, "/v1/timeline/home", Some(&reader), None)
                 .await;
             reply.json["items"]
@@ -152,6 +153,7 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
     // The request under test, with a trace id of the client's own.
     let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
     let reply = edge
+        .rest()
         .request_with_headers(
             Method::GET,
             "/v1/timeline/home?limit=5",
