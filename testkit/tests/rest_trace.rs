@@ -96,6 +96,8 @@ fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a opentelemetry::Val
         .map(|kv| &kv.value)
 }
 
+/// On the Compose edge config and on the chart's, one after the other: the telemetry under
+/// test is process-wide, so one test holds both.
 #[tokio::test]
 async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
     let exporter = InMemorySpanExporter::default();
@@ -108,12 +110,7 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
     )
     .expect("telemetry");
 
-    let receiver = OtlpReceiver::default();
-    let otlp = receiver.start().await;
     let stack = Stack::start(Options::default()).await;
-    let edge = stack
-        .start_traced_edge(EdgeConfig::Compose, Some(otlp))
-        .await;
     stack.seed_profiles(1, 2, "tracer").await;
     stack
         .users()
@@ -134,13 +131,32 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
         .await
         .expect("post");
     let reader = stack.token(2);
+    for (config, trace_hex) in [
+        (EdgeConfig::Compose, "4bf92f3577b34da6a3ce929d0e0e4736"),
+        (EdgeConfig::Chart, "4bf92f3577b34da6a3ce929d0e0e4737"),
+    ] {
+        one_trace_through(&stack, config, &reader, trace_hex, &exporter, &logs).await;
+    }
+}
+
+async fn one_trace_through(
+    stack: &Stack,
+    config: EdgeConfig,
+    reader: &str,
+    trace_hex: &str,
+    exporter: &InMemorySpanExporter,
+    logs: &CapturedLogs,
+) {
+    let receiver = OtlpReceiver::default();
+    let otlp = receiver.start().await;
+    let edge = stack.start_traced_edge(config, Some(otlp)).await;
     testing::eventually(
         Duration::from_secs(30),
         "the tweet in user 2's timeline",
         || async {
             let reply = edge
                 .rest()
-                .request(Method::GET, "/v1/timeline/home", Some(&reader), None)
+                .request(Method::GET, "/v1/timeline/home", Some(reader), None)
                 .await;
             reply.json["items"]
                 .as_array()
@@ -151,21 +167,21 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
     .await;
 
     // The request under test, with a trace id of the client's own.
-    let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
+    let trace_id = TraceId::from_hex(trace_hex).expect("hex");
     let reply = edge
         .rest()
         .request_with_headers(
             Method::GET,
             "/v1/timeline/home?limit=5",
-            Some(&reader),
+            Some(reader),
             None,
             &[(
                 "traceparent",
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                &format!("00-{trace_hex}-00f067aa0ba902b7-01"),
             )],
         )
         .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.status, StatusCode::OK, "{config:?}: {}", reply.text);
 
     let in_trace = |spans: &[SpanData], rpc_service: &str| {
         spans.iter().any(|s| {
@@ -202,7 +218,7 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
     assert_eq!(
         edge_span.parent_span_id,
         0x00f0_67aa_0ba9_02b7_u64.to_be_bytes(),
-        "the edge continues the client's traceparent"
+        "{config:?}: the edge continues the client's traceparent"
     );
     let timeline_span = spans
         .iter()
@@ -214,16 +230,15 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
     assert_eq!(
         timeline_span.parent_span_id.to_bytes().as_slice(),
         edge_span.span_id.as_slice(),
-        "svc-timeline's server span is a child of the edge's span"
+        "{config:?}: svc-timeline's server span is a child of the edge's span"
     );
 
     // Each service wrote a log line with the trace id, inside its own server span.
-    let trace_hex = trace_id.to_string();
     let lines = logs.lines();
     let logged_by = |rpc_service: &str| {
-        lines.iter().any(|line| {
-            line["trace_id"] == trace_hex.as_str() && line["span"]["rpc.service"] == rpc_service
-        })
+        lines
+            .iter()
+            .any(|line| line["trace_id"] == trace_hex && line["span"]["rpc.service"] == rpc_service)
     };
     for service in services {
         assert!(
@@ -238,7 +253,7 @@ async fn a_rest_request_is_one_trace_across_the_edge_and_the_services() {
         || async {
             edge.log()
                 .lines()
-                .any(|line| line.contains("/v1/timeline/home") && line.contains(&trace_hex))
+                .any(|line| line.contains("/v1/timeline/home") && line.contains(trace_hex))
                 .then_some(())
         },
     )
