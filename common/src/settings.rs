@@ -75,12 +75,14 @@ pub fn load_with<T: DeserializeOwned>(defaults: &str, overrides: &str) -> Result
         .extract()?)
 }
 
-/// `XIR_*` variables, except `XIR_CONFIG` (the file's path, not a key) and `XIR_TEST_*` (the
-/// test harness's database URLs, read only by tests).
+/// `XIR_*` variables, except `XIR_CONFIG` (the file's path, not a key) and the scripts' own:
+/// `XIR_TEST_*` (the test harness's tools and database URLs), `XIR_DEV_*` (scripts/dev's
+/// servers and addresses) and `XIR_TOOLS_*` (where built tools are cached). A service started
+/// from a shell that has those set must not refuse them as unknown keys.
 fn service_env() -> Env {
     Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
-        key != "config" && !key.starts_with("test_")
+        key != "config" && !["test_", "dev_", "tools_"].iter().any(|p| key.starts_with(p))
     })
 }
 
@@ -136,6 +138,10 @@ pub struct ServerSettings {
     pub concurrency_limit: usize,
     /// After SIGTERM, how long in-flight calls may take before the process exits anyway.
     pub shutdown_grace_ms: u64,
+    /// CPU-heavy calls (password hashing, tweet text parsing) running at once; 0: one per core.
+    pub cpu_heavy_running: usize,
+    /// CPU-heavy calls waiting for a turn; beyond that, RESOURCE_EXHAUSTED at once.
+    pub cpu_heavy_queued: usize,
 }
 
 impl Default for ServerSettings {
@@ -147,6 +153,8 @@ impl Default for ServerSettings {
             request_timeout_ms: 10_000,
             concurrency_limit: 512,
             shutdown_grace_ms: 20_000,
+            cpu_heavy_running: 0,
+            cpu_heavy_queued: 32,
         }
     }
 }

@@ -50,6 +50,8 @@ fn defaults_then_file_then_environment() {
         jail.set_env("XIR_DATABASE__URL", "postgres://from-env/db");
         // The test harness's variables are not settings and must not trip deny_unknown_fields.
         jail.set_env("XIR_TEST_POSTGRES_URL", "postgres://ignored/db");
+        jail.set_env("XIR_DEV_POSTGRES_URL", "postgres://ignored/db");
+        jail.set_env("XIR_TOOLS_CACHE", "/ignored");
 
         let settings = load().expect("valid settings");
         assert_eq!(settings.server.port, 50052, "compiled default kept");

@@ -96,18 +96,24 @@ start_postgres() { # [port]
   pg_data="$pg_home/data"
   mkdir -p "$pg_home"
   [ ${#pg_runner[@]} -eq 0 ] || chown postgres "$pg_home"
+  # From a directory the postgres user may enter (a clone in root's temporary one is not).
+  cd "$work"
   "${pg_runner[@]}" "$initdb" -D "$pg_data" -U xir --auth=trust --encoding=UTF8 --no-locale >"$work/initdb.log" 2>&1 \
     || { cat "$work/initdb.log" >&2; say "initdb failed"; exit 1; }
   # Durability off: a throwaway cluster, many databases created per test run.
   "${pg_runner[@]}" "$pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$pg_data -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     start >/dev/null || { cat "$pg_home/postgres.log" >&2; say "PostgreSQL did not start"; exit 1; }
+  cd "$root"
   postgres_url="postgres://xir@127.0.0.1:$port/postgres"
   say "PostgreSQL on 127.0.0.1:$port ($("$pg_ctl" --version))"
 }
 
 stop_postgres() {
-  if [ -n "$pg_data" ]; then "${pg_runner[@]}" "$pg_ctl" -D "$pg_data" -m fast stop >/dev/null 2>&1 || true; pg_data=""; fi
+  if [ -n "$pg_data" ]; then
+    (cd "$work" && "${pg_runner[@]}" "$pg_ctl" -D "$pg_data" -m fast stop >/dev/null 2>&1) || true
+    pg_data=""
+  fi
 }
 
 ferret_pid=""
