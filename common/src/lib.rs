@@ -3,6 +3,7 @@
 //! and W3C trace propagation.
 
 pub mod auth;
+pub mod cpu;
 pub mod domain;
 pub mod errors;
 pub mod healthcheck;

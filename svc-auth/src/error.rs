@@ -58,6 +58,8 @@ impl From<Error> for Status {
                 status
             }
             Error::Database(error) => xir_common::postgres::status(&error),
+            // Too many hashes running and queued: the client should try again shortly.
+            Error::Hash(HashError::Busy(busy)) => busy.into(),
             error @ (Error::Hash(_) | Error::Sign(_)) => {
                 xir_common::errors::opaque(Code::Internal, &error)
             }

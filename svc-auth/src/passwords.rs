@@ -1,5 +1,6 @@
-//! argon2id hashing in PHC string format, run on the blocking pool (one hash takes tens of
-//! milliseconds of CPU and must not stall the async workers).
+//! argon2id hashing in PHC string format, run on the process's bounded CPU pool (one hash
+//! takes tens of milliseconds of CPU and 19 MiB: it must not stall the async workers, and a
+//! login flood must not run more of them at once than the pool allows).
 
 use std::sync::Arc;
 
@@ -7,6 +8,8 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
     password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
 };
+
+use xir_common::cpu::{Busy, CpuPool};
 
 use crate::config::PasswordSettings;
 
@@ -16,8 +19,8 @@ pub enum HashError {
     Params(argon2::Error),
     #[error("hashing failed: {0}")]
     Hash(argon2::password_hash::Error),
-    #[error("hashing task failed")]
-    Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Busy(#[from] Busy),
 }
 
 /// What checking a password against a stored hash found.
@@ -35,10 +38,11 @@ pub struct Hasher {
     /// A hash of a random password, checked when the account does not exist, so an unknown
     /// login costs the same time as a wrong password.
     dummy_hash: Arc<String>,
+    cpu: CpuPool,
 }
 
 impl Hasher {
-    pub fn new(settings: &PasswordSettings) -> Result<Self, HashError> {
+    pub fn new(settings: &PasswordSettings, cpu: CpuPool) -> Result<Self, HashError> {
         let params = Params::new(
             settings.memory_kib,
             settings.iterations,
@@ -54,19 +58,21 @@ impl Hasher {
         Ok(Self {
             params,
             dummy_hash: Arc::new(dummy_hash),
+            cpu,
         })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            argon2(&params)
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(HashError::Hash)
-        })
-        .await?
+        self.cpu
+            .run(move || {
+                argon2(&params)
+                    .hash_password(password.as_bytes())
+                    .map(|hash| hash.to_string())
+                    .map_err(HashError::Hash)
+            })
+            .await?
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when `stored` is `None`
@@ -76,27 +82,28 @@ impl Hasher {
         let password = password.to_owned();
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
-        tokio::task::spawn_blocking(move || {
-            let hasher = argon2(&params);
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Ok(Verdict::Wrong);
-            };
-            if hasher
-                .verify_password(password.as_bytes(), &parsed)
-                .is_err()
-                || !known
-            {
-                return Ok(Verdict::Wrong);
-            }
-            if is_weaker(&parsed, &params) {
-                let stronger = hasher
-                    .hash_password(password.as_bytes())
-                    .map_err(HashError::Hash)?;
-                return Ok(Verdict::CorrectRehashed(stronger.to_string()));
-            }
-            Ok(Verdict::Correct)
-        })
-        .await?
+        self.cpu
+            .run(move || {
+                let hasher = argon2(&params);
+                let Ok(parsed) = PasswordHash::new(&stored) else {
+                    return Ok(Verdict::Wrong);
+                };
+                if hasher
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_err()
+                    || !known
+                {
+                    return Ok(Verdict::Wrong);
+                }
+                if is_weaker(&parsed, &params) {
+                    let stronger = hasher
+                        .hash_password(password.as_bytes())
+                        .map_err(HashError::Hash)?;
+                    return Ok(Verdict::CorrectRehashed(stronger.to_string()));
+                }
+                Ok(Verdict::Correct)
+            })
+            .await?
     }
 }
 
@@ -123,11 +130,14 @@ mod tests {
     use super::*;
 
     fn hasher(memory_kib: u32, iterations: u32) -> Hasher {
-        Hasher::new(&PasswordSettings {
-            memory_kib,
-            iterations,
-            parallelism: 1,
-        })
+        Hasher::new(
+            &PasswordSettings {
+                memory_kib,
+                iterations,
+                parallelism: 1,
+            },
+            CpuPool::new(1, 4),
+        )
         .expect("valid params")
     }
 

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, KeySource, TokenVerifier},
+    cpu::CpuPool,
     ids::IdGenerator,
     outbox, postgres,
     propagation::{self, TracedChannel},
@@ -46,7 +47,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = postgres::lazy_pool(&settings.database, COMPONENT)?;
         let keys = Arc::new(SigningKeys::from_settings(&settings.tokens)?);
-        let hasher = Hasher::new(&settings.passwords)?;
+        let hasher = Hasher::new(
+            &settings.passwords,
+            CpuPool::from_settings(&settings.server),
+        )?;
         let ids = Arc::new(IdGenerator::new(settings.ids.resolve()?));
         let users = UserServiceClient::new(propagation::lazy_traced(&settings.user_service.url)?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;

@@ -17,7 +17,8 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use xir_common::{
-    auth, errors::FieldViolations, ids::IdGenerator, mongo::id_range, propagation::TracedChannel,
+    auth, cpu::CpuPool, errors::FieldViolations, ids::IdGenerator, mongo::id_range,
+    propagation::TracedChannel,
 };
 use xir_proto::{
     timeline::v1::{self as events, tweet_event::Kind},
@@ -48,6 +49,8 @@ pub struct TweetApi {
     keys: Collection<IdempotencyDoc>,
     ids: Arc<IdGenerator>,
     users: UserServiceClient<TracedChannel>,
+    /// Text parsing runs here, off the async workers and bounded.
+    cpu: CpuPool,
 }
 
 fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Result<T, Error> {
@@ -143,6 +146,7 @@ impl TweetApi {
         database: &Database,
         ids: Arc<IdGenerator>,
         users: UserServiceClient<TracedChannel>,
+        cpu: CpuPool,
     ) -> Self {
         Self {
             tweets: database.collection(store::TWEETS),
@@ -152,6 +156,7 @@ impl TweetApi {
             keys: database.collection(store::IDEMPOTENCY_KEYS),
             ids,
             users,
+            cpu,
         }
     }
 
@@ -376,9 +381,14 @@ impl TweetService for TweetApi {
         request: Request<pb::CreateTweetRequest>,
     ) -> Result<Response<pb::CreateTweetResponse>, Status> {
         let author = me(&request)?;
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         let mut violations = FieldViolations::new();
-        let text = violations.check("text", TweetText::parse(&request.text));
+        let raw_text = std::mem::take(&mut request.text);
+        let parsed = match TweetText::check_bounds(&raw_text) {
+            Ok(()) => self.cpu.run(move || TweetText::parse(&raw_text)).await?,
+            Err(invalid) => Err(invalid),
+        };
+        let text = violations.check("text", parsed);
         let reply_to =
             violations.check("reply_to_id", TweetId::parse_optional(request.reply_to_id));
         let quote_of =

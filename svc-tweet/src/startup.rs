@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
+    cpu::CpuPool,
     ids::IdGenerator,
     mongo,
     propagation::{self, TracedChannel},
@@ -91,7 +92,12 @@ impl Application {
             stop_relay.clone(),
         );
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes());
-        let api = TweetApi::new(&self.database, self.ids.clone(), self.users.clone());
+        let api = TweetApi::new(
+            &self.database,
+            self.ids.clone(),
+            self.users.clone(),
+            CpuPool::from_settings(&self.settings.server),
+        );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
             Arc::new(verifier),

@@ -335,3 +335,53 @@ async fn change_password_ends_every_other_session() {
     .await
     .expect("the new password works");
 }
+
+/// Nothing bounded concurrent argon2 work (19 MiB each): a flood of sign-ups or logins ran
+/// as many hashes at once as it sent. Now a handful run, a short queue waits, and the rest are
+/// answered RESOURCE_EXHAUSTED at once with `retry-after`; the service then carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hashing_flood_is_refused_beyond_the_cpu_bound_and_the_service_carries_on() {
+    let stack = spawn_stack().await;
+    let auth = stack.auth().await;
+    let mut flood = tokio::task::JoinSet::new();
+    for n in 0..200 {
+        let mut auth = auth.clone();
+        flood.spawn(async move {
+            auth.sign_up(SignUpRequest {
+                username: format!("flood_{n}"),
+                email: format!("flood_{n}@example.org"),
+                ..valid()
+            })
+            .await
+        });
+    }
+    let answers = flood.join_all().await;
+    let mut busy = 0;
+    for answer in &answers {
+        match answer {
+            Ok(_) => {}
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                busy += 1;
+                assert_eq!(
+                    status
+                        .metadata()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()),
+                    Some("1"),
+                    "{status:?}"
+                );
+            }
+            Err(status) => panic!("neither signed up nor refused as busy: {status:?}"),
+        }
+    }
+    // 200 at once against (cores running + 32 queued): most are refused.
+    assert!(busy >= 100, "only {busy} of 200 refused");
+    let mut auth = stack.auth().await;
+    auth.sign_up(SignUpRequest {
+        username: "after_flood".into(),
+        email: "after_flood@example.org".into(),
+        ..valid()
+    })
+    .await
+    .expect("a sign-up after the flood");
+}

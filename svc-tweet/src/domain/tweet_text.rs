@@ -9,6 +9,12 @@ use unicode_normalization::UnicodeNormalization;
 
 static CONFIG: LazyLock<Configuration> = LazyLock::new(|| twitter_text_config::config_v3().clone());
 
+/// The most bytes of text parsed at all. 280 weighted characters of the longest emoji
+/// sequences come to about 5 KB, and a URL weighs 23 whatever its length, so without a byte
+/// bound a valid tweet could be tens of KB and an invalid one megabytes, each costing
+/// twitter-text's parser seconds of CPU. Checked before anything else looks at the text.
+pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+
 /// Parsed tweet text: valid, normalised, with its mentions and hashtags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TweetText {
@@ -25,6 +31,10 @@ pub enum InvalidText {
     Empty,
     #[error("is {0} characters as X counts them; at most 280")]
     TooLong(i32),
+    #[error("is {0} bytes long; at most 8192")]
+    TooLarge(usize),
+    #[error("must not contain control characters other than line breaks")]
+    Control,
     #[error("contains characters that are not allowed")]
     Characters,
 }
@@ -36,7 +46,22 @@ pub fn weighted_length(text: &str) -> i32 {
 }
 
 impl TweetText {
+    /// The cheap checks `parse` starts with: size, then characters. Callers make them first
+    /// on the async worker, so refusing an oversized text never waits for a turn to parse.
+    pub fn check_bounds(raw: &str) -> Result<(), InvalidText> {
+        if raw.len() > MAX_TEXT_BYTES {
+            return Err(InvalidText::TooLarge(raw.len()));
+        }
+        if raw.chars().any(|c| c.is_ascii_control() && c != '\n') {
+            return Err(InvalidText::Control);
+        }
+        Ok(())
+    }
+
+    /// Parses `raw`: its bounds first, then the weighted length. CPU-heavy for long texts:
+    /// callers run it off the async workers.
     pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        Self::check_bounds(raw)?;
         let text: String = raw.nfc().collect();
         if text.trim().is_empty() {
             return Err(InvalidText::Empty);
@@ -129,6 +154,47 @@ mod tests {
         assert_eq!(weighted_length(&text), 280);
         assert!(TweetText::parse(&text).is_ok());
         assert!(TweetText::parse(&format!("a{text}")).is_err());
+    }
+
+    #[test]
+    fn size_is_bounded_before_anything_is_parsed() {
+        // A megabyte of anything is refused on its size alone.
+        assert_eq!(
+            TweetText::parse(&"a".repeat(1 << 20)),
+            Err(InvalidText::TooLarge(1 << 20))
+        );
+        assert_eq!(
+            TweetText::parse(&"a".repeat(MAX_TEXT_BYTES + 1)),
+            Err(InvalidText::TooLarge(MAX_TEXT_BYTES + 1))
+        );
+        // Long URLs still fit, up to the bound: 10 URLs of 500 bytes weigh 230 in 5 KB.
+        let urls: Vec<String> = (0..10)
+            .map(|n| format!("https://example.com/{n}/{}", "x".repeat(480)))
+            .collect();
+        assert!(TweetText::parse(&urls.join(" ")).is_ok());
+        // 140 of the longest emoji sequences (kiss, two skin tones: 35 bytes each) fit too.
+        let kiss =
+            "\u{1F469}\u{1F3FD}\u{200D}\u{2764}\u{FE0F}\u{200D}\u{1F48B}\u{200D}\u{1F468}\u{1F3FF}";
+        assert!(TweetText::parse(&kiss.repeat(140)).is_ok());
+    }
+
+    #[test]
+    fn control_characters_other_than_line_breaks_are_refused() {
+        for text in [
+            "nul\0byte",
+            "bell\u{7}",
+            "tab\there",
+            "return\r\n",
+            "escape\u{1b}[2J",
+            "del\u{7f}",
+        ] {
+            assert_eq!(
+                TweetText::parse(text),
+                Err(InvalidText::Control),
+                "{text:?}"
+            );
+        }
+        assert!(TweetText::parse("line one\nline two").is_ok());
     }
 
     #[test]

@@ -103,6 +103,49 @@ async fn text_is_counted_as_x_counts_it_and_entities_are_extracted() {
     assert_eq!(error.code(), Code::Unauthenticated);
 }
 
+/// Before this was bounded, one authenticated CreateTweet with a megabyte of text kept a core
+/// busy for over ten minutes and every other tweet call timed out behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_megabyte_texts_are_refused_on_their_size_and_other_calls_carry_on() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 1, "flooder").await;
+    let huge = "a".repeat(1 << 20);
+    let floods = join_all((0..100).map(|_| post(&stack, 1, &huge)));
+    let ordinary = post(&stack, 1, "an ordinary tweet, posted during the flood");
+    let (floods, ordinary) = tokio::join!(floods, ordinary);
+    for result in floods {
+        let error = result.expect_err("a megabyte is refused");
+        assert_eq!(error.code(), Code::InvalidArgument, "{error:?}");
+        assert_eq!(bad_field(&error), ["text"]);
+        assert!(error.message().contains("bytes"), "{}", error.message());
+    }
+    ordinary.expect("the ordinary tweet is posted");
+    // And the service still answers reads.
+    let tweet = post(&stack, 1, "after the flood").await.expect("posted");
+    stack
+        .tweets()
+        .await
+        .get_tweet(GetTweetRequest {
+            tweet_id: tweet.tweet_id,
+        })
+        .await
+        .expect("read after the flood");
+}
+
+#[tokio::test]
+async fn control_characters_other_than_line_breaks_are_refused_in_text() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 1, "writer").await;
+    for text in ["nul\0byte", "bell\u{7}", "escape\u{1b}[2J", "tab\there"] {
+        let error = post(&stack, 1, text).await.expect_err("refused");
+        assert_eq!(error.code(), Code::InvalidArgument, "{text:?}");
+        assert_eq!(bad_field(&error), ["text"]);
+    }
+    post(&stack, 1, "two\nlines")
+        .await
+        .expect("line breaks are fine");
+}
+
 #[tokio::test]
 async fn replies_quotes_threads_deletes_and_lists() {
     let stack = Stack::start(Options::default()).await;

@@ -1,0 +1,146 @@
+//! CPU-heavy work (password hashing, tweet text parsing) off the async workers, with a bound:
+//! at most `running` pieces of work at once, at most `queued` more waiting for a turn, and any
+//! call beyond that refused at once with `RESOURCE_EXHAUSTED` rather than queued without end.
+//! A flood then costs a fixed amount of CPU and memory (argon2 takes its 19 MiB only while it
+//! runs), and a call whose client gave up while it waited is dropped before it costs anything.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tonic::{Status, metadata::MetadataValue};
+
+use crate::settings::ServerSettings;
+
+/// The bound for one process; cheap to clone (clones share it).
+#[derive(Clone, Debug)]
+pub struct CpuPool {
+    /// Running plus waiting: a call that cannot take one of these is refused.
+    admitted: Arc<Semaphore>,
+    running: Arc<Semaphore>,
+}
+
+/// The pool is full: the caller should try again shortly.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the server is busy; try again in a moment")]
+pub struct Busy;
+
+impl From<Busy> for Status {
+    fn from(busy: Busy) -> Self {
+        let mut status = Status::resource_exhausted(busy.to_string());
+        status
+            .metadata_mut()
+            .insert("retry-after", MetadataValue::from_static("1"));
+        status
+    }
+}
+
+impl CpuPool {
+    /// `running` at once (0: one per core) and `queued` waiting.
+    pub fn new(running: usize, queued: usize) -> Self {
+        let running = if running == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            running
+        };
+        Self {
+            admitted: Arc::new(Semaphore::new(running + queued)),
+            running: Arc::new(Semaphore::new(running)),
+        }
+    }
+
+    pub fn from_settings(settings: &ServerSettings) -> Self {
+        Self::new(settings.cpu_heavy_running, settings.cpu_heavy_queued)
+    }
+
+    /// Runs `work` on the blocking pool once it has a turn; `Busy` at once when every turn
+    /// and every place in the queue is taken. A panic in `work` is the caller's panic.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, Busy>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Busy)?;
+        let turn = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Busy)?;
+        let finished = tokio::task::spawn_blocking(move || {
+            let _held = (admitted, turn);
+            work()
+        })
+        .await;
+        match finished {
+            Ok(value) => Ok(value),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(Busy),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{sync::mpsc, time::Duration};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn work_beyond_the_running_and_queued_bound_is_refused_at_once() {
+        let pool = CpuPool::new(1, 1);
+        let (release, blocked) = mpsc::channel::<()>();
+        let running = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.run(move || blocked.recv().ok()).await }
+        });
+        // The first piece holds the only turn; the second waits in the only queue place.
+        while pool.running.available_permits() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let queued = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.run(|| 2).await }
+        });
+        while pool.admitted.available_permits() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(pool.run(|| 3).await, Err(Busy), "a third is refused");
+        release.send(()).expect("release");
+        assert_eq!(running.await.expect("task"), Ok(Some(())));
+        assert_eq!(queued.await.expect("task"), Ok(2));
+        assert_eq!(pool.run(|| 4).await, Ok(4), "turns come back");
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_while_queued_costs_nothing() {
+        let pool = CpuPool::new(1, 1);
+        let (release, blocked) = mpsc::channel::<()>();
+        let running = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.run(move || blocked.recv().ok()).await }
+        });
+        while pool.running.available_permits() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let (ran, never) = mpsc::channel::<()>();
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(20), pool.run(move || ran.send(())));
+        assert!(abandoned.await.is_err(), "still waiting when abandoned");
+        release.send(()).expect("release");
+        running.await.expect("task").expect("ran");
+        assert!(
+            never.recv_timeout(Duration::from_millis(100)).is_err(),
+            "the abandoned work never ran"
+        );
+        assert_eq!(
+            pool.admitted.available_permits(),
+            2,
+            "its place was given back"
+        );
+    }
+}
