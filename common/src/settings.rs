@@ -82,7 +82,10 @@ pub fn load_with<T: DeserializeOwned>(defaults: &str, overrides: &str) -> Result
 fn service_env() -> Env {
     Env::prefixed(ENV_PREFIX).split("__").filter(|key| {
         let key = key.as_str().to_ascii_lowercase();
-        key != "config" && !["test_", "dev_", "tools_"].iter().any(|p| key.starts_with(p))
+        key != "config"
+            && !["test_", "dev_", "tools_"]
+                .iter()
+                .any(|p| key.starts_with(p))
     })
 }
 
