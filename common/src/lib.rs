@@ -8,6 +8,7 @@ pub mod domain;
 pub mod errors;
 pub mod healthcheck;
 pub mod ids;
+pub mod limit;
 pub mod metrics;
 #[cfg(feature = "mongo")]
 pub mod mongo;

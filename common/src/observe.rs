@@ -1,17 +1,25 @@
 //! The tower layer in front of every service: one server span per call (parented by the
 //! caller's `traceparent`) and the per-RPC metrics — calls, errors by gRPC code, latency.
 //!
+//! Metric labels come from the API's own methods (the descriptor set), never from the raw
+//! path: a caller inventing method names gets them all counted as `unknown`, so it cannot
+//! grow the registry. Health checks and reflection are infrastructure, not API traffic: they
+//! are neither counted nor traced nor logged above debug.
+//!
 //! A call is finished when its response body ends: the gRPC status arrives in the trailers
 //! (or, for an immediate error, in the headers), so the body is wrapped to read it there.
 
 use std::{
+    collections::HashSet,
     future::Future,
     pin::Pin,
+    sync::LazyLock,
     task::{Context, Poll, ready},
     time::Instant,
 };
 
 use http_body::{Body, Frame, SizeHint};
+use prost::Message as _;
 use tonic::Code;
 use tower::{Layer, Service};
 use tracing::{Instrument, Span, field::Empty};
@@ -72,43 +80,114 @@ where
     }
 }
 
+/// Every `package.Service/Method` of the API (the descriptor set this build serves).
+static API_METHODS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let files = prost_types::FileDescriptorSet::decode(xir_proto::FILE_DESCRIPTOR_SET)
+        .expect("the build's own descriptor set decodes");
+    files
+        .file
+        .iter()
+        .flat_map(|file| {
+            file.service.iter().flat_map(move |service| {
+                service.method.iter().map(move |method| {
+                    format!("{}.{}/{}", file.package(), service.name(), method.name())
+                })
+            })
+        })
+        .collect()
+});
+
+/// What a call's path says about how to observe it.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    /// A method of the API: counted, traced and logged under its own name.
+    Api { service: &'a str, method: &'a str },
+    /// Health checks and reflection: traced and logged at debug only, never counted.
+    Probe { service: &'a str, method: &'a str },
+    /// Anything else: counted and logged as `unknown`.
+    Unknown,
+}
+
+/// Health checks and reflection: infrastructure, not API traffic.
+pub(crate) fn is_probe(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
+
+fn route(path: &str) -> Route<'_> {
+    // gRPC paths are /package.Service/Method.
+    let full = path.trim_start_matches('/');
+    let Some((service, method)) = full.split_once('/') else {
+        return Route::Unknown;
+    };
+    if is_probe(path) {
+        Route::Probe { service, method }
+    } else if API_METHODS.contains(full) {
+        Route::Api { service, method }
+    } else {
+        Route::Unknown
+    }
+}
+
 /// What is known about one call until it finishes.
 struct Call {
     service: String,
     method: String,
+    /// False for probes: no metrics, no access log above debug.
+    counted: bool,
     started: Instant,
     span: Span,
 }
 
-impl Call {
-    fn start(path: &str, headers: &http::HeaderMap) -> Self {
-        // gRPC paths are /package.Service/Method.
-        let (service, method) = path
-            .trim_start_matches('/')
-            .split_once('/')
-            .unwrap_or(("unknown", "unknown"));
-        let span = tracing::info_span!(
+macro_rules! server_span {
+    ($level:expr, $service:expr, $method:expr) => {
+        tracing::span!(
+            $level,
             "grpc.server",
-            otel.name = %format!("{service}/{method}"),
+            otel.name = %format!("{}/{}", $service, $method),
             otel.kind = "server",
             otel.status_code = Empty,
             rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
+            rpc.service = %$service,
+            rpc.method = %$method,
             rpc.grpc.status_code = Empty,
-        );
+        )
+    };
+}
+
+impl Call {
+    fn start(path: &str, headers: &http::HeaderMap) -> Self {
+        let (service, method, counted) = match route(path) {
+            Route::Api { service, method } => (service, method, true),
+            Route::Probe { service, method } => (service, method, false),
+            Route::Unknown => ("unknown", "unknown", true),
+        };
+        let span = if counted {
+            server_span!(tracing::Level::INFO, service, method)
+        } else {
+            server_span!(tracing::Level::DEBUG, service, method)
+        };
         // An invalid or absent traceparent leaves the span a root: nothing to report.
         let _ = span.set_parent(propagation::extract(headers));
-        metrics::gauge!(IN_FLIGHT, "grpc_service" => service.to_owned()).increment(1.0);
+        if counted {
+            metrics::gauge!(IN_FLIGHT, "grpc_service" => service.to_owned()).increment(1.0);
+        }
         Call {
             service: service.to_owned(),
             method: method.to_owned(),
+            counted,
             started: Instant::now(),
             span,
         }
     }
 
     fn finish(self, code: Code) {
+        if !self.counted {
+            self.span.record("rpc.grpc.status_code", code as i32);
+            self.span.in_scope(|| {
+                tracing::debug!(target: "xir::rpc", grpc_code = ?code, "probe finished");
+            });
+            return;
+        }
         let labels = [
             ("grpc_service", self.service.clone()),
             ("grpc_method", self.method),
@@ -221,5 +300,40 @@ impl<B: Body> Body for ObservedBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_the_api_never_from_the_raw_path() {
+        assert_eq!(
+            route("/xir.user.v1.UserService/GetProfile"),
+            Route::Api {
+                service: "xir.user.v1.UserService",
+                method: "GetProfile"
+            }
+        );
+        for invented in [
+            "/xir.user.v1.UserService/NoSuchMethod",
+            "/made.up.Service/Anything",
+            "/no-slash",
+            "/",
+        ] {
+            assert_eq!(route(invented), Route::Unknown, "{invented}");
+        }
+        assert_eq!(
+            route("/grpc.health.v1.Health/Check"),
+            Route::Probe {
+                service: "grpc.health.v1.Health",
+                method: "Check"
+            }
+        );
+        assert!(matches!(
+            route("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
+            Route::Probe { .. }
+        ));
     }
 }

@@ -9,6 +9,7 @@
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
+use crate::limit::ApiConcurrencyLimitLayer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +19,6 @@ use tonic_health::{
     pb::health_server::HealthServer,
     server::{HealthReporter, HealthService},
 };
-use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::{
     auth::AuthLayer,
@@ -199,7 +199,7 @@ impl GrpcServer {
         let server = tonic::transport::Server::builder()
             .timeout(self.settings.request_timeout())
             .layer(ObserveLayer)
-            .layer(GlobalConcurrencyLimitLayer::new(
+            .layer(ApiConcurrencyLimitLayer::new(
                 self.settings.concurrency_limit,
             ))
             .layer(tower::util::option_layer(self.auth))
