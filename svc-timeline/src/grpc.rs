@@ -175,8 +175,9 @@ impl TimelineApi {
         }
     }
 
-    /// Stores a notification unless this event already did for this recipient; never for
-    /// your own actions.
+    /// Stores a notification unless this event already did for this recipient, or the same
+    /// actor already notified the recipient of the same kind on the same target (an undone and
+    /// redone like, follow or repost); never for your own actions.
     async fn notify(
         &self,
         event_id: &str,

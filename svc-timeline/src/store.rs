@@ -48,6 +48,16 @@ pub fn indexes() -> IndexPlan {
                 true,
             ),
         ),
+        // One notification per actor, kind and target, however often the action is undone and
+        // done again: toggling a like, follow or repost cannot flood anyone.
+        (
+            NOTIFICATIONS,
+            index(
+                doc! { "recipient_id": 1, "actor_id": 1, "kind": 1, "tweet_id": 1 },
+                "recipient_actor_kind_target_unique",
+                true,
+            ),
+        ),
         // Applied event ids (the _id) make redelivery a no-op; old ones are swept by age.
         (
             APPLIED_EVENTS,

@@ -8,7 +8,10 @@ use xir_proto::{
     timeline::v1::{
         GetHomeTimelineRequest, GetHomeTimelineResponse, ListNotificationsRequest, NotificationKind,
     },
-    tweet::v1::{CreateTweetRequest, DeleteTweetRequest, LikeTweetRequest, RepostRequest, Tweet},
+    tweet::v1::{
+        CreateTweetRequest, DeleteTweetRequest, LikeTweetRequest, RepostRequest, Tweet,
+        UnlikeTweetRequest, UnrepostRequest,
+    },
     user::v1::{FollowRequest, UnfollowRequest},
 };
 use xir_testkit::{Options, Stack, bearer};
@@ -497,4 +500,68 @@ async fn notifications_are_exactly_once_and_never_for_yourself() {
         kinds(2).await.is_empty(),
         "user2 did everything and is notified of nothing"
     );
+}
+
+/// Each like/unlike, follow/unfollow and repost/unrepost toggle created a new notification, so
+/// one user could flood another's notifications.
+#[tokio::test]
+async fn undoing_and_redoing_an_action_notifies_once() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 2, "user").await; // user1 is toggled at by user2
+    let tweet = say(&stack, 1, "toggle me").await;
+    let mut tweets = stack.tweets().await;
+    let mut users = stack.users().await;
+    let two = stack.token(2);
+    let target = tweet.tweet_id;
+    for _ in 0..3 {
+        tweets
+            .like_tweet(bearer(&two, LikeTweetRequest { tweet_id: target }))
+            .await
+            .expect("like");
+        tweets
+            .unlike_tweet(bearer(&two, UnlikeTweetRequest { tweet_id: target }))
+            .await
+            .expect("unlike");
+        tweets
+            .repost(bearer(&two, RepostRequest { tweet_id: target }))
+            .await
+            .expect("repost");
+        tweets
+            .unrepost(bearer(&two, UnrepostRequest { tweet_id: target }))
+            .await
+            .expect("unrepost");
+        users
+            .follow(bearer(&two, FollowRequest { user_id: 1 }))
+            .await
+            .expect("follow");
+        users
+            .unfollow(bearer(&two, UnfollowRequest { user_id: 1 }))
+            .await
+            .expect("unfollow");
+    }
+    drained(&stack).await;
+
+    let notifications = stack
+        .timelines()
+        .await
+        .list_notifications(bearer(
+            &stack.token(1),
+            ListNotificationsRequest {
+                max_id: 0,
+                limit: 50,
+            },
+        ))
+        .await
+        .expect("notifications")
+        .into_inner()
+        .notifications;
+    let mut kinds: Vec<i32> = notifications.iter().map(|n| n.kind).collect();
+    kinds.sort_unstable();
+    let mut want = vec![
+        NotificationKind::Like as i32,
+        NotificationKind::Repost as i32,
+        NotificationKind::Follow as i32,
+    ];
+    want.sort_unstable();
+    assert_eq!(kinds, want, "{notifications:#?}");
 }
