@@ -2,7 +2,9 @@
 //!
 //! Tokens are EdDSA JWTs minted only by svc-auth. Services verify them locally with the public
 //! keys svc-auth publishes (GetJwks): cached, fetched again when a token names an unknown `kid`
-//! (at most once per `auth.min_refresh_interval_ms`). The algorithm is pinned to EdDSA, and
+//! (at most once per `auth.min_refresh_interval_ms`, failed attempts included, and one fetch at
+//! a time). A token with a known key never waits for a fetch, so random `kid`s sent while
+//! svc-auth is slow or down stall only themselves. The algorithm is pinned to EdDSA, and
 //! `iss`, `aud`, `exp` and `nbf` are checked.
 //!
 //! [`AuthLayer`] runs in front of a service: every RPC needs a valid `authorization: Bearer`
@@ -14,14 +16,14 @@ use std::{
     collections::{HashMap, HashSet},
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, RwLock},
     task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
+use tokio::sync::Mutex;
 use tonic::Status;
 use tower::{Layer, Service};
 use xir_proto::auth::v1::{GetJwksRequest, Jwk, auth_service_client::AuthServiceClient};
@@ -114,12 +116,17 @@ pub struct TokenVerifier {
     source: KeySource,
     validation: Validation,
     min_refresh_interval: Duration,
-    keys: RwLock<KeyCache>,
+    /// Swapped whole after a fetch; read without waiting for one.
+    keys: RwLock<HashMap<String, DecodingKey>>,
+    /// Held by the one fetch under way; the last attempt, successful or not.
+    last_fetch: Mutex<Option<FetchAttempt>>,
 }
 
-struct KeyCache {
-    by_kid: HashMap<String, DecodingKey>,
-    fetched_at: Option<Instant>,
+struct FetchAttempt {
+    at: Instant,
+    /// Why it failed, if it did: repeated to callers until the next attempt is allowed, so a
+    /// valid token meets "unavailable" (retry) rather than "unknown key" (sign in again).
+    failure: Option<Status>,
 }
 
 impl TokenVerifier {
@@ -140,10 +147,8 @@ impl TokenVerifier {
             source,
             validation,
             min_refresh_interval: Duration::from_millis(settings.min_refresh_interval_ms),
-            keys: RwLock::new(KeyCache {
-                by_kid,
-                fetched_at: None,
-            }),
+            keys: RwLock::new(by_kid),
+            last_fetch: Mutex::new(None),
         }
     }
 
@@ -166,11 +171,11 @@ impl TokenVerifier {
             return Err(TokenError::WrongAlgorithm);
         }
         let kid = header.kid.ok_or(TokenError::NoKeyId)?;
-        let key = match self.cached_key(&kid).await {
+        let key = match self.cached_key(&kid) {
             Some(key) => key,
             None => {
                 self.refresh().await?;
-                self.cached_key(&kid).await.ok_or(TokenError::UnknownKey)?
+                self.cached_key(&kid).ok_or(TokenError::UnknownKey)?
             }
         };
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
@@ -185,31 +190,47 @@ impl TokenVerifier {
         Ok(Caller { user_id })
     }
 
-    async fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
-        self.keys.read().await.by_kid.get(kid).cloned()
+    fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.get(kid).cloned()
     }
 
-    /// Fetches the JWKS again unless it was fetched within the minimum interval (an attacker
-    /// sending random `kid`s must not turn every request into a call to svc-auth).
+    /// Fetches the JWKS again unless an attempt was made within the minimum interval (an
+    /// attacker sending random `kid`s must not turn every request into a call to svc-auth):
+    /// until then an unknown `kid` stays unknown. One fetch at a time; callers that arrive
+    /// during it wait for its result instead of fetching again.
     async fn refresh(&self) -> Result<(), TokenError> {
         let KeySource::Remote(client) = &self.source else {
             return Ok(());
         };
-        let mut cache = self.keys.write().await;
-        if cache
-            .fetched_at
-            .is_some_and(|at| at.elapsed() < self.min_refresh_interval)
+        let mut last_fetch = self.last_fetch.lock().await;
+        if let Some(attempt) = last_fetch.as_ref()
+            && attempt.at.elapsed() < self.min_refresh_interval
         {
-            return Ok(());
+            return match &attempt.failure {
+                Some(status) => Err(TokenError::KeysUnavailable(status.clone())),
+                None => Ok(()),
+            };
         }
-        let response = client
-            .clone()
-            .get_jwks(GetJwksRequest {})
-            .await
-            .map_err(TokenError::KeysUnavailable)?;
-        cache.by_kid = decoding_keys(&response.into_inner().keys);
-        cache.fetched_at = Some(Instant::now());
-        tracing::info!(keys = cache.by_kid.len(), "fetched the token signing keys");
+        let fetched = client.clone().get_jwks(GetJwksRequest {}).await;
+        *last_fetch = Some(FetchAttempt {
+            at: Instant::now(),
+            failure: fetched.as_ref().err().cloned(),
+        });
+        let fetched = decoding_keys(
+            &fetched
+                .map_err(TokenError::KeysUnavailable)?
+                .into_inner()
+                .keys,
+        );
+        tracing::info!(keys = fetched.len(), "fetched the token signing keys");
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fetched;
         Ok(())
     }
 }

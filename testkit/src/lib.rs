@@ -323,6 +323,24 @@ url = \"{}\"
             .0
     }
 
+    /// An access token for `user_id` that is well formed and signed, but by a key svc-auth
+    /// never published: its `kid` is unknown to every service.
+    pub fn token_with_unknown_key(&self, user_id: i64) -> String {
+        let pem = svc_auth::keys::generate_pem().expect("signing key");
+        svc_auth::keys::SigningKeys::from_settings(&svc_auth::config::TokenSettings {
+            signing_key_pem: Some(xir_common::settings::Secret::new(pem)),
+            ..Default::default()
+        })
+        .expect("keys")
+        .mint(
+            UserId::parse(user_id).expect("positive id"),
+            &AuthSettings::default(),
+            3600,
+        )
+        .expect("mint")
+        .0
+    }
+
     pub async fn user_pool(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.user_database_url)
             .await

@@ -3,6 +3,7 @@
 
 mod graph;
 mod helpers;
+mod jwks;
 mod lookups;
 mod probes;
 mod profiles;
