@@ -60,12 +60,15 @@ pub struct TokenSettings {
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
     /// The current Ed25519 signing key, PKCS#8 PEM (from a Secret: `XIR_TOKENS__SIGNING_KEY_PEM`).
-    /// Without it a development key is generated at start and a warning says so: tokens then
-    /// stop verifying when the process restarts.
+    /// Required unless `generate_development_key` is on.
     pub signing_key_pem: Option<Secret>,
     /// The previous signing key during a rotation: its public half is still published, so
     /// tokens it signed stay valid until they expire.
     pub previous_signing_key_pem: Option<Secret>,
+    /// DEVELOPMENT ONLY: without `signing_key_pem`, generate a throwaway key at start rather
+    /// than refuse to start. Its tokens stop verifying when the process restarts, and replicas
+    /// would each have their own. Docker Compose and scripts/dev turn it on.
+    pub generate_development_key: bool,
 }
 
 impl Default for TokenSettings {
@@ -75,6 +78,7 @@ impl Default for TokenSettings {
             refresh_ttl_secs: 30 * 24 * 60 * 60,
             signing_key_pem: None,
             previous_signing_key_pem: None,
+            generate_development_key: false,
         }
     }
 }

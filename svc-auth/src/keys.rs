@@ -20,6 +20,12 @@ pub enum KeyError {
     Pem(&'static str),
     #[error("cannot encode the signing key")]
     Encode,
+    #[error(
+        "tokens.signing_key_pem is required (XIR_TOKENS__SIGNING_KEY_PEM: an Ed25519 key in \
+         PKCS#8 PEM, e.g. from `openssl genpkey -algorithm ed25519`); for development only, \
+         tokens.generate_development_key = true makes a throwaway one"
+    )]
+    Missing,
 }
 
 struct Key {
@@ -57,13 +63,14 @@ impl SigningKeys {
     pub fn from_settings(settings: &TokenSettings) -> Result<Self, KeyError> {
         let current = match &settings.signing_key_pem {
             Some(pem) => parse(pem.expose(), "signing_key_pem")?,
-            None => {
+            None if settings.generate_development_key => {
                 tracing::warn!(
-                    "no tokens.signing_key_pem configured: generated a development signing key; \
+                    "tokens.generate_development_key is on: generated a throwaway signing key; \
                      tokens will not verify after a restart or on other replicas"
                 );
                 SigningKey::from_bytes(&rand::random())
             }
+            None => return Err(KeyError::Missing),
         };
         let previous = settings
             .previous_signing_key_pem
@@ -168,5 +175,69 @@ mod tests {
         .err()
         .expect("invalid");
         assert!(error.to_string().contains("signing_key_pem"));
+    }
+
+    /// A keyless svc-auth used to generate its own key silently: with two replicas, about half
+    /// of all tokens failed on the other services.
+    #[test]
+    fn no_key_is_refused_unless_the_development_switch_is_on() {
+        let error = SigningKeys::from_settings(&TokenSettings::default())
+            .err()
+            .expect("refused without a key");
+        assert!(
+            error
+                .to_string()
+                .contains("tokens.signing_key_pem is required"),
+            "{error}"
+        );
+        assert!(
+            SigningKeys::from_settings(&TokenSettings {
+                generate_development_key: true,
+                ..TokenSettings::default()
+            })
+            .is_ok()
+        );
+    }
+
+    /// The chart's development Secret carries a key (Helm's genPrivateKey "ed25519") that
+    /// svc-auth accepts, so every replica of a default install signs with the same one.
+    #[test]
+    fn the_key_the_chart_generates_is_one_svc_auth_accepts() {
+        let helm = std::env::var("XIR_TEST_HELM")
+            .expect("XIR_TEST_HELM is not set: run the tests through scripts/test");
+        let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../helm/xir");
+        let rendered = std::process::Command::new(helm)
+            .args([
+                "template",
+                "xir",
+                chart,
+                "--namespace",
+                "xir",
+                "--kube-version",
+                "1.33.0",
+            ])
+            .output()
+            .expect("helm runs");
+        assert!(
+            rendered.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        let rendered = String::from_utf8(rendered.stdout).expect("UTF-8");
+        let encoded = rendered
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("signing-key-pem: "))
+            .expect("the chart's Secret has signing-key-pem");
+        let pem = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .expect("base64"),
+        )
+        .expect("PEM text");
+        SigningKeys::from_settings(&TokenSettings {
+            signing_key_pem: Some(Secret::new(pem)),
+            ..TokenSettings::default()
+        })
+        .expect("svc-auth accepts the chart's key");
     }
 }
