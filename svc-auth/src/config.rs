@@ -108,6 +108,7 @@ impl Default for PasswordSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleSettings {
     pub window_secs: u64,
+    /// Per account from one client address (an attacker elsewhere cannot lock the owner out).
     pub max_failures_per_account: i64,
     /// Higher than per account: many users may share one address (NAT, offices).
     pub max_failures_per_address: i64,

@@ -191,42 +191,46 @@ impl AuthService for AuthApi {
             .await
             .map_err(Error::from)?;
         let account_subject = match &account {
-            Some(account) => Subject::account(account.user_id, throttle_settings),
-            None => Subject::account(format!("login:{}", login.to_lowercase()), throttle_settings),
+            Some(account) => Subject::account_from(account.user_id, &address, throttle_settings),
+            None => Subject::account_from(
+                format!("login:{}", login.to_lowercase()),
+                &address,
+                throttle_settings,
+            ),
         };
         let subjects = [
             account_subject,
             Subject::address(&address, throttle_settings),
         ];
-        if let Some(retry_after_secs) =
-            throttle::retry_after(&self.pool, &subjects, throttle_settings)
-                .await
-                .map_err(Error::from)?
-        {
-            return Err(Error::Throttled { retry_after_secs }.into());
-        }
+        let attempt = throttle::claim(&self.pool, &subjects, throttle_settings)
+            .await
+            .map_err(Error::from)?
+            .map_err(|retry_after_secs| Error::Throttled { retry_after_secs })?;
 
-        let verdict = self
+        let verdict = match self
             .hasher
             .verify(
                 &request.password,
                 account.as_ref().map(|a| a.password_hash.as_str()),
             )
             .await
-            .map_err(Error::from)?;
+        {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                attempt.abandon(&self.pool).await.map_err(Error::from)?;
+                return Err(Error::from(error).into());
+            }
+        };
         let (account, rehashed) = match (account, verdict) {
             (Some(account), Verdict::Correct) => (account, None),
             (Some(account), Verdict::CorrectRehashed(hash)) => (account, Some(hash)),
-            _ => {
-                throttle::record_failure(&self.pool, &subjects, throttle_settings)
-                    .await
-                    .map_err(Error::from)?;
-                // The same answer for an unknown account and a wrong password.
-                return Err(Error::Unauthenticated("wrong login or password").into());
-            }
+            // The attempt's claims stay, as failures. The same answer for an unknown account
+            // and a wrong password.
+            _ => return Err(Error::Unauthenticated("wrong login or password").into()),
         };
         let user = user_id(account.user_id)?;
-        throttle::clear(&self.pool, &subjects[0])
+        attempt
+            .succeeded(&self.pool, &subjects[0])
             .await
             .map_err(Error::from)?;
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
@@ -340,25 +344,31 @@ impl AuthService for AuthApi {
         }
 
         let throttle_settings = &self.settings.throttle;
-        let subjects = [Subject::account(user.get(), throttle_settings)];
-        if let Some(retry_after_secs) =
-            throttle::retry_after(&self.pool, &subjects, throttle_settings)
-                .await
-                .map_err(Error::from)?
-        {
-            return Err(Error::Throttled { retry_after_secs }.into());
-        }
-        let verdict = self
+        // Only the signed-in owner reaches this: its own count, apart from login failures,
+        // so nobody else's guesses can lock the owner out of changing the password.
+        let subjects = [Subject::password_change(user.get(), throttle_settings)];
+        let attempt = throttle::claim(&self.pool, &subjects, throttle_settings)
+            .await
+            .map_err(Error::from)?
+            .map_err(|retry_after_secs| Error::Throttled { retry_after_secs })?;
+        let verdict = match self
             .hasher
             .verify(&request.current_password, Some(&account.password_hash))
             .await
-            .map_err(Error::from)?;
+        {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                attempt.abandon(&self.pool).await.map_err(Error::from)?;
+                return Err(Error::from(error).into());
+            }
+        };
         if verdict == Verdict::Wrong {
-            throttle::record_failure(&self.pool, &subjects, throttle_settings)
-                .await
-                .map_err(Error::from)?;
             return Err(Error::Unauthenticated("current password is wrong").into());
         }
+        attempt
+            .succeeded(&self.pool, &subjects[0])
+            .await
+            .map_err(Error::from)?;
 
         let hash = self
             .hasher

@@ -385,3 +385,82 @@ async fn a_hashing_flood_is_refused_beyond_the_cpu_bound_and_the_service_carries
     .await
     .expect("a sign-up after the flood");
 }
+
+/// An auth client whose connections come from `source`, another loopback address: to
+/// svc-auth, another client address.
+async fn auth_from(
+    stack: &crate::helpers::TestStack,
+    source: [u8; 4],
+) -> xir_proto::auth::v1::auth_service_client::AuthServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", stack.auth_addr))
+        .expect("address")
+        .local_address(Some(std::net::IpAddr::from(source)))
+        .connect()
+        .await
+        .expect("connect");
+    xir_proto::auth::v1::auth_service_client::AuthServiceClient::new(channel)
+}
+
+/// Five bad passwords from anywhere locked the account out everywhere: anyone could lock a
+/// chosen user out of logging in.
+#[tokio::test]
+async fn guesses_from_one_address_lock_out_that_address_only() {
+    let stack = spawn_stack().await;
+    stack.sign_up("target").await;
+    let mut attacker = auth_from(&stack, [127, 0, 0, 2]).await;
+    let mut owner = auth_from(&stack, [127, 0, 0, 3]).await;
+    let guess = || LoginRequest {
+        login: "target".into(),
+        password: "a wrong guess".into(),
+    };
+    for attempt in 1..=5 {
+        let error = attacker.login(guess()).await.expect_err("wrong");
+        assert_eq!(error.code(), Code::Unauthenticated, "attempt {attempt}");
+    }
+    let error = attacker.login(guess()).await.expect_err("locked out");
+    assert_eq!(error.code(), Code::ResourceExhausted);
+    owner
+        .login(LoginRequest {
+            login: "target".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .expect("the owner logs in from another address");
+}
+
+/// Parallel guesses were all checked against the count taken before any of them failed, so
+/// more than five got through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_get_no_more_than_the_limit() {
+    let stack = spawn_stack().await;
+    stack.sign_up("parallel_target").await;
+    let auth = stack.auth().await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let mut auth = auth.clone();
+        guesses.spawn(async move {
+            auth.login(LoginRequest {
+                login: "parallel_target".into(),
+                password: "a wrong guess".into(),
+            })
+            .await
+            .expect_err("wrong or throttled")
+            .code()
+        });
+    }
+    let codes = guesses.join_all().await;
+    let checked = codes
+        .iter()
+        .filter(|c| **c == Code::Unauthenticated)
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} of 20 parallel guesses were checked: {codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, Code::Unauthenticated | Code::ResourceExhausted)),
+        "{codes:?}"
+    );
+}

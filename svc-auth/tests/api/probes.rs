@@ -21,7 +21,7 @@ async fn serves_health_reflection_and_rpc_metrics() {
     .expect("migrations table");
     assert_eq!(
         migrated,
-        ["accounts", "tokens outbox throttle"],
+        ["accounts", "tokens outbox throttle", "login attempt ids"],
         "migrations ran before readiness"
     );
 
