@@ -33,6 +33,11 @@ pub const COMPONENT: &str = "svc-auth";
 /// RPCs that need no access token; ChangePassword needs one.
 const PUBLIC_RPCS: &[&str] = &["SignUp", "Login", "Refresh", "Logout", "GetJwks"];
 
+/// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
+/// a hundred ids or a few short strings, are a few KB; anything over this is refused before
+/// it is decoded (OUT_OF_RANGE).
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
 pub struct Application {
     settings: Arc<Settings>,
     server: GrpcServer,
@@ -103,7 +108,9 @@ impl Application {
             .server
             .with_auth(auth)
             .serve_with_probe(
-                Routes::new(AuthServiceServer::new(api)),
+                Routes::new(
+                    AuthServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
+                ),
                 self.settings.readiness.clone(),
                 move || check.clone().check_owned(),
                 shutdown,

@@ -26,6 +26,11 @@ const PUBLIC_RPCS: &[&str] = &[];
 /// Service-to-service RPCs: no user token; the edge never routes them.
 const INTERNAL_RPCS: &[&str] = &["ApplyTweetEvent", "ApplyFollowEvent"];
 
+/// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
+/// a hundred ids or a few short strings, are a few KB; anything over this is refused before
+/// it is decoded (OUT_OF_RANGE).
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
 pub struct Application {
     settings: Settings,
     server: GrpcServer,
@@ -66,17 +71,20 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes());
-        let routes = Routes::new(TimelineServiceServer::new(TimelineApi::new(
-            self.database.clone(),
-            self.ids.clone(),
-            std::sync::Arc::new(Fanout {
-                entries: self.database.collection(store::ENTRIES),
-                users: self.users.clone(),
-                settings: self.settings.fanout.clone(),
-            }),
-            self.users.clone(),
-            self.tweets.clone(),
-        )));
+        let routes = Routes::new(
+            TimelineServiceServer::new(TimelineApi::new(
+                self.database.clone(),
+                self.ids.clone(),
+                std::sync::Arc::new(Fanout {
+                    entries: self.database.collection(store::ENTRIES),
+                    users: self.users.clone(),
+                    settings: self.settings.fanout.clone(),
+                }),
+                self.users.clone(),
+                self.tweets.clone(),
+            ))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
+        );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
             std::sync::Arc::new(verifier),

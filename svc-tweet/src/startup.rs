@@ -39,6 +39,12 @@ const PUBLIC_RPCS: &[&str] = &[
 /// Service-to-service RPCs: no user token; the edge never routes them.
 const INTERNAL_RPCS: &[&str] = &["BatchGetTweets", "ListRecentByAuthors"];
 
+/// The largest request svc-tweet reads (tonic's default is 4 MiB). A valid request is a few KB
+/// (tweet text is at most 8 KiB); the bound is set well above that so an oversized text up to
+/// 2 MiB is refused by its field (INVALID_ARGUMENT naming `text`) rather than by the
+/// transport, and anything larger is refused before it is decoded (OUT_OF_RANGE).
+const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
+
 pub struct Application {
     settings: Settings,
     server: GrpcServer,
@@ -107,7 +113,9 @@ impl Application {
             .server
             .with_auth(auth)
             .serve_with_probe(
-                Routes::new(TweetServiceServer::new(api)),
+                Routes::new(
+                    TweetServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
+                ),
                 self.settings.readiness,
                 move || check.clone().check_owned(),
                 shutdown,

@@ -41,6 +41,11 @@ const INTERNAL_RPCS: &[&str] = &[
     "ApplyTweetCountEvent",
 ];
 
+/// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
+/// a hundred ids or a few short strings, are a few KB; anything over this is refused before
+/// it is decoded (OUT_OF_RANGE).
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
 pub struct Application {
     settings: Settings,
     server: GrpcServer,
@@ -81,7 +86,10 @@ impl Application {
             move |event| deliver(timelines.clone(), event),
         );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
-        let routes = Routes::new(UserServiceServer::new(UserApi::new(self.pool.clone())));
+        let routes = Routes::new(
+            UserServiceServer::new(UserApi::new(self.pool.clone()))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
             std::sync::Arc::new(verifier),

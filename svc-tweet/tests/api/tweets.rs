@@ -120,6 +120,11 @@ async fn a_hundred_megabyte_texts_are_refused_on_their_size_and_other_calls_carr
         assert!(error.message().contains("bytes"), "{}", error.message());
     }
     ordinary.expect("the ordinary tweet is posted");
+    // Beyond the service's request bound (2 MiB) the transport refuses it undecoded.
+    let error = post(&stack, 1, &"a".repeat(3 << 20))
+        .await
+        .expect_err("over the request bound");
+    assert_eq!(error.code(), Code::OutOfRange, "{error:?}");
     // And the service still answers reads.
     let tweet = post(&stack, 1, "after the flood").await.expect("posted");
     stack

@@ -68,3 +68,20 @@ async fn invented_methods_and_health_checks_do_not_grow_the_rpc_metrics() {
         "the 40 invented calls, counted under one label:\n{metrics}"
     );
 }
+
+/// Requests are bounded deliberately (64 KiB here, not tonic's 4 MiB): a larger one is refused
+/// before it is decoded.
+#[tokio::test]
+async fn a_request_over_the_size_bound_is_refused_undecoded() {
+    let app = spawn_app().await;
+    let error = app
+        .client()
+        .await
+        .get_profile(GetProfileRequest {
+            user: Some(User::Username("x".repeat(100 * 1024))),
+        })
+        .await
+        .expect_err("too large");
+    assert_eq!(error.code(), Code::OutOfRange, "{error:?}");
+    assert!(error.message().contains("too large"), "{}", error.message());
+}
