@@ -18,6 +18,7 @@ pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod propagation;
+pub mod rate;
 pub mod readiness;
 pub mod server;
 pub mod settings;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
 use xir_common::ids::IdSettings;
+use xir_common::rate::RateSettings;
 use xir_common::settings::OutboxSettings;
 use xir_common::settings::{
     self, MongoSettings, ReadinessSettings, ServerSettings, ServiceUrl, SettingsError,
@@ -45,6 +46,9 @@ pub struct Settings {
     /// The relay of the events pending in tweet documents.
     #[serde(default)]
     pub outbox: OutboxSettings,
+    /// Likes, reposts and tweets that mention somebody, per user (each notifies somebody).
+    #[serde(default)]
+    pub notifying_writes: RateSettings,
     /// Mentions are resolved here; tweet counts are reported here.
     pub user_service: ServiceUrl,
     /// Timeline and notification events go here.

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use xir_common::{
     auth, cpu::CpuPool, errors::FieldViolations, ids::IdGenerator, mongo::id_range,
-    propagation::TracedChannel,
+    propagation::TracedChannel, rate::PerUserLimit,
 };
 use xir_proto::{
     timeline::v1::{self as events, tweet_event::Kind},
@@ -51,6 +51,8 @@ pub struct TweetApi {
     users: UserServiceClient<TracedChannel>,
     /// Text parsing runs here, off the async workers and bounded.
     cpu: CpuPool,
+    /// Likes, reposts and mentions notify somebody: one user may make so many.
+    notifying: PerUserLimit,
 }
 
 fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Result<T, Error> {
@@ -147,6 +149,7 @@ impl TweetApi {
         ids: Arc<IdGenerator>,
         users: UserServiceClient<TracedChannel>,
         cpu: CpuPool,
+        notifying: PerUserLimit,
     ) -> Self {
         Self {
             tweets: database.collection(store::TWEETS),
@@ -157,6 +160,7 @@ impl TweetApi {
             ids,
             users,
             cpu,
+            notifying,
         }
     }
 
@@ -402,6 +406,9 @@ impl TweetService for TweetApi {
         else {
             return Err(Error::from(violations).into());
         };
+        if !text.mentions().is_empty() {
+            self.notifying.check(author.get())?;
+        }
 
         let text_sha256 = format!("{:x}", Sha256::digest(text.as_str().as_bytes()));
         let key_id = key
@@ -580,6 +587,7 @@ impl TweetService for TweetApi {
     ) -> Result<Response<pb::LikeTweetResponse>, Status> {
         let user = me(&request)?;
         let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        self.notifying.check(user.get())?;
         let tweet = self.require_tweet(id).await?;
         let like = doc! {
             "_id": format!("{}:{}", id.get(), user.get()),
@@ -638,6 +646,7 @@ impl TweetService for TweetApi {
     ) -> Result<Response<pb::RepostResponse>, Status> {
         let user = me(&request)?;
         let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        self.notifying.check(user.get())?;
         let tweet = self.require_tweet(id).await?;
         let repost = RepostDoc {
             id: self.ids.next_id(),

@@ -12,6 +12,7 @@ use xir_common::{
     ids::IdGenerator,
     mongo,
     propagation::{self, TracedChannel},
+    rate::PerUserLimit,
     server::GrpcServer,
 };
 use xir_proto::{
@@ -103,6 +104,7 @@ impl Application {
             self.ids.clone(),
             self.users.clone(),
             CpuPool::from_settings(&self.settings.server),
+            PerUserLimit::new(self.settings.notifying_writes.clone()),
         );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(

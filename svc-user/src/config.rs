@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
 use xir_common::outbox::OutboxSettings;
+use xir_common::rate::RateSettings;
 use xir_common::settings::{
     self, PostgresSettings, ReadinessSettings, ServerSettings, ServiceUrl, SettingsError,
     TelemetrySettings,
@@ -38,6 +39,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[serde(default)]
     pub outbox: OutboxSettings,
+    /// Follows per user (each notifies the followed).
+    #[serde(default)]
+    pub notifying_writes: RateSettings,
     /// Where follow events go (through the outbox).
     pub timeline_service: ServiceUrl,
 }

@@ -6,7 +6,7 @@ use prost::Message;
 use sqlx::PgPool;
 use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
-use xir_common::{auth, errors::FieldViolations, outbox};
+use xir_common::{auth, errors::FieldViolations, outbox, rate::PerUserLimit};
 use xir_proto::{
     timeline::v1::FollowEvent,
     user::v1::{self as pb, get_profile_request::User, user_service_server::UserService},
@@ -28,11 +28,13 @@ const MAX_ID_BATCH: u32 = 10_000;
 
 pub struct UserApi {
     pool: PgPool,
+    /// Follows notify the followed: one user may make so many.
+    notifying: PerUserLimit,
 }
 
 impl UserApi {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, notifying: PerUserLimit) -> Self {
+        Self { pool, notifying }
     }
 }
 
@@ -235,6 +237,7 @@ impl UserService for UserApi {
     ) -> Result<Response<pb::FollowResponse>, Status> {
         let me = me(&request)?;
         let target = field("user_id", UserId::parse(request.into_inner().user_id))?;
+        self.notifying.check(me.get())?;
         let relationship = self.change_edge(me, target, true).await?;
         Ok(Response::new(pb::FollowResponse {
             relationship: Some(relationship),

@@ -11,6 +11,7 @@ use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
     outbox, postgres,
     propagation::{self, TracedChannel},
+    rate::PerUserLimit,
     server::GrpcServer,
 };
 use xir_proto::timeline::v1::{FollowEvent, timeline_service_client::TimelineServiceClient};
@@ -87,8 +88,11 @@ impl Application {
         );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
         let routes = Routes::new(
-            UserServiceServer::new(UserApi::new(self.pool.clone()))
-                .max_decoding_message_size(MAX_REQUEST_BYTES),
+            UserServiceServer::new(UserApi::new(
+                self.pool.clone(),
+                PerUserLimit::new(self.settings.notifying_writes.clone()),
+            ))
+            .max_decoding_message_size(MAX_REQUEST_BYTES),
         );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(

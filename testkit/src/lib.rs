@@ -38,6 +38,8 @@ pub struct Options {
     pub timeline_cap: i64,
     /// svc-auth's `throttle.max_failures_per_address`.
     pub max_login_failures_per_address: i64,
+    /// svc-user's and svc-tweet's `notifying_writes` (per minute, burst).
+    pub notifying_writes: (u32, u32),
     /// Services left stopped at the start.
     pub stopped: Vec<Service>,
 }
@@ -48,6 +50,7 @@ impl Default for Options {
             celebrity_followers: 10_000,
             timeline_cap: 800,
             max_login_failures_per_address: 50,
+            notifying_writes: (60, 30),
             stopped: Vec::new(),
         }
     }
@@ -144,6 +147,11 @@ impl Stack {
         )
     }
 
+    fn notifying_writes_toml(&self) -> String {
+        let (per_minute, burst) = self.options.notifying_writes;
+        format!("[notifying_writes]\nper_minute = {per_minute}\nburst = {burst}\n")
+    }
+
     /// Starts `service` (again) at its address and waits until it is ready.
     pub async fn start_service(&mut self, service: Service) {
         let (stop, stopped) = oneshot::channel::<()>();
@@ -176,10 +184,11 @@ impl Stack {
                 let settings = svc_user::config::Settings::with_overrides(&self.toml(
                     service,
                     &format!(
-                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 8\n[timeline_service]\nurl = \"{}\"\n",
+                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 8\n[timeline_service]\nurl = \"{}\"\n{}",
                         testing::outbox_settings_toml(),
                         self.user_database_url,
-                        self.url(Service::Timeline)
+                        self.url(Service::Timeline),
+                        self.notifying_writes_toml(),
                     ),
                 ))
                 .expect("svc-user settings");
@@ -194,11 +203,12 @@ impl Stack {
                 let settings = svc_tweet::config::Settings::with_overrides(&self.toml(
                     service,
                     &format!(
-                        "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n",
+                        "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n{}",
                         testing::outbox_settings_toml(),
                         self.tweet_database_name,
                         self.url(Service::User),
-                        self.url(Service::Timeline)
+                        self.url(Service::Timeline),
+                        self.notifying_writes_toml(),
                     ),
                 ))
                 .expect("svc-tweet settings");

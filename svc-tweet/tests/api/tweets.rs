@@ -532,3 +532,54 @@ async fn the_same_idempotency_key_yields_one_tweet() {
         .expect("count");
     assert_eq!(count, 1);
 }
+
+/// Writes that notify somebody were unlimited: one user could flood another's notifications.
+/// A user's likes are limited (here a burst of 3, then one a minute); another user's are not.
+#[tokio::test]
+async fn likes_are_rate_limited_per_user() {
+    let stack = Stack::start(Options {
+        notifying_writes: (1, 3),
+        ..Options::default()
+    })
+    .await;
+    stack.seed_profiles(1, 3, "user").await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            post(&stack, 1, &format!("likeable {n}"))
+                .await
+                .expect("posted")
+                .tweet_id,
+        );
+    }
+    let mut tweets = stack.tweets().await;
+    let (two, three) = (stack.token(2), stack.token(3));
+    let mut refused = None;
+    for &tweet_id in &ids {
+        match tweets
+            .like_tweet(bearer(&two, LikeTweetRequest { tweet_id }))
+            .await
+        {
+            Ok(_) => {}
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("5 likes in a row go over the burst of 3");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused
+            .metadata()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
+        "{refused:?}"
+    );
+    tweets
+        .like_tweet(bearer(&three, LikeTweetRequest { tweet_id: ids[0] }))
+        .await
+        .expect("another user likes freely");
+}
