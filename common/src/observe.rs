@@ -67,7 +67,8 @@ where
         let span = call.span.clone();
         Box::pin(
             async move {
-                let response = future.await?;
+                let mut response = future.await?;
+                undecodable_request_is_invalid_argument(response.headers_mut());
                 let header_code = grpc_status(response.headers());
                 Ok(response.map(|body| ObservedBody {
                     inner: body,
@@ -232,6 +233,24 @@ fn is_server_fault(code: Code) -> bool {
     )
 }
 
+/// tonic answers a request it cannot decode (a string field that is not UTF-8, a malformed
+/// message) with INTERNAL, as gRPC's guidance has it for a peer's garbage; from a client that is
+/// bad input, and through the edge it would be a 500. Such a refusal comes before any handler
+/// runs, in a trailers-only response: its status is in the headers.
+fn undecodable_request_is_invalid_argument(headers: &mut http::HeaderMap) {
+    let internal = headers
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == b"13");
+    let undecodable = headers.get("grpc-message").is_some_and(|message| {
+        message
+            .as_bytes()
+            .starts_with(b"failed%20to%20decode%20Protobuf%20message")
+    });
+    if internal && undecodable {
+        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
+    }
+}
+
 fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
     let value = headers
         .get("grpc-status")?
@@ -306,6 +325,33 @@ impl<B: Body> Body for ObservedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_undecodable_request_is_the_callers_error() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-status", http::HeaderValue::from_static("13"));
+        headers.insert(
+            "grpc-message",
+            http::HeaderValue::from_static(
+                "failed%20to%20decode%20Protobuf%20message:%20invalid%20string%20value",
+            ),
+        );
+        undecodable_request_is_invalid_argument(&mut headers);
+        assert_eq!(grpc_status(&headers), Some(Code::InvalidArgument));
+
+        let mut other = http::HeaderMap::new();
+        other.insert("grpc-status", http::HeaderValue::from_static("13"));
+        other.insert(
+            "grpc-message",
+            http::HeaderValue::from_static("internal%20error"),
+        );
+        undecodable_request_is_invalid_argument(&mut other);
+        assert_eq!(
+            grpc_status(&other),
+            Some(Code::Internal),
+            "other internal errors stay"
+        );
+    }
 
     #[test]
     fn labels_come_from_the_api_never_from_the_raw_path() {

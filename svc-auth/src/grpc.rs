@@ -84,6 +84,9 @@ impl AuthApi {
     }
 }
 
+/// Longer than any username or email address svc-auth accepts at sign-up.
+const MAX_LOGIN_BYTES: usize = 320;
+
 fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
@@ -178,7 +181,10 @@ impl AuthService for AuthApi {
         let request = request.into_inner();
         let mut violations = FieldViolations::new();
         let login = request.login.trim();
-        if login.is_empty() {
+        // Neither a username nor an email address is long or holds control characters (and
+        // PostgreSQL refuses a NUL byte in text outright).
+        if login.is_empty() || login.len() > MAX_LOGIN_BYTES || login.chars().any(char::is_control)
+        {
             violations.add("login", "must be a username or an email address");
         }
         if request.password.is_empty() || request.password.chars().count() > MAX_PASSWORD_CHARS {
