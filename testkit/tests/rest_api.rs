@@ -13,6 +13,21 @@ use xir_testkit::{
     edge::{Edge, EdgeConfig, PASSWORD, RestAccount, RestClient},
 };
 
+/// Two tests running `$scenario`: one through the Compose edge config, one through the chart's.
+macro_rules! on_both_edge_configs {
+    ($compose:ident, $chart:ident, $scenario:ident) => {
+        #[tokio::test]
+        async fn $compose() {
+            $scenario(EdgeConfig::Compose).await;
+        }
+
+        #[tokio::test]
+        async fn $chart() {
+            $scenario(EdgeConfig::Chart).await;
+        }
+    };
+}
+
 /// JSON ids are strings (proto3 JSON prints int64 as strings).
 fn id(value: &Value) -> String {
     value
@@ -38,15 +53,11 @@ async fn eventually_get(
     .await
 }
 
-#[tokio::test]
-async fn sign_up_post_follow_read_like_and_get_notified_through_the_compose_edge() {
-    sign_up_post_follow_read_like_and_get_notified(EdgeConfig::Compose).await;
-}
-
-#[tokio::test]
-async fn sign_up_post_follow_read_like_and_get_notified_through_the_chart_edge() {
-    sign_up_post_follow_read_like_and_get_notified(EdgeConfig::Chart).await;
-}
+on_both_edge_configs!(
+    sign_up_post_follow_read_like_and_get_notified_through_the_compose_edge,
+    sign_up_post_follow_read_like_and_get_notified_through_the_chart_edge,
+    sign_up_post_follow_read_like_and_get_notified
+);
 
 async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
@@ -153,15 +164,11 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     );
 }
 
-#[tokio::test]
-async fn the_compose_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies() {
-    errors_are_http_statuses_with_google_rpc_status_bodies(EdgeConfig::Compose).await;
-}
-
-#[tokio::test]
-async fn the_chart_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies() {
-    errors_are_http_statuses_with_google_rpc_status_bodies(EdgeConfig::Chart).await;
-}
+on_both_edge_configs!(
+    the_compose_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies,
+    the_chart_edge_answers_errors_as_http_statuses_with_google_rpc_status_bodies,
+    errors_are_http_statuses_with_google_rpc_status_bodies
+);
 
 async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
@@ -305,15 +312,11 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
 
 const WEB_ORIGIN: &str = "http://localhost:5173";
 
-#[tokio::test]
-async fn cors_admits_the_listed_origins_only_through_the_compose_edge() {
-    cors_admits_the_listed_origins_only(EdgeConfig::Compose).await;
-}
-
-#[tokio::test]
-async fn cors_admits_the_listed_origins_only_through_the_chart_edge() {
-    cors_admits_the_listed_origins_only(EdgeConfig::Chart).await;
-}
+on_both_edge_configs!(
+    cors_admits_the_listed_origins_only_through_the_compose_edge,
+    cors_admits_the_listed_origins_only_through_the_chart_edge,
+    cors_admits_the_listed_origins_only
+);
 
 /// A browser's CORS preflight for a GET of the home timeline with a token.
 async fn preflight(edge: &Edge, origin: &str) -> xir_testkit::edge::Reply {
@@ -401,15 +404,11 @@ async fn cors_admits_the_listed_origins_only(config: EdgeConfig) {
     );
 }
 
-#[tokio::test]
-async fn the_auth_rate_limit_is_per_client_through_the_compose_edge() {
-    the_auth_rate_limit_is_per_client(EdgeConfig::Compose).await;
-}
-
-#[tokio::test]
-async fn the_auth_rate_limit_is_per_client_through_the_chart_edge() {
-    the_auth_rate_limit_is_per_client(EdgeConfig::Chart).await;
-}
+on_both_edge_configs!(
+    the_auth_rate_limit_is_per_client_through_the_compose_edge,
+    the_auth_rate_limit_is_per_client_through_the_chart_edge,
+    the_auth_rate_limit_is_per_client
+);
 
 /// One client flooding the auth routes is answered 429 with `retry-after` by the edge, while
 /// another client, arriving right after, is not limited at all.
