@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
-use tonic::{Status, metadata::MetadataValue};
+use tonic::Status;
 
 use crate::settings::ServerSettings;
 
@@ -26,11 +26,7 @@ pub struct Busy;
 
 impl From<Busy> for Status {
     fn from(busy: Busy) -> Self {
-        let mut status = Status::resource_exhausted(busy.to_string());
-        status
-            .metadata_mut()
-            .insert("retry-after", MetadataValue::from_static("1"));
-        status
+        crate::errors::resource_exhausted(busy.to_string(), 1)
     }
 }
 
@@ -90,18 +86,29 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn work_beyond_the_running_and_queued_bound_is_refused_at_once() {
-        let pool = CpuPool::new(1, 1);
+    /// Starts a piece of work that holds `pool`'s only turn until the sender is used.
+    async fn occupy_the_only_turn(
+        pool: &CpuPool,
+    ) -> (
+        mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<Option<()>, Busy>>,
+    ) {
         let (release, blocked) = mpsc::channel::<()>();
         let running = tokio::spawn({
             let pool = pool.clone();
             async move { pool.run(move || blocked.recv().ok()).await }
         });
-        // The first piece holds the only turn; the second waits in the only queue place.
         while pool.running.available_permits() > 0 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        (release, running)
+    }
+
+    #[tokio::test]
+    async fn work_beyond_the_running_and_queued_bound_is_refused_at_once() {
+        let pool = CpuPool::new(1, 1);
+        let (release, running) = occupy_the_only_turn(&pool).await;
+        // The second piece waits in the only queue place.
         let queued = tokio::spawn({
             let pool = pool.clone();
             async move { pool.run(|| 2).await }
@@ -119,14 +126,7 @@ mod tests {
     #[tokio::test]
     async fn a_caller_that_gives_up_while_queued_costs_nothing() {
         let pool = CpuPool::new(1, 1);
-        let (release, blocked) = mpsc::channel::<()>();
-        let running = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.run(move || blocked.recv().ok()).await }
-        });
-        while pool.running.available_permits() > 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let (release, running) = occupy_the_only_turn(&pool).await;
         let (ran, never) = mpsc::channel::<()>();
         let abandoned =
             tokio::time::timeout(Duration::from_millis(20), pool.run(move || ran.send(())));

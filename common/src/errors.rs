@@ -73,6 +73,17 @@ impl From<FieldViolations> for Status {
     }
 }
 
+/// RESOURCE_EXHAUSTED (a limit, a throttle, a busy server) with `retry-after` in seconds (at
+/// least 1) in the metadata, which the edge passes on as the HTTP header.
+pub fn resource_exhausted(message: impl Into<String>, retry_after_secs: u64) -> Status {
+    let mut status = Status::resource_exhausted(message);
+    status.metadata_mut().insert(
+        "retry-after",
+        tonic::metadata::MetadataValue::from(retry_after_secs.max(1)),
+    );
+    status
+}
+
 /// Logs `error` with its whole cause chain and returns an opaque status with `code`
 /// (`Internal`, or `Unavailable` when a dependency is down).
 pub fn opaque(code: Code, error: &(dyn std::error::Error + 'static)) -> Status {

@@ -55,13 +55,10 @@ pub struct Limited {
 impl From<Limited> for Status {
     fn from(limited: Limited) -> Self {
         let seconds = limited.retry_after.as_secs().max(1);
-        let mut status = Status::resource_exhausted(format!(
-            "too many follows, likes, reposts and mentions; try again in {seconds} s"
-        ));
-        if let Ok(value) = seconds.to_string().parse() {
-            status.metadata_mut().insert("retry-after", value);
-        }
-        status
+        crate::errors::resource_exhausted(
+            format!("too many follows, likes, reposts and mentions; try again in {seconds} s"),
+            seconds,
+        )
     }
 }
 

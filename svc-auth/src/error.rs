@@ -48,15 +48,10 @@ impl From<Error> for Status {
                 )
             }
             Error::Unauthenticated(message) => Status::unauthenticated(message),
-            Error::Throttled { retry_after_secs } => {
-                let mut status = Status::resource_exhausted(format!(
-                    "too many failed logins; try again in {retry_after_secs} s"
-                ));
-                if let Ok(value) = retry_after_secs.to_string().parse() {
-                    status.metadata_mut().insert("retry-after", value);
-                }
-                status
-            }
+            Error::Throttled { retry_after_secs } => xir_common::errors::resource_exhausted(
+                format!("too many failed logins; try again in {retry_after_secs} s"),
+                retry_after_secs,
+            ),
             Error::Database(error) => xir_common::postgres::status(&error),
             // Too many hashes running and queued: the client should try again shortly.
             Error::Hash(HashError::Busy(busy)) => busy.into(),
