@@ -8,9 +8,11 @@
 //! `iss`, `aud`, `exp` and `nbf` are checked.
 //!
 //! [`AuthLayer`] runs in front of a service: every RPC needs a valid `authorization: Bearer`
-//! token unless the service lists it as public (sign-up, reading a profile) or internal
-//! (service-to-service calls, which the edge never routes and network policy confines).
-//! Health and reflection are always open. Handlers read the caller with [`caller`].
+//! token unless the service lists it as public (sign-up, reading a profile) or internal.
+//! Internal RPCs (service-to-service calls, which the edge never routes) need instead a service
+//! token from one of the callers the method names ([`crate::identity`]): none or a bad one is
+//! `UNAUTHENTICATED`, another service's is `PERMISSION_DENIED`. Health and reflection are
+//! always open. Handlers read the caller with [`caller`].
 
 use std::{
     collections::{HashMap, HashSet},
@@ -27,6 +29,8 @@ use tokio::sync::Mutex;
 use tonic::Status;
 use tower::{Layer, Service};
 use xir_proto::auth::v1::{GetJwksRequest, Jwk, auth_service_client::AuthServiceClient};
+
+use crate::identity::{InternalRpc, Peer, SERVICE_TOKEN_HEADER, ServiceIdentity};
 
 /// `[auth]`: how this service checks access tokens.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -247,40 +251,56 @@ fn decoding_keys(jwks: &[Jwk]) -> HashMap<String, DecodingKey> {
         .collect()
 }
 
-/// Which RPCs of a service run without a user token. Everything else requires one.
+/// Which RPCs of a service run without a user token: public ones (anyone) and internal ones
+/// (only the services each names). Everything else requires a user token.
 #[derive(Debug, Clone, Default)]
 pub struct AccessPolicy {
-    open: HashSet<String>,
+    public: HashSet<String>,
+    internal: HashMap<String, &'static [Peer]>,
 }
 
 impl AccessPolicy {
-    /// `public` and `internal` are method names of `service` (e.g. `SignUp`).
-    pub fn new(service: &str, public: &[&str], internal: &[&str]) -> Self {
-        let open = public
-            .iter()
-            .chain(internal)
-            .map(|method| format!("/{service}/{method}"))
-            .collect();
-        Self { open }
+    /// `public` and `internal` are methods of `service` (e.g. `SignUp`).
+    pub fn new(service: &str, public: &[&str], internal: &[InternalRpc]) -> Self {
+        Self {
+            public: public
+                .iter()
+                .map(|method| format!("/{service}/{method}"))
+                .collect(),
+            internal: internal
+                .iter()
+                .map(|rpc| (format!("/{service}/{}", rpc.method), rpc.callers))
+                .collect(),
+        }
     }
 
-    fn is_open(&self, path: &str) -> bool {
+    fn is_public(&self, path: &str) -> bool {
         path.starts_with("/grpc.health.v1.Health/")
             || path.starts_with("/grpc.reflection.")
-            || self.open.contains(path)
+            || self.public.contains(path)
+    }
+
+    fn internal_callers(&self, path: &str) -> Option<&'static [Peer]> {
+        self.internal.get(path).copied()
     }
 }
 
 #[derive(Clone)]
 pub struct AuthLayer {
     verifier: Arc<TokenVerifier>,
+    identity: Arc<ServiceIdentity>,
     policy: Arc<AccessPolicy>,
 }
 
 impl AuthLayer {
-    pub fn new(verifier: Arc<TokenVerifier>, policy: AccessPolicy) -> Self {
+    pub fn new(
+        verifier: Arc<TokenVerifier>,
+        identity: Arc<ServiceIdentity>,
+        policy: AccessPolicy,
+    ) -> Self {
         Self {
             verifier,
+            identity,
             policy: Arc::new(policy),
         }
     }
@@ -293,6 +313,7 @@ impl<S> Layer<S> for AuthLayer {
         Authenticate {
             inner,
             verifier: self.verifier.clone(),
+            identity: self.identity.clone(),
             policy: self.policy.clone(),
         }
     }
@@ -302,6 +323,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct Authenticate<S> {
     inner: S,
     verifier: Arc<TokenVerifier>,
+    identity: Arc<ServiceIdentity>,
     policy: Arc<AccessPolicy>,
 }
 
@@ -321,7 +343,17 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        let open = self.policy.is_open(request.uri().path());
+        let path = request.uri().path();
+        if let Some(callers) = self.policy.internal_callers(path) {
+            return match check_service(&self.identity, request.headers(), callers, path) {
+                Ok(peer) => {
+                    request.extensions_mut().insert(CallingService(peer));
+                    Box::pin(self.inner.call(request))
+                }
+                Err(status) => Box::pin(async move { Ok(status.into_http()) }),
+            };
+        }
+        let open = self.policy.is_public(path);
         let token = bearer(request.headers()).map(str::to_owned);
         if open && token.is_none() {
             return Box::pin(self.inner.call(request));
@@ -346,6 +378,36 @@ where
             }
         })
     }
+}
+
+/// The service that made an internal call, put in the request's extensions by [`AuthLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallingService(pub Peer);
+
+fn check_service(
+    identity: &ServiceIdentity,
+    headers: &http::HeaderMap,
+    callers: &[Peer],
+    path: &str,
+) -> Result<Peer, Status> {
+    let token = headers
+        .get(SERVICE_TOKEN_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let verified = match token {
+        Some(token) => identity.verify(token),
+        None => Err(crate::identity::ServiceTokenError::Missing),
+    };
+    let peer = verified.map_err(|error| {
+        tracing::warn!(%error, path, "internal call without a valid service identity");
+        Status::unauthenticated(error.to_string())
+    })?;
+    if !callers.contains(&peer) {
+        tracing::warn!(%peer, path, "internal call from a service the method does not accept");
+        return Err(Status::permission_denied(format!(
+            "{peer} may not call {path}"
+        )));
+    }
+    Ok(peer)
 }
 
 fn rejection(error: &TokenError) -> Status {

@@ -4,9 +4,11 @@
 
 pub mod auth;
 pub mod cpu;
+pub mod delivery;
 pub mod domain;
 pub mod errors;
 pub mod healthcheck;
+pub mod identity;
 pub mod ids;
 pub mod limit;
 pub mod metrics;
@@ -15,6 +17,7 @@ pub mod mongo;
 pub mod observe;
 #[cfg(feature = "postgres")]
 pub mod outbox;
+pub mod peer;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod propagation;

@@ -7,7 +7,10 @@ use std::time::Duration;
 use mongodb::{Client, Database, bson::doc, error::ErrorKind, options::ClientOptions};
 use tonic::{Code, Status};
 
-use crate::settings::MongoSettings;
+use crate::{
+    ids::{IdGenerator, MAX_WORKER_ID, lease_holder_name},
+    settings::MongoSettings,
+};
 
 pub async fn database(
     settings: &MongoSettings,
@@ -47,7 +50,11 @@ pub struct ReadinessCheck {
     database: Database,
     plan: std::sync::Arc<IndexPlan>,
     indexed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    lease: Option<(std::sync::Arc<IdGenerator>, std::sync::Arc<str>)>,
 }
+
+/// The collection of worker-id leases: `{_id: worker id, holder, expires_at}`.
+pub const WORKER_LEASES: &str = "worker_leases";
 
 impl ReadinessCheck {
     pub fn new(database: Database, plan: IndexPlan) -> Self {
@@ -55,7 +62,17 @@ impl ReadinessCheck {
             database,
             plan: std::sync::Arc::new(plan),
             indexed: Default::default(),
+            lease: None,
         }
+    }
+
+    /// Also acquires and renews `ids`' worker id in the `worker_leases` collection: not ready
+    /// while no lease is held.
+    pub fn with_worker_lease(mut self, ids: std::sync::Arc<IdGenerator>) -> Self {
+        if ids.is_leased() {
+            self.lease = Some((ids, lease_holder_name().into()));
+        }
+        self
     }
 
     pub async fn check_owned(self) -> mongodb::error::Result<()> {
@@ -70,7 +87,74 @@ impl ReadinessCheck {
             self.indexed.store(true, Ordering::Release);
             tracing::info!(indexes = self.plan.len(), "indexes ensured");
         }
-        ping(&self.database).await
+        match &self.lease {
+            Some((ids, holder)) => keep_lease(&self.database, ids, holder).await,
+            None => ping(&self.database).await,
+        }
+    }
+}
+
+/// Renews the held worker id, or takes the lowest one whose lease expired (or never existed).
+/// Expiry is written with this replica's clock: replicas' clocks must agree to well within a
+/// third of the lease (NTP does).
+async fn keep_lease(
+    database: &Database,
+    ids: &IdGenerator,
+    holder: &str,
+) -> mongodb::error::Result<()> {
+    use mongodb::bson::DateTime;
+    let leases = database.collection::<mongodb::bson::Document>(WORKER_LEASES);
+    let asked_at = std::time::Instant::now();
+    let ttl_ms = i64::try_from(ids.lease_ttl().as_millis()).unwrap_or(i64::MAX);
+    let now = DateTime::now();
+    let expires_at = DateTime::from_millis(now.timestamp_millis().saturating_add(ttl_ms));
+    if let Some(worker_id) = ids.worker_id() {
+        let renewed = leases
+            .update_one(
+                doc! { "_id": i32::from(worker_id), "holder": holder },
+                doc! { "$set": { "expires_at": expires_at } },
+            )
+            .await?;
+        if renewed.matched_count == 1 {
+            ids.grant(worker_id, asked_at);
+            return Ok(());
+        }
+        ids.revoke();
+    }
+    // At most 1024 small documents: read the live ones, then claim the lowest other id. The
+    // claim matches only a free or expired lease; when another replica won the race, the
+    // upsert meets its document (duplicate key) and the next check tries again.
+    let mut live = std::collections::HashSet::new();
+    let mut cursor = leases
+        .find(doc! { "expires_at": { "$gte": now } })
+        .projection(doc! { "_id": 1 })
+        .await?;
+    while cursor.advance().await? {
+        if let Ok(id) = cursor.current().get_i32("_id") {
+            live.insert(id);
+        }
+    }
+    let Some(candidate) = (0..=i32::from(MAX_WORKER_ID)).find(|id| !live.contains(id)) else {
+        return Err(mongodb::error::Error::custom(
+            "every worker id is leased by a live replica",
+        ));
+    };
+    let claimed = leases
+        .update_one(
+            doc! { "_id": candidate, "$or": [ { "expires_at": { "$lt": now } }, { "expires_at": null } ] },
+            doc! { "$set": { "holder": holder, "expires_at": expires_at } },
+        )
+        .upsert(true)
+        .await;
+    match claimed {
+        Ok(_) => {
+            ids.grant(u16::try_from(candidate).unwrap_or(MAX_WORKER_ID), asked_at);
+            Ok(())
+        }
+        Err(error) if is_duplicate(&error) => Err(mongodb::error::Error::custom(
+            "lost the race for a worker id; trying again",
+        )),
+        Err(error) => Err(error),
     }
 }
 

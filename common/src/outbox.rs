@@ -5,7 +5,9 @@
 //! several replicas share the work without delivering one event twice in the normal case),
 //! delivers them with retries and exponential backoff, and deletes them once delivered. The
 //! receiver is idempotent on the event id anyway: a relay that dies after delivering but before
-//! deleting leaves the event to be delivered again when its lease expires.
+//! deleting leaves the event to be delivered again when its lease expires. An event the
+//! receiver refuses for good ([`DeliveryError::Rejected`]) is set aside (kept with
+//! `next_attempt_at = 'infinity'` and the reason in `last_error`) so it blocks no other.
 //!
 //! Each service's migrations create the table:
 //!
@@ -29,12 +31,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::delivery::DeliveryError;
+
 pub use crate::settings::OutboxSettings;
 
 pub const PENDING: &str = "outbox_pending_events";
 pub const DELIVERED_TOTAL: &str = "outbox_delivered_total";
 pub const FAILURES_TOTAL: &str = "outbox_delivery_failures_total";
 pub const LAG_SECONDS: &str = "outbox_delivery_lag_seconds";
+pub const REJECTED_TOTAL: &str = "outbox_rejected_total";
 
 /// One claimed event.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -67,8 +72,8 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Delivers due events with `deliver` until `stop` is cancelled. `deliver` returns `Err` with
-/// a reason when the event must be retried later.
+/// Delivers due events with `deliver` until `stop` is cancelled. `deliver` says why an event
+/// failed: to be retried later, or refused for good.
 pub fn spawn_relay<F, Fut>(
     pool: PgPool,
     settings: OutboxSettings,
@@ -77,7 +82,7 @@ pub fn spawn_relay<F, Fut>(
 ) -> tokio::task::JoinHandle<()>
 where
     F: Fn(Event) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send,
+    Fut: Future<Output = Result<(), DeliveryError>> + Send,
 {
     tokio::spawn(async move {
         let idle = Duration::from_millis(settings.poll_interval_ms);
@@ -114,7 +119,7 @@ pub async fn relay_once<F, Fut>(
 ) -> sqlx::Result<usize>
 where
     F: Fn(Event) -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), DeliveryError>>,
 {
     let events: Vec<Event> = sqlx::query_as(
         "UPDATE outbox SET lease_until = now() + make_interval(secs => $1), attempts = attempts + 1
@@ -150,7 +155,25 @@ where
                 let lag = (Utc::now() - created_at).to_std().unwrap_or_default();
                 metrics::histogram!(LAG_SECONDS).record(lag.as_secs_f64());
             }
-            Err(reason) => {
+            Err(DeliveryError::Rejected(reason)) => {
+                tracing::error!(
+                    event_id = id,
+                    topic,
+                    reason,
+                    "outbox event refused by its receiver; set aside, the others go on"
+                );
+                metrics::counter!(REJECTED_TOTAL, "topic" => topic).increment(1);
+                sqlx::query(
+                    "UPDATE outbox SET lease_until = NULL, last_error = $2,
+                         next_attempt_at = 'infinity'
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(&reason)
+                .execute(pool)
+                .await?;
+            }
+            Err(DeliveryError::Retry(reason)) => {
                 tracing::warn!(
                     event_id = id,
                     topic,
@@ -183,9 +206,11 @@ where
 }
 
 async fn record_pending(pool: &PgPool) {
-    match sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
-        .fetch_one(pool)
-        .await
+    match sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM outbox WHERE next_attempt_at < 'infinity'",
+    )
+    .fetch_one(pool)
+    .await
     {
         Ok(pending) => metrics::gauge!(PENDING).set(pending as f64),
         Err(error) => tracing::debug!(

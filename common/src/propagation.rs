@@ -63,13 +63,3 @@ impl Injector for HeaderInjector<'_> {
         }
     }
 }
-
-/// A client channel to `url` that connects on first use (a peer that is down does not stop
-/// this service from starting) and carries the trace context.
-pub fn lazy_traced(url: &str) -> Result<TracedChannel, tonic::transport::Error> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(10))
-        .connect_lazy();
-    Ok(traced(channel))
-}

@@ -403,7 +403,35 @@ check_interval_ms = 200
 check_timeout_ms = 2000
 retry_initial_ms = 50
 retry_max_ms = 400
+
+[identity]
+development_keys = true
 "#
+    )
+}
+
+/// The `[identity]` of the test services: development keys, nothing to provision.
+pub fn identity_settings() -> crate::identity::IdentitySettings {
+    crate::identity::IdentitySettings {
+        development_keys: true,
+        ..crate::identity::IdentitySettings::default()
+    }
+}
+
+/// A channel to `target` whose calls carry `caller`'s development service token, as the
+/// services' own clients do (the test services run with `identity.development_keys`).
+pub async fn channel_as(
+    addr: SocketAddr,
+    caller: crate::identity::Peer,
+    target: crate::identity::Peer,
+) -> crate::peer::PeerChannel {
+    let identity = crate::identity::ServiceIdentity::development(
+        caller,
+        &crate::identity::IdentitySettings::default(),
+    );
+    tonic::service::interceptor::InterceptedService::new(
+        channel(addr).await,
+        crate::peer::PeerInterceptor::new(std::sync::Arc::new(identity), target),
     )
 }
 

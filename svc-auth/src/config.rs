@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use xir_common::identity::IdentitySettings;
 use xir_common::{
     auth::AuthSettings,
     ids::IdSettings,
@@ -29,6 +30,9 @@ url = "http://127.0.0.1:50052"
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// This service's key and the keys of the services it accepts internal calls from.
+    #[serde(default)]
+    pub identity: IdentitySettings,
     #[serde(default)]
     pub server: ServerSettings,
     #[serde(default)]

@@ -143,7 +143,7 @@ impl AuthService for AuthApi {
             .hash(password.expose())
             .await
             .map_err(Error::from)?;
-        let user = user_id(self.ids.next_id())?;
+        let user = user_id(self.ids.next_id()?)?;
         let mut tx = self.pool.begin().await.map_err(Error::from)?;
         if let Err(error) = db::insert_account(&mut tx, user, &username, &email, &hash).await {
             return Err(match unique_violation(&error) {

@@ -10,9 +10,12 @@ use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, KeySource, TokenVerifier},
     cpu::CpuPool,
+    delivery::DeliveryError,
+    identity::{Peer, ServiceIdentity},
     ids::IdGenerator,
-    outbox, postgres,
-    propagation::{self, TracedChannel},
+    outbox,
+    peer::{self, PeerChannel},
+    postgres,
     server::GrpcServer,
 };
 use xir_proto::{
@@ -45,7 +48,8 @@ pub struct Application {
     keys: Arc<SigningKeys>,
     hasher: Hasher,
     ids: Arc<IdGenerator>,
-    users: UserServiceClient<TracedChannel>,
+    identity: Arc<ServiceIdentity>,
+    users: UserServiceClient<PeerChannel>,
 }
 
 impl Application {
@@ -56,8 +60,16 @@ impl Application {
             &settings.passwords,
             CpuPool::from_settings(&settings.server),
         )?;
-        let ids = Arc::new(IdGenerator::new(settings.ids.resolve()?));
-        let users = UserServiceClient::new(propagation::lazy_traced(&settings.user_service.url)?);
+        let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
+        let identity = Arc::new(ServiceIdentity::from_settings(
+            Peer::Auth,
+            &settings.identity,
+        )?);
+        let users = UserServiceClient::new(peer::connect_lazy(
+            &settings.user_service.url,
+            &identity,
+            Peer::User,
+        )?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings: Arc::new(settings),
@@ -66,6 +78,7 @@ impl Application {
             keys,
             hasher,
             ids,
+            identity,
             users,
         })
     }
@@ -94,6 +107,7 @@ impl Application {
         let verifier = TokenVerifier::new(&self.settings.auth, KeySource::Local(self.keys.jwks()));
         let auth = AuthLayer::new(
             Arc::new(verifier),
+            self.identity.clone(),
             AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, &[]),
         );
         let api = AuthApi::new(
@@ -103,7 +117,8 @@ impl Application {
             self.ids.clone(),
             self.settings.clone(),
         );
-        let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
+        let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR)
+            .with_worker_lease(self.ids.clone());
         let served = self
             .server
             .with_auth(auth)
@@ -124,19 +139,18 @@ impl Application {
 }
 
 async fn deliver(
-    mut users: UserServiceClient<TracedChannel>,
+    mut users: UserServiceClient<PeerChannel>,
     event: outbox::Event,
-) -> Result<(), String> {
+) -> Result<(), DeliveryError> {
     match event.topic.as_str() {
         CREATE_PROFILE_TOPIC => {
             let request = CreateProfileRequest::decode(event.payload.as_slice())
-                .map_err(|e| e.to_string())?;
-            users
-                .create_profile(request)
-                .await
-                .map(|_| ())
-                .map_err(|status| format!("{}: {}", status.code(), status.message()))
+                .map_err(DeliveryError::undecodable)?;
+            users.create_profile(request).await?;
+            Ok(())
         }
-        other => Err(format!("unknown outbox topic {other}")),
+        other => Err(DeliveryError::Rejected(format!(
+            "unknown outbox topic {other}"
+        ))),
     }
 }

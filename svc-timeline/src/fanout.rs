@@ -11,7 +11,7 @@ use mongodb::{
     options::InsertManyOptions,
 };
 use tokio_stream::StreamExt;
-use xir_common::propagation::TracedChannel;
+use xir_common::peer::PeerChannel;
 use xir_proto::user::v1::{
     BatchGetProfilesRequest, ListFollowerIdsRequest, user_service_client::UserServiceClient,
 };
@@ -47,7 +47,7 @@ impl Entry {
 
 pub struct Fanout {
     pub entries: Collection<Document>,
-    pub users: UserServiceClient<TracedChannel>,
+    pub users: UserServiceClient<PeerChannel>,
     pub settings: FanoutSettings,
 }
 

@@ -19,7 +19,7 @@ use xir_common::{
     errors::FieldViolations,
     ids::{self, IdGenerator},
     mongo::id_range,
-    propagation::TracedChannel,
+    peer::PeerChannel,
 };
 use xir_proto::{
     timeline::v1::{
@@ -54,8 +54,8 @@ pub struct TimelineApi {
     database: Database,
     ids: Arc<IdGenerator>,
     fanout: Arc<Fanout>,
-    users: UserServiceClient<TracedChannel>,
-    tweets: TweetServiceClient<TracedChannel>,
+    users: UserServiceClient<PeerChannel>,
+    tweets: TweetServiceClient<PeerChannel>,
 }
 
 fn me<T>(request: &Request<T>) -> Result<UserId, Status> {
@@ -81,8 +81,8 @@ impl TimelineApi {
         database: Database,
         ids: Arc<IdGenerator>,
         fanout: Arc<Fanout>,
-        users: UserServiceClient<TracedChannel>,
-        tweets: TweetServiceClient<TracedChannel>,
+        users: UserServiceClient<PeerChannel>,
+        tweets: TweetServiceClient<PeerChannel>,
     ) -> Self {
         Self {
             in_flight: InFlight::default(),
@@ -190,7 +190,7 @@ impl TimelineApi {
             return Ok(());
         }
         let notification = doc! {
-            "_id": self.ids.next_id(),
+            "_id": self.ids.next_id()?,
             "event_id": event_id,
             "recipient_id": recipient,
             "actor_id": actor,

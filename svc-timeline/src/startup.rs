@@ -1,14 +1,15 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use mongodb::Database;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
+    identity::{InternalRpc, Peer, ServiceIdentity},
     mongo,
-    propagation::{self, TracedChannel},
+    peer::{self, PeerChannel},
     server::GrpcServer,
 };
 use xir_proto::timeline::v1::{SERVICE_NAME, timeline_service_server::TimelineServiceServer};
@@ -23,8 +24,18 @@ pub const COMPONENT: &str = "svc-timeline";
 
 /// RPCs anyone may call without a token.
 const PUBLIC_RPCS: &[&str] = &[];
-/// Service-to-service RPCs: no user token; the edge never routes them.
-const INTERNAL_RPCS: &[&str] = &["ApplyTweetEvent", "ApplyFollowEvent"];
+/// Service-to-service RPCs and the only services that may call each (the edge never routes
+/// them). The chart's mesh policies are checked against this table.
+pub const INTERNAL_RPCS: &[InternalRpc] = &[
+    InternalRpc {
+        method: "ApplyTweetEvent",
+        callers: &[Peer::Tweet],
+    },
+    InternalRpc {
+        method: "ApplyFollowEvent",
+        callers: &[Peer::User],
+    },
+];
 
 /// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
 /// a hundred ids or a few short strings, are a few KB; anything over this is refused before
@@ -35,24 +46,37 @@ pub struct Application {
     settings: Settings,
     server: GrpcServer,
     database: Database,
-    ids: std::sync::Arc<xir_common::ids::IdGenerator>,
-    users: UserServiceClient<TracedChannel>,
-    tweets: TweetServiceClient<TracedChannel>,
+    ids: Arc<xir_common::ids::IdGenerator>,
+    identity: Arc<ServiceIdentity>,
+    users: UserServiceClient<PeerChannel>,
+    tweets: TweetServiceClient<PeerChannel>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
-        let ids = std::sync::Arc::new(xir_common::ids::IdGenerator::new(settings.ids.resolve()?));
-        let users = UserServiceClient::new(propagation::lazy_traced(&settings.user_service.url)?);
-        let tweets =
-            TweetServiceClient::new(propagation::lazy_traced(&settings.tweet_service.url)?);
+        let ids = Arc::new(xir_common::ids::IdGenerator::from_settings(&settings.ids)?);
+        let identity = Arc::new(ServiceIdentity::from_settings(
+            Peer::Timeline,
+            &settings.identity,
+        )?);
+        let users = UserServiceClient::new(peer::connect_lazy(
+            &settings.user_service.url,
+            &identity,
+            Peer::User,
+        )?);
+        let tweets = TweetServiceClient::new(peer::connect_lazy(
+            &settings.tweet_service.url,
+            &identity,
+            Peer::Tweet,
+        )?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings,
             server,
             database,
             ids,
+            identity,
             users,
             tweets,
         })
@@ -70,12 +94,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes());
+        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
+            .with_worker_lease(self.ids.clone());
         let routes = Routes::new(
             TimelineServiceServer::new(TimelineApi::new(
                 self.database.clone(),
                 self.ids.clone(),
-                std::sync::Arc::new(Fanout {
+                Arc::new(Fanout {
                     entries: self.database.collection(store::ENTRIES),
                     users: self.users.clone(),
                     settings: self.settings.fanout.clone(),
@@ -87,7 +112,8 @@ impl Application {
         );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
-            std::sync::Arc::new(verifier),
+            Arc::new(verifier),
+            self.identity.clone(),
             AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
         );
         self.server

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
+use xir_common::identity::IdentitySettings;
 use xir_common::ids::IdSettings;
 use xir_common::rate::RateSettings;
 use xir_common::settings::OutboxSettings;
@@ -31,6 +32,9 @@ url = "http://127.0.0.1:50054"
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// This service's key and the keys of the services it accepts internal calls from.
+    #[serde(default)]
+    pub identity: IdentitySettings,
     #[serde(default)]
     pub server: ServerSettings,
     #[serde(default)]

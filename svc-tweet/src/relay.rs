@@ -6,6 +6,8 @@
 //! delivered ones in one update; and, when a delivery fails, pushes the lease out by the retry
 //! backoff so that the document waits before the next attempt. A relay that dies mid-way leaves
 //! the lease to expire; the receivers are idempotent on the event id, so a redelivery is safe.
+//! An event its receiver refuses for good is moved to the document's `outbox_rejected` (with
+//! the reason) instead of blocking the events after it.
 
 use std::time::Duration;
 
@@ -16,7 +18,7 @@ use mongodb::{
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-use xir_common::{propagation::TracedChannel, settings::OutboxSettings};
+use xir_common::{delivery::DeliveryError, peer::PeerChannel, settings::OutboxSettings};
 use xir_proto::{
     timeline::v1::{TweetEvent, timeline_service_client::TimelineServiceClient},
     user::v1::{ApplyTweetCountEventRequest, user_service_client::UserServiceClient},
@@ -28,11 +30,12 @@ pub const PENDING_DOCUMENTS: &str = "outbox_pending_documents";
 pub const DELIVERED_TOTAL: &str = "outbox_delivered_total";
 pub const FAILURES_TOTAL: &str = "outbox_delivery_failures_total";
 pub const LAG_SECONDS: &str = "outbox_delivery_lag_seconds";
+pub const REJECTED_TOTAL: &str = "outbox_rejected_total";
 
 #[derive(Clone)]
 pub struct Receivers {
-    pub timelines: TimelineServiceClient<TracedChannel>,
-    pub users: UserServiceClient<TracedChannel>,
+    pub timelines: TimelineServiceClient<PeerChannel>,
+    pub users: UserServiceClient<PeerChannel>,
 }
 
 pub fn spawn(
@@ -144,7 +147,23 @@ pub async fn relay_once(
                 .max(0);
                 metrics::histogram!(LAG_SECONDS).record(lag_ms as f64 / 1000.0);
             }
-            Err(reason) => {
+            Err(DeliveryError::Rejected(reason)) => {
+                tracing::error!(
+                    tweet_id = id,
+                    event = key,
+                    reason,
+                    "outbox event refused by its receiver; set aside, the others go on"
+                );
+                let target = format!("{:?}", event.target);
+                metrics::counter!(REJECTED_TOTAL, "target" => target).increment(1);
+                unset.insert(format!("outbox.{key}"), "");
+                set.insert(
+                    format!("outbox_rejected.{key}"),
+                    doc! { "reason": reason, "event": bson::to_bson(event).unwrap_or_default() },
+                );
+                delivered += 1;
+            }
+            Err(DeliveryError::Retry(reason)) => {
                 let attempts = event.attempts + 1;
                 tracing::warn!(
                     tweet_id = id,
@@ -192,11 +211,11 @@ pub async fn relay_once(
     Ok(true)
 }
 
-async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), String> {
+async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), DeliveryError> {
     let payload = event.payload.bytes.as_slice();
     let result = match event.target {
         Target::Timeline => {
-            let message = TweetEvent::decode(payload).map_err(|e| e.to_string())?;
+            let message = TweetEvent::decode(payload).map_err(DeliveryError::undecodable)?;
             receivers
                 .timelines
                 .clone()
@@ -206,7 +225,7 @@ async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), Stri
         }
         Target::UserTweetCount => {
             let message =
-                ApplyTweetCountEventRequest::decode(payload).map_err(|e| e.to_string())?;
+                ApplyTweetCountEventRequest::decode(payload).map_err(DeliveryError::undecodable)?;
             receivers
                 .users
                 .clone()
@@ -215,5 +234,5 @@ async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), Stri
                 .map(|_| ())
         }
     };
-    result.map_err(|status| format!("{}: {}", status.code(), status.message()))
+    result.map_err(DeliveryError::from)
 }

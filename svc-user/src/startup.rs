@@ -1,7 +1,7 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use prost::Message;
 use sqlx::PgPool;
@@ -9,8 +9,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
-    outbox, postgres,
-    propagation::{self, TracedChannel},
+    delivery::DeliveryError,
+    identity::{InternalRpc, Peer, ServiceIdentity},
+    outbox,
+    peer::{self, PeerChannel},
+    postgres,
     rate::PerUserLimit,
     server::GrpcServer,
 };
@@ -32,14 +35,33 @@ const PUBLIC_RPCS: &[&str] = &[
     "ListFollowing",
     "SearchUsers",
 ];
-/// Service-to-service RPCs: no user token; the edge never routes them.
-const INTERNAL_RPCS: &[&str] = &[
-    "CreateProfile",
-    "BatchGetProfiles",
-    "ResolveUsernames",
-    "ListFollowerIds",
-    "ListFollowingIds",
-    "ApplyTweetCountEvent",
+/// Service-to-service RPCs and the only services that may call each (the edge never routes
+/// them). The chart's mesh policies are checked against this table.
+pub const INTERNAL_RPCS: &[InternalRpc] = &[
+    InternalRpc {
+        method: "CreateProfile",
+        callers: &[Peer::Auth],
+    },
+    InternalRpc {
+        method: "BatchGetProfiles",
+        callers: &[Peer::Timeline],
+    },
+    InternalRpc {
+        method: "ResolveUsernames",
+        callers: &[Peer::Tweet],
+    },
+    InternalRpc {
+        method: "ListFollowerIds",
+        callers: &[Peer::Timeline],
+    },
+    InternalRpc {
+        method: "ListFollowingIds",
+        callers: &[Peer::Timeline],
+    },
+    InternalRpc {
+        method: "ApplyTweetCountEvent",
+        callers: &[Peer::Tweet],
+    },
 ];
 
 /// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
@@ -51,16 +73,22 @@ pub struct Application {
     settings: Settings,
     server: GrpcServer,
     pool: PgPool,
+    identity: Arc<ServiceIdentity>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = postgres::lazy_pool(&settings.database, COMPONENT)?;
+        let identity = Arc::new(ServiceIdentity::from_settings(
+            Peer::User,
+            &settings.identity,
+        )?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings,
             server,
             pool,
+            identity,
         })
     }
 
@@ -76,8 +104,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let timelines = TimelineServiceClient::new(propagation::lazy_traced(
+        let timelines = TimelineServiceClient::new(peer::connect_lazy(
             &self.settings.timeline_service.url,
+            &self.identity,
+            Peer::Timeline,
         )?);
         let stop_relay = CancellationToken::new();
         let relay = outbox::spawn_relay(
@@ -96,7 +126,8 @@ impl Application {
         );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
-            std::sync::Arc::new(verifier),
+            Arc::new(verifier),
+            self.identity.clone(),
             AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
         );
         let served = self
@@ -117,20 +148,19 @@ impl Application {
 }
 
 async fn deliver(
-    mut timelines: TimelineServiceClient<TracedChannel>,
+    mut timelines: TimelineServiceClient<PeerChannel>,
     event: outbox::Event,
-) -> Result<(), String> {
+) -> Result<(), DeliveryError> {
     match event.topic.as_str() {
         FOLLOW_TOPIC => {
-            let mut follow =
-                FollowEvent::decode(event.payload.as_slice()).map_err(|e| e.to_string())?;
+            let mut follow = FollowEvent::decode(event.payload.as_slice())
+                .map_err(DeliveryError::undecodable)?;
             follow.event_id = event.event_id(COMPONENT);
-            timelines
-                .apply_follow_event(follow)
-                .await
-                .map(|_| ())
-                .map_err(|status| format!("{}: {}", status.code(), status.message()))
+            timelines.apply_follow_event(follow).await?;
+            Ok(())
         }
-        other => Err(format!("unknown outbox topic {other}")),
+        other => Err(DeliveryError::Rejected(format!(
+            "unknown outbox topic {other}"
+        ))),
     }
 }

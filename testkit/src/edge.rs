@@ -69,24 +69,31 @@ async fn run(command: &mut Command, what: &str) -> Vec<u8> {
     output.stdout
 }
 
+/// `helm template` of the chart as release `xir` in namespace `xir`, with `--set` `values`.
+pub async fn render_chart_with(values: &[&str]) -> String {
+    let mut command = Command::new(tool("XIR_TEST_HELM"));
+    command.args([
+        "template",
+        "xir",
+        &repository().join("helm/xir").to_string_lossy(),
+        "--namespace",
+        "xir",
+        // scripts/check-deploy renders and validates for the same version.
+        "--kube-version",
+        "1.33.0",
+    ]);
+    for value in values {
+        command.args(["--set", value]);
+    }
+    let rendered = run(&mut command, "helm template").await;
+    String::from_utf8(rendered).expect("helm writes UTF-8")
+}
+
 /// The chart rendered with its defaults (and an OTLP endpoint, so it has the tracing cluster).
 async fn render_chart(dir: &Path) -> PathBuf {
-    let rendered = run(
-        Command::new(tool("XIR_TEST_HELM")).args([
-            "template",
-            "xir",
-            &repository().join("helm/xir").to_string_lossy(),
-            "--namespace",
-            "xir",
-            // scripts/check-deploy renders and validates for the same version.
-            "--kube-version",
-            "1.33.0",
-            "--set",
-            "telemetry.otlpEndpoint=http://otel-collector.observability:4317",
-        ]),
-        "helm template",
-    )
-    .await;
+    let rendered =
+        render_chart_with(&["telemetry.otlpEndpoint=http://otel-collector.observability:4317"])
+            .await;
     let path = dir.join("chart.yaml");
     std::fs::write(&path, rendered).expect("write the rendered chart");
     path

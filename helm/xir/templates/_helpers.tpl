@@ -71,3 +71,46 @@ user: [edge, svc-auth, svc-tweet, svc-timeline]
 tweet: [edge, svc-timeline]
 timeline: [edge, svc-user, svc-tweet]
 {{- end -}}
+
+{{/*
+The internal RPCs of each service and the only services that may call each: the same table as
+INTERNAL_RPCS in each service's startup.rs (testkit/tests/chart_policies.rs keeps them equal).
+The services enforce it with service tokens; with mesh.sidecarInjection=istio the mesh's
+AuthorizationPolicies enforce it too.
+*/}}
+{{- define "xir.internalRpcs" -}}
+user:
+  CreateProfile: [svc-auth]
+  BatchGetProfiles: [svc-timeline]
+  ResolveUsernames: [svc-tweet]
+  ListFollowerIds: [svc-timeline]
+  ListFollowingIds: [svc-timeline]
+  ApplyTweetCountEvent: [svc-tweet]
+tweet:
+  BatchGetTweets: [svc-timeline]
+  ListRecentByAuthors: [svc-timeline]
+timeline:
+  ApplyTweetEvent: [svc-tweet]
+  ApplyFollowEvent: [svc-user]
+{{- end -}}
+
+{{/* The gRPC service name of one of the four services; pass "user". */}}
+{{- define "xir.grpcService" -}}
+{{- printf "xir.%s.v1.%sService" . (title .) -}}
+{{- end -}}
+
+{{/* The ServiceAccount of a component (the mesh identity of its pods); pass (list $ "svc-user"). */}}
+{{- define "xir.serviceAccount" -}}
+{{- printf "%s-%s" (include "xir.fullname" (index . 0)) (index . 1) -}}
+{{- end -}}
+
+{{/* The mesh (SPIFFE) principal of a component; pass (list $ "svc-user"). */}}
+{{- define "xir.principal" -}}
+{{- $root := index . 0 -}}
+{{- printf "%s/ns/%s/sa/%s" $root.Values.mesh.trustDomain $root.Release.Namespace (include "xir.serviceAccount" .) -}}
+{{- end -}}
+
+{{/* The Secret holding the services' identity keys. */}}
+{{- define "xir.identitySecretName" -}}
+{{- default (printf "%s-service-identity" (include "xir.fullname" .)) .Values.serviceIdentity.existingSecret -}}
+{{- end -}}

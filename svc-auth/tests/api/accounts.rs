@@ -464,3 +464,42 @@ async fn parallel_guesses_get_no_more_than_the_limit() {
         "{codes:?}"
     );
 }
+
+/// An event svc-user refuses for good (here an invalid profile, as a squatted or corrupt one
+/// would be) is set aside with its reason; the sign-ups queued behind it get their profiles.
+#[tokio::test]
+async fn a_refused_outbox_event_blocks_no_other() {
+    use prost::Message;
+
+    let stack = spawn_stack().await;
+    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+        .await
+        .expect("connect");
+    let refused = xir_proto::user::v1::CreateProfileRequest {
+        user_id: 0,
+        username: "not a username!".into(),
+        display_name: String::new(),
+        created_at: None,
+    };
+    sqlx::query("INSERT INTO outbox (topic, payload) VALUES ('user.create_profile', $1)")
+        .bind(refused.encode_to_vec())
+        .execute(&pool)
+        .await
+        .expect("queue an event svc-user refuses");
+
+    let signed_up = stack.sign_up("queued_behind").await;
+    let profile = stack.wait_for_profile(signed_up.user_id).await;
+    assert_eq!(profile.username, "queued_behind");
+
+    let (next_attempt, last_error): (String, String) = sqlx::query_as(
+        "SELECT next_attempt_at::text, last_error FROM outbox WHERE topic = 'user.create_profile'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the refused event is kept");
+    assert_eq!(next_attempt, "infinity", "never retried");
+    assert!(
+        last_error.starts_with("InvalidArgument"),
+        "the reason is kept: {last_error}"
+    );
+}

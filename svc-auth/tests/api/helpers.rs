@@ -36,6 +36,7 @@ pub fn auth_settings(
     signing_key_pem: &str,
 ) -> config::Settings {
     config::Settings {
+        identity: testing::identity_settings(),
         server: testing::server_settings(),
         readiness: testing::readiness_settings(),
         telemetry: testing::telemetry_settings(),

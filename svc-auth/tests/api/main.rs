@@ -6,3 +6,4 @@ mod helpers;
 mod probes;
 mod refresh;
 mod tokens;
+mod worker_leases;

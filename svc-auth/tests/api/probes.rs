@@ -21,7 +21,12 @@ async fn serves_health_reflection_and_rpc_metrics() {
     .expect("migrations table");
     assert_eq!(
         migrated,
-        ["accounts", "tokens outbox throttle", "login attempt ids"],
+        [
+            "accounts",
+            "tokens outbox throttle",
+            "login attempt ids",
+            "worker leases"
+        ],
         "migrations ran before readiness"
     );
 

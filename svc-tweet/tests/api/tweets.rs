@@ -1,5 +1,6 @@
 use futures_util::future::join_all;
 use tonic::Code;
+use xir_common::identity::Peer;
 use xir_proto::tweet::v1::{
     BatchGetTweetsRequest, CreateTweetRequest, DeleteTweetRequest, GetThreadRequest,
     GetTweetRequest, LikeTweetRequest, ListHashtagTweetsRequest, ListUserTweetsRequest,
@@ -307,7 +308,9 @@ async fn replies_quotes_threads_deletes_and_lists() {
         .await
         .expect_err("deleted");
     assert_eq!(error.code(), Code::NotFound);
-    let batch = tweets
+    let batch = stack
+        .tweets_as(Peer::Timeline)
+        .await
         .batch_get_tweets(BatchGetTweetsRequest {
             tweet_ids: vec![quote.tweet_id, reply.tweet_id, root.tweet_id],
             viewer_id: 0,

@@ -2,7 +2,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use svc_user::{config::Settings, startup::Application};
 use tonic_health::ServingStatus;
-use xir_common::testing;
+use xir_common::{identity::Peer, peer::PeerChannel, testing};
 use xir_proto::user::v1::user_service_client::UserServiceClient;
 
 /// Where nothing listens: services whose peers a test does not need.
@@ -17,6 +17,11 @@ pub struct TestApp {
 impl TestApp {
     pub async fn client(&self) -> UserServiceClient<tonic::transport::Channel> {
         UserServiceClient::new(testing::channel(self.grpc_addr).await)
+    }
+
+    /// The client of another service (with its service token): for internal RPCs.
+    pub async fn client_as(&self, caller: Peer) -> UserServiceClient<PeerChannel> {
+        UserServiceClient::new(testing::channel_as(self.grpc_addr, caller, Peer::User).await)
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {

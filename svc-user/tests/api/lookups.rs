@@ -7,6 +7,8 @@ use xir_proto::user::v1::{
     ResolveUsernamesRequest, SearchUsersRequest,
 };
 
+use xir_common::identity::Peer;
+
 use crate::helpers::{seed_profile, seed_profiles, spawn_app};
 
 #[tokio::test]
@@ -14,7 +16,7 @@ async fn batch_lookups_keep_order_and_leave_out_the_unknown() {
     let app = spawn_app().await;
     let pool = app.pool().await;
     seed_profiles(&pool, 1, 5, "usr").await;
-    let mut client = app.client().await;
+    let mut client = app.client_as(Peer::Timeline).await;
 
     let profiles = client
         .batch_get_profiles(BatchGetProfilesRequest {
@@ -37,7 +39,9 @@ async fn batch_lookups_keep_order_and_leave_out_the_unknown() {
         .expect_err("too many");
     assert_eq!(error.code(), Code::InvalidArgument);
 
-    let resolved = client
+    let resolved = app
+        .client_as(Peer::Tweet)
+        .await
         .resolve_usernames(ResolveUsernamesRequest {
             usernames: vec!["USR3".into(), "nobody".into(), "not a name!".into()],
         })
@@ -176,7 +180,7 @@ async fn list_follower_ids_streams_two_hundred_thousand_ids_in_bounded_batches()
     });
 
     let mut stream = app
-        .client()
+        .client_as(Peer::Timeline)
         .await
         .list_follower_ids(ListFollowerIdsRequest {
             user_id: 1,
@@ -209,7 +213,7 @@ async fn list_follower_ids_streams_two_hundred_thousand_ids_in_bounded_batches()
     );
 
     let following = app
-        .client()
+        .client_as(Peer::Timeline)
         .await
         .list_following_ids(ListFollowingIdsRequest {
             user_id: 10,

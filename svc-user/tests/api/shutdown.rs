@@ -20,6 +20,7 @@ fn start_binary(database_url: &str) -> (Child, SocketAddr, std::thread::JoinHand
         .env_remove("XIR_CONFIG")
         .env_remove("RUST_LOG")
         .env("XIR_DATABASE__URL", database_url)
+        .env("XIR_IDENTITY__DEVELOPMENT_KEYS", "true")
         .env("XIR_SERVER__HOST", "127.0.0.1")
         .env("XIR_SERVER__PORT", "0")
         .env("XIR_SERVER__METRICS_PORT", "0")
