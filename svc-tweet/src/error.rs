@@ -17,6 +17,8 @@ pub enum Error {
     Dependency(Status),
     #[error("database error")]
     Database(#[from] mongodb::error::Error),
+    #[error(transparent)]
+    Ids(#[from] xir_common::ids::IdsUnavailable),
 }
 
 impl From<FieldViolations> for Error {
@@ -37,6 +39,7 @@ impl From<Error> for Status {
                 Status::unavailable("a dependency is unavailable, try again")
             }
             Error::Database(error) => xir_common::mongo::status(&error),
+            Error::Ids(error) => error.into(),
         }
     }
 }

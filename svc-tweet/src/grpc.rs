@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use xir_common::{
     auth, cpu::CpuPool, errors::FieldViolations, ids::IdGenerator, mongo::id_range,
-    propagation::TracedChannel, rate::PerUserLimit,
+    peer::PeerChannel, rate::PerUserLimit,
 };
 use xir_proto::{
     timeline::v1::{self as events, tweet_event::Kind},
@@ -32,6 +32,7 @@ use xir_proto::{
 use crate::{
     domain::{IdempotencyKey, PageLimit, TweetId, TweetText, UserId, normalise_hashtag},
     error::Error,
+    reactions::{self, Reaction, Reactions},
     store::{
         self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, Target, TweetDoc, outbox_push,
     },
@@ -46,9 +47,11 @@ pub struct TweetApi {
     raw_tweets: Collection<Document>,
     likes: Collection<Document>,
     reposts: Collection<RepostDoc>,
+    /// Likes and reposts with their counters, crash-safe.
+    reactions: Reactions,
     keys: Collection<IdempotencyDoc>,
     ids: Arc<IdGenerator>,
-    users: UserServiceClient<TracedChannel>,
+    users: UserServiceClient<PeerChannel>,
     /// Text parsing runs here, off the async workers and bounded.
     cpu: CpuPool,
     /// Likes, reposts and mentions notify somebody: one user may make so many.
@@ -147,7 +150,7 @@ impl TweetApi {
     pub fn new(
         database: &Database,
         ids: Arc<IdGenerator>,
-        users: UserServiceClient<TracedChannel>,
+        users: UserServiceClient<PeerChannel>,
         cpu: CpuPool,
         notifying: PerUserLimit,
     ) -> Self {
@@ -156,6 +159,7 @@ impl TweetApi {
             raw_tweets: database.collection(store::TWEETS),
             likes: database.collection(store::LIKES),
             reposts: database.collection(store::REPOSTS),
+            reactions: Reactions::new(database),
             keys: database.collection(store::IDEMPOTENCY_KEYS),
             ids,
             users,
@@ -164,21 +168,8 @@ impl TweetApi {
         }
     }
 
-    fn event(&self, kind: Kind) -> (String, PendingEvent) {
-        let id = self.ids.next_id().to_string();
-        let event = events::TweetEvent {
-            event_id: format!("svc-tweet:{id}"),
-            occurred_at: Some(timestamp(DateTime::now())),
-            kind: Some(kind),
-        };
-        (
-            id,
-            PendingEvent::new(Target::Timeline, event.encode_to_vec()),
-        )
-    }
-
-    fn count_event(&self, author: i64, delta: i32) -> (String, PendingEvent) {
-        let id = self.ids.next_id().to_string();
+    fn count_event(id: i64, author: i64, delta: i32) -> (String, PendingEvent) {
+        let id = id.to_string();
         let request = ApplyTweetCountEventRequest {
             event_id: format!("svc-tweet:{id}"),
             user_id: author,
@@ -264,7 +255,8 @@ impl TweetApi {
                 ..ViewerStates::default()
             });
         }
-        let filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
+        let mut filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
+        filter.extend(reactions::current());
         let liked: Vec<Document> = self.likes.find(filter.clone()).await?.try_collect().await?;
         let reposted: Vec<RepostDoc> = self.reposts.find(filter).await?.try_collect().await?;
         Ok(ViewerStates {
@@ -275,6 +267,13 @@ impl TweetApi {
                 .collect(),
             reposted: reposted.iter().map(|r| r.tweet_id).collect(),
         })
+    }
+
+    /// The tweet as `user` sees it after reacting to it (its counts moved, their state set).
+    async fn reacted_to(&self, id: TweetId, user: UserId) -> Result<pb::Tweet, Status> {
+        let tweet = self.require_tweet(id).await?;
+        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        Ok(to_proto(tweet, &states))
     }
 
     /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.
@@ -431,7 +430,8 @@ impl TweetService for TweetApi {
             None => None,
         };
         let mentions = self.resolve_mentions(text.mentions()).await?;
-        let tweet_id = self.ids.next_id();
+        let tweet_id = self.ids.next_id()?;
+        let event_ids = [self.ids.next_id()?, self.ids.next_id()?];
 
         // Claim the key before writing the tweet, so two concurrent retries create one tweet.
         if let Some(key_id) = &key_id {
@@ -473,8 +473,8 @@ impl TweetService for TweetApi {
             mentioned_user_ids: mentions.iter().map(|m| m.user_id).collect(),
         };
         let pending = [
-            self.event(Kind::Created(created)),
-            self.count_event(author.get(), 1),
+            reactions::timeline_event(event_ids[0], Kind::Created(created)),
+            Self::count_event(event_ids[1], author.get(), 1),
         ];
         let (outbox_set, outbox_count) = outbox_push(&pending);
         let tweet = TweetDoc {
@@ -552,8 +552,8 @@ impl TweetService for TweetApi {
             author_id: author.get(),
         };
         let pending = [
-            self.event(Kind::Deleted(deleted)),
-            self.count_event(author.get(), -1),
+            reactions::timeline_event(self.ids.next_id()?, Kind::Deleted(deleted)),
+            Self::count_event(self.ids.next_id()?, author.get(), -1),
         ];
         let mut filter = store::live();
         filter.insert("_id", id.get());
@@ -588,30 +588,12 @@ impl TweetService for TweetApi {
         let user = me(&request)?;
         let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
         self.notifying.check(user.get())?;
-        let tweet = self.require_tweet(id).await?;
-        let like = doc! {
-            "_id": format!("{}:{}", id.get(), user.get()),
-            "tweet_id": id.get(),
-            "user_id": user.get(),
-            "created_at": DateTime::now(),
-        };
-        let tweet = match self.likes.insert_one(like).await {
-            Ok(_) => {
-                let liked = events::TweetLiked {
-                    tweet_id: id.get(),
-                    tweet_author_id: tweet.author_id,
-                    liker_id: user.get(),
-                };
-                self.bump(id.get(), "like_count", 1, &[self.event(Kind::Liked(liked))])
-                    .await?
-                    .unwrap_or(tweet)
-            }
-            Err(error) if store::is_duplicate(&error) => tweet, // liked already: counts once
-            Err(error) => return Err(Error::from(error).into()),
-        };
-        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        self.require_tweet(id).await?;
+        self.reactions
+            .add(Reaction::Like, id.get(), user.get(), &self.ids)
+            .await?;
         Ok(Response::new(pb::LikeTweetResponse {
-            tweet: Some(to_proto(tweet, &states)),
+            tweet: Some(self.reacted_to(id, user).await?),
         }))
     }
 
@@ -621,22 +603,12 @@ impl TweetService for TweetApi {
     ) -> Result<Response<pb::UnlikeTweetResponse>, Status> {
         let user = me(&request)?;
         let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
-        let tweet = self.require_tweet(id).await?;
-        let removed = self
-            .likes
-            .delete_one(doc! { "_id": format!("{}:{}", id.get(), user.get()) })
-            .await
-            .map_err(Error::from)?;
-        let tweet = if removed.deleted_count == 1 {
-            self.bump(id.get(), "like_count", -1, &[])
-                .await?
-                .unwrap_or(tweet)
-        } else {
-            tweet
-        };
-        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        self.require_tweet(id).await?;
+        self.reactions
+            .remove(Reaction::Like, id.get(), user.get(), &self.ids)
+            .await?;
         Ok(Response::new(pb::UnlikeTweetResponse {
-            tweet: Some(to_proto(tweet, &states)),
+            tweet: Some(self.reacted_to(id, user).await?),
         }))
     }
 
@@ -647,36 +619,12 @@ impl TweetService for TweetApi {
         let user = me(&request)?;
         let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
         self.notifying.check(user.get())?;
-        let tweet = self.require_tweet(id).await?;
-        let repost = RepostDoc {
-            id: self.ids.next_id(),
-            tweet_id: id.get(),
-            user_id: user.get(),
-            created_at: DateTime::now(),
-        };
-        let tweet = match self.reposts.insert_one(&repost).await {
-            Ok(_) => {
-                let reposted = events::TweetReposted {
-                    repost_id: repost.id,
-                    tweet_id: id.get(),
-                    tweet_author_id: tweet.author_id,
-                    reposter_id: user.get(),
-                };
-                self.bump(
-                    id.get(),
-                    "repost_count",
-                    1,
-                    &[self.event(Kind::Reposted(reposted))],
-                )
-                .await?
-                .unwrap_or(tweet)
-            }
-            Err(error) if store::is_duplicate(&error) => tweet,
-            Err(error) => return Err(Error::from(error).into()),
-        };
-        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        self.require_tweet(id).await?;
+        self.reactions
+            .add(Reaction::Repost, id.get(), user.get(), &self.ids)
+            .await?;
         Ok(Response::new(pb::RepostResponse {
-            tweet: Some(to_proto(tweet, &states)),
+            tweet: Some(self.reacted_to(id, user).await?),
         }))
     }
 
@@ -686,33 +634,12 @@ impl TweetService for TweetApi {
     ) -> Result<Response<pb::UnrepostResponse>, Status> {
         let user = me(&request)?;
         let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
-        let tweet = self.require_tweet(id).await?;
-        let removed = self
-            .reposts
-            .find_one_and_delete(doc! { "tweet_id": id.get(), "user_id": user.get() })
-            .await
-            .map_err(Error::from)?;
-        let tweet = match removed {
-            Some(repost) => {
-                let unreposted = events::TweetUnreposted {
-                    repost_id: repost.id,
-                    tweet_id: id.get(),
-                    reposter_id: user.get(),
-                };
-                self.bump(
-                    id.get(),
-                    "repost_count",
-                    -1,
-                    &[self.event(Kind::Unreposted(unreposted))],
-                )
-                .await?
-                .unwrap_or(tweet)
-            }
-            None => tweet,
-        };
-        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        self.require_tweet(id).await?;
+        self.reactions
+            .remove(Reaction::Repost, id.get(), user.get(), &self.ids)
+            .await?;
         Ok(Response::new(pb::UnrepostResponse {
-            tweet: Some(to_proto(tweet, &states)),
+            tweet: Some(self.reacted_to(id, user).await?),
         }))
     }
 
@@ -915,7 +842,7 @@ impl TweetApi {
         let reposts: Vec<RepostDoc> = self
             .reposts
             .find(with_range(
-                doc! { "user_id": { "$in": authors } },
+                doc! { "user_id": { "$in": authors }, "pending.delta": { "$ne": -1 } },
                 "_id",
                 range,
             ))

@@ -4,6 +4,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod reactions;
 pub mod relay;
 pub mod startup;
 pub mod store;

@@ -9,9 +9,10 @@ use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
     cpu::CpuPool,
+    identity::{InternalRpc, Peer, ServiceIdentity},
     ids::IdGenerator,
     mongo,
-    propagation::{self, TracedChannel},
+    peer::{self, PeerChannel},
     rate::PerUserLimit,
     server::GrpcServer,
 };
@@ -24,6 +25,7 @@ use xir_proto::{
 use crate::{
     config::Settings,
     grpc::TweetApi,
+    reactions,
     relay::{self, Receivers},
     store,
 };
@@ -37,8 +39,18 @@ const PUBLIC_RPCS: &[&str] = &[
     "GetThread",
     "ListHashtagTweets",
 ];
-/// Service-to-service RPCs: no user token; the edge never routes them.
-const INTERNAL_RPCS: &[&str] = &["BatchGetTweets", "ListRecentByAuthors"];
+/// Service-to-service RPCs and the only services that may call each (the edge never routes
+/// them). The chart's mesh policies are checked against this table.
+pub const INTERNAL_RPCS: &[InternalRpc] = &[
+    InternalRpc {
+        method: "BatchGetTweets",
+        callers: &[Peer::Timeline],
+    },
+    InternalRpc {
+        method: "ListRecentByAuthors",
+        callers: &[Peer::Timeline],
+    },
+];
 
 /// The largest request svc-tweet reads (tonic's default is 4 MiB). A valid request is a few KB
 /// (tweet text is at most 8 KiB); the bound is set well above that so an oversized text up to
@@ -51,25 +63,36 @@ pub struct Application {
     server: GrpcServer,
     database: Database,
     ids: Arc<IdGenerator>,
-    users: UserServiceClient<TracedChannel>,
-    timelines: TimelineServiceClient<TracedChannel>,
+    identity: Arc<ServiceIdentity>,
+    users: UserServiceClient<PeerChannel>,
+    timelines: TimelineServiceClient<PeerChannel>,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
-        let worker_id = settings.ids.resolve()?;
-        tracing::info!(worker_id, "id generator ready");
-        let ids = Arc::new(IdGenerator::new(worker_id));
-        let users = UserServiceClient::new(propagation::lazy_traced(&settings.user_service.url)?);
-        let timelines =
-            TimelineServiceClient::new(propagation::lazy_traced(&settings.timeline_service.url)?);
+        let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
+        let identity = Arc::new(ServiceIdentity::from_settings(
+            Peer::Tweet,
+            &settings.identity,
+        )?);
+        let users = UserServiceClient::new(peer::connect_lazy(
+            &settings.user_service.url,
+            &identity,
+            Peer::User,
+        )?);
+        let timelines = TimelineServiceClient::new(peer::connect_lazy(
+            &settings.timeline_service.url,
+            &identity,
+            Peer::Timeline,
+        )?);
         let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
         Ok(Self {
             settings,
             server,
             database,
             ids,
+            identity,
             users,
             timelines,
         })
@@ -98,7 +121,13 @@ impl Application {
             receivers,
             stop_relay.clone(),
         );
-        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes());
+        let sweeper = reactions::spawn_sweeper(
+            reactions::Reactions::new(&self.database),
+            self.settings.server.request_timeout() * 3,
+            stop_relay.clone(),
+        );
+        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
+            .with_worker_lease(self.ids.clone());
         let api = TweetApi::new(
             &self.database,
             self.ids.clone(),
@@ -109,6 +138,7 @@ impl Application {
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
             Arc::new(verifier),
+            self.identity.clone(),
             AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
         );
         let served = self
@@ -125,6 +155,7 @@ impl Application {
             .await;
         stop_relay.cancel();
         let _ = relay.await;
+        let _ = sweeper.await;
         Ok(served?)
     }
 }

@@ -71,6 +71,15 @@ pub fn indexes() -> IndexPlan {
             REPOSTS,
             index(doc! { "user_id": 1, "_id": -1 }, "user_newest", false),
         ),
+        // Likes and reposts whose change was interrupted (see reactions.rs).
+        (
+            LIKES,
+            index(doc! { "pending.since": 1 }, "pending_since", false),
+        ),
+        (
+            REPOSTS,
+            index(doc! { "pending.since": 1 }, "pending_since", false),
+        ),
         // Idempotency keys live 24 hours; expired ones are swept by this index.
         (
             IDEMPOTENCY_KEYS,

@@ -7,13 +7,14 @@
 
 pub mod dev;
 pub mod edge;
+pub mod processes;
 
 use std::{net::SocketAddr, time::Duration};
 
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic_health::ServingStatus;
-use xir_common::{auth::AuthSettings, domain::UserId, testing};
+use xir_common::{auth::AuthSettings, domain::UserId, identity::Peer, peer::PeerChannel, testing};
 use xir_proto::{
     auth::v1::auth_service_client::AuthServiceClient,
     timeline::v1::timeline_service_client::TimelineServiceClient,
@@ -264,8 +265,6 @@ server_selection_timeout_ms = 2000
 url = \"{}\"
 [timeline_service]
 url = \"{}\"
-[ids]
-worker_id = 2
 [auth]
 url = \"{}\"
 ",
@@ -411,6 +410,23 @@ url = \"{}\"
 
     pub async fn timelines(&self) -> TimelineServiceClient<Channel> {
         TimelineServiceClient::new(testing::channel(self.timeline_addr).await)
+    }
+
+    /// svc-user as `caller` calls it (with its service token): for internal RPCs.
+    pub async fn users_as(&self, caller: Peer) -> UserServiceClient<PeerChannel> {
+        UserServiceClient::new(testing::channel_as(self.user_addr, caller, Peer::User).await)
+    }
+
+    /// svc-tweet as `caller` calls it (with its service token): for internal RPCs.
+    pub async fn tweets_as(&self, caller: Peer) -> TweetServiceClient<PeerChannel> {
+        TweetServiceClient::new(testing::channel_as(self.tweet_addr, caller, Peer::Tweet).await)
+    }
+
+    /// svc-timeline as `caller` calls it (with its service token): for internal RPCs.
+    pub async fn timelines_as(&self, caller: Peer) -> TimelineServiceClient<PeerChannel> {
+        TimelineServiceClient::new(
+            testing::channel_as(self.timeline_addr, caller, Peer::Timeline).await,
+        )
     }
 
     /// The real Envoy edge in front of this stack, on `config` with its clusters mapped to

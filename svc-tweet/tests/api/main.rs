@@ -4,5 +4,7 @@
 mod helpers;
 mod outbox;
 mod probes;
+mod reactions;
 mod readiness;
 mod tweets;
+mod worker_leases;

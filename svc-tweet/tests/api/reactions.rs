@@ -1,0 +1,192 @@
+//! Likes and reposts interrupted between their two writes (as by a crash of svc-tweet or of
+//! the database) are completed, and counted, exactly once: by the next request on the same
+//! reaction or by the sweeper.
+
+use std::time::Duration;
+
+use mongodb::bson::{DateTime, Document, doc};
+use svc_tweet::reactions::Reactions;
+use xir_proto::{
+    timeline::v1::{ListNotificationsRequest, NotificationKind},
+    tweet::v1::{CreateTweetRequest, GetTweetRequest, RepostRequest, Tweet},
+};
+use xir_testkit::{Options, Stack, bearer};
+
+async fn tweet_as_seen_by(stack: &Stack, tweet_id: i64, viewer: i64) -> Tweet {
+    stack
+        .tweets()
+        .await
+        .get_tweet(bearer(&stack.token(viewer), GetTweetRequest { tweet_id }))
+        .await
+        .expect("get")
+        .into_inner()
+        .tweet
+        .expect("tweet")
+}
+
+/// A reaction as a crash leaves it: written, pending since long ago, not counted.
+fn interrupted(
+    id: mongodb::bson::Bson,
+    tweet_id: i64,
+    user_id: i64,
+    event_id: i64,
+    delta: i32,
+) -> Document {
+    let long_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 600_000);
+    doc! {
+        "_id": id,
+        "tweet_id": tweet_id,
+        "user_id": user_id,
+        "created_at": long_ago,
+        "pending": { "event_id": event_id, "delta": delta, "since": long_ago },
+    }
+}
+
+#[tokio::test]
+async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 3, "react").await;
+    let tweet_id = stack
+        .tweets()
+        .await
+        .create_tweet(bearer(
+            &stack.token(1),
+            CreateTweetRequest {
+                text: "react to me".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("post")
+        .into_inner()
+        .tweet
+        .expect("tweet")
+        .tweet_id;
+    let likes = stack.tweet_database.collection::<Document>("likes");
+    let reposts = stack.tweet_database.collection::<Document>("reposts");
+    let reactions = Reactions::new(&stack.tweet_database);
+
+    // A like written but never counted: the sweep completes it once.
+    likes
+        .insert_one(interrupted(
+            format!("{tweet_id}:2").into(),
+            tweet_id,
+            2,
+            9_001,
+            1,
+        ))
+        .await
+        .expect("an interrupted like");
+    let seen = tweet_as_seen_by(&stack, tweet_id, 2).await;
+    assert!(
+        seen.viewer.expect("viewer").liked,
+        "the like is the viewer's already"
+    );
+    assert_eq!(seen.like_count, 0, "not counted yet");
+    assert_eq!(
+        reactions
+            .sweep(Duration::from_secs(1))
+            .await
+            .expect("sweep"),
+        1
+    );
+    assert_eq!(
+        reactions
+            .sweep(Duration::from_secs(1))
+            .await
+            .expect("sweep"),
+        0
+    );
+    assert_eq!(tweet_as_seen_by(&stack, tweet_id, 2).await.like_count, 1);
+
+    // A repost written but never counted, and its author retries: the retry completes it.
+    reposts
+        .insert_one(interrupted(9_002_i64.into(), tweet_id, 3, 9_003, 1))
+        .await
+        .expect("an interrupted repost");
+    let retried = stack
+        .tweets()
+        .await
+        .repost(bearer(&stack.token(3), RepostRequest { tweet_id }))
+        .await
+        .expect("repost")
+        .into_inner()
+        .tweet
+        .expect("tweet");
+    assert_eq!(retried.repost_count, 1);
+    assert_eq!(
+        reposts.count_documents(doc! {}).await.expect("count"),
+        1,
+        "one repost"
+    );
+
+    // An unlike marked but never counted: no longer the viewer's like; the sweep takes it back.
+    likes
+        .update_one(
+            doc! { "_id": format!("{tweet_id}:2") },
+            doc! { "$set": interrupted(0.into(), tweet_id, 2, 9_004, -1).get_document("pending").map(|p| doc! { "pending": p.clone() }).expect("pending") },
+        )
+        .await
+        .expect("an interrupted unlike");
+    let seen = tweet_as_seen_by(&stack, tweet_id, 2).await;
+    assert!(!seen.viewer.expect("viewer").liked, "being undone");
+    assert_eq!(
+        reactions
+            .sweep(Duration::from_secs(1))
+            .await
+            .expect("sweep"),
+        1
+    );
+    let seen = tweet_as_seen_by(&stack, tweet_id, 2).await;
+    assert_eq!((seen.like_count, seen.repost_count), (0, 1));
+    assert_eq!(likes.count_documents(doc! {}).await.expect("count"), 0);
+    let tweet = stack
+        .tweet_database
+        .collection::<Document>("tweets")
+        .find_one(doc! { "_id": tweet_id })
+        .await
+        .expect("read")
+        .expect("the tweet");
+    assert!(
+        tweet
+            .get_document("counted")
+            .map_or(true, |markers| markers.is_empty()),
+        "no marker left: {tweet:?}"
+    );
+
+    // Each completed change notified once: one like, one repost.
+    let notified = xir_common::testing::eventually(
+        Duration::from_secs(30),
+        "the like and repost notifications",
+        || async {
+            let kinds: Vec<i32> = stack
+                .timelines()
+                .await
+                .list_notifications(bearer(
+                    &stack.token(1),
+                    ListNotificationsRequest {
+                        max_id: 0,
+                        limit: 20,
+                    },
+                ))
+                .await
+                .ok()?
+                .into_inner()
+                .notifications
+                .iter()
+                .map(|n| n.kind)
+                .collect();
+            (kinds.len() >= 2).then_some(kinds)
+        },
+    )
+    .await;
+    let mut notified = notified;
+    notified.sort_unstable();
+    assert_eq!(
+        notified,
+        [
+            NotificationKind::Like as i32,
+            NotificationKind::Repost as i32
+        ]
+    );
+}
