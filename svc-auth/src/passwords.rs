@@ -1,12 +1,20 @@
 //! argon2id hashing in PHC string format, run on the process's bounded CPU pool (one hash
 //! takes tens of milliseconds of CPU and 19 MiB: it must not stall the async workers, and a
 //! login flood must not run more of them at once than the pool allows).
+//!
+//! Each pool thread hashes in one block buffer of its own, reused from hash to hash. Letting
+//! argon2 allocate 19 MiB per hash left the allocator holding freed blocks (its large-block
+//! threshold grows after the first free): a flood of 200 sign-ups with two hashes running at
+//! once took the process to 665 MiB. With the buffers it stays at a buffer per pool thread.
 
-use std::sync::Arc;
+use std::{cell::RefCell, sync::Arc};
 
 use argon2::{
-    Algorithm, Argon2, Params, Version,
-    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::{
+        self,
+        phc::{Output, ParamsString, PasswordHash, Salt},
+    },
 };
 
 use xir_common::cpu::{Busy, CpuPool};
@@ -51,10 +59,13 @@ impl Hasher {
         )
         .map_err(HashError::Params)?;
         let dummy_password: [u8; 16] = rand::random();
-        let dummy_hash = argon2(&params)
-            .hash_password(&dummy_password)
-            .map_err(HashError::Hash)?
-            .to_string();
+        // On a thread of its own, so that its hashing memory goes when it ends.
+        let dummy_hash = std::thread::scope(|scope| {
+            scope
+                .spawn(|| hash_with_new_salt(&params, &dummy_password))
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
         Ok(Self {
             params,
             dummy_hash: Arc::new(dummy_hash),
@@ -66,12 +77,7 @@ impl Hasher {
         let params = self.params.clone();
         let password = password.to_owned();
         self.cpu
-            .run(move || {
-                argon2(&params)
-                    .hash_password(password.as_bytes())
-                    .map(|hash| hash.to_string())
-                    .map_err(HashError::Hash)
-            })
+            .run(move || hash_with_new_salt(&params, password.as_bytes()))
             .await?
     }
 
@@ -84,22 +90,15 @@ impl Hasher {
         let stored = stored.map_or_else(|| self.dummy_hash.as_str().to_owned(), str::to_owned);
         self.cpu
             .run(move || {
-                let hasher = argon2(&params);
                 let Ok(parsed) = PasswordHash::new(&stored) else {
                     return Ok(Verdict::Wrong);
                 };
-                if hasher
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_err()
-                    || !known
-                {
+                if !matches(&parsed, password.as_bytes()) || !known {
                     return Ok(Verdict::Wrong);
                 }
                 if is_weaker(&parsed, &params) {
-                    let stronger = hasher
-                        .hash_password(password.as_bytes())
-                        .map_err(HashError::Hash)?;
-                    return Ok(Verdict::CorrectRehashed(stronger.to_string()));
+                    let stronger = hash_with_new_salt(&params, password.as_bytes())?;
+                    return Ok(Verdict::CorrectRehashed(stronger));
                 }
                 Ok(Verdict::Correct)
             })
@@ -107,8 +106,70 @@ impl Hasher {
     }
 }
 
-fn argon2(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+thread_local! {
+    /// This thread's argon2 memory, grown to the largest cost it has hashed with.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `password` and `salt` into `out`, in this thread's reused memory.
+fn hash_into(
+    hasher: &Argon2,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
+    BLOCKS.with(|blocks| {
+        let mut blocks = blocks.borrow_mut();
+        let needed = params.block_count();
+        if blocks.len() < needed {
+            blocks.resize(needed, Block::default());
+        }
+        hasher.hash_password_into_with_memory(password, salt, out, &mut blocks[..needed])
+    })
+}
+
+/// The PHC string of argon2id(`password`) with `params` and a fresh random salt.
+fn hash_with_new_salt(params: &Params, password: &[u8]) -> Result<String, HashError> {
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = Salt::new(&salt_bytes).map_err(|error| HashError::Hash(error.into()))?;
+    let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let out = &mut buffer[..params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    hash_into(&hasher, params, password, &salt, out)
+        .map_err(|error| HashError::Hash(error.into()))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(HashError::Hash)?,
+        salt: Some(salt),
+        hash: Some(Output::new(out).map_err(|error| HashError::Hash(error.into()))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` hashes to `stored` with `stored`'s own algorithm, version, cost and salt
+/// (the comparison is constant-time).
+fn matches(stored: &PasswordHash, password: &[u8]) -> bool {
+    let check = || -> password_hash::Result<bool> {
+        let params = Params::try_from(stored)?;
+        let algorithm = Algorithm::try_from(stored.algorithm.as_str())?;
+        let version = stored
+            .version
+            .map(Version::try_from)
+            .transpose()
+            .map_err(|_| password_hash::Error::Version)?
+            .unwrap_or_default();
+        let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+            return Ok(false);
+        };
+        let hasher = Argon2::new(algorithm, version, params.clone());
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = &mut buffer[..expected.len()];
+        hash_into(&hasher, &params, password, salt, out)?;
+        Ok(Output::new(out)? == *expected)
+    };
+    check().unwrap_or(false)
 }
 
 fn is_weaker(stored: &PasswordHash, wanted: &Params) -> bool {
