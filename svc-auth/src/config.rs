@@ -116,6 +116,10 @@ pub struct ThrottleSettings {
     pub max_failures_per_account: i64,
     /// Higher than per account: many users may share one address (NAT, offices).
     pub max_failures_per_address: i64,
+    /// Failures at one account from anywhere before attempts slow down.
+    pub slow_down_after: i64,
+    /// The longest gap a slowed-down account's attempts must leave, in seconds.
+    pub max_slow_down_secs: u64,
 }
 
 impl Default for ThrottleSettings {
@@ -124,6 +128,8 @@ impl Default for ThrottleSettings {
             window_secs: 15 * 60,
             max_failures_per_account: 5,
             max_failures_per_address: 50,
+            slow_down_after: 10,
+            max_slow_down_secs: 60,
         }
     }
 }

@@ -196,17 +196,16 @@ impl AuthService for AuthApi {
         let account = db::account_by_login(&self.pool, login)
             .await
             .map_err(Error::from)?;
-        let account_subject = match &account {
-            Some(account) => Subject::account_from(account.user_id, &address, throttle_settings),
-            None => Subject::account_from(
-                format!("login:{}", login.to_lowercase()),
-                &address,
-                throttle_settings,
-            ),
+        // An unknown login is counted under its own name, as an account would be.
+        let account_key = match &account {
+            Some(account) => account.user_id.to_string(),
+            None => format!("login:{}", login.to_lowercase()),
         };
+        // The first is forgiven on success (see below).
         let subjects = [
-            account_subject,
+            Subject::account_from(&account_key, &address, throttle_settings),
             Subject::address(&address, throttle_settings),
+            Subject::account_anywhere(&account_key, throttle_settings),
         ];
         let attempt = throttle::claim(&self.pool, &subjects, throttle_settings)
             .await

@@ -269,6 +269,11 @@ impl TweetApi {
         })
     }
 
+    /// Likes and reposts as this API writes them (shared with the sweeper).
+    pub fn reactions(&self) -> Reactions {
+        self.reactions.clone()
+    }
+
     /// The tweet as `user` sees it after reacting to it (its counts moved, their state set).
     async fn reacted_to(&self, id: TweetId, user: UserId) -> Result<pb::Tweet, Status> {
         let tweet = self.require_tweet(id).await?;

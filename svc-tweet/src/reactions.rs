@@ -11,7 +11,10 @@
 //!    tweet's outbox, in one update that also sets the marker `counted.<event_id>`; the update
 //!    matches only while that marker is absent, so a repeat counts nothing;
 //! 2. settle the reaction: clear `pending` (or delete the undone reaction);
-//! 3. drop the marker.
+//! 3. drop the marker: once the reaction is settled nothing can count it again, so its
+//!    marker is queued in memory and dropped by the next count update of the same tweet (one
+//!    write per reaction on a busy tweet, not two) or by the sweeper's next pass. A crash
+//!    loses the queue: a few leftover markers, harmless (each names one finished change).
 //!
 //! The request completes its own change. One interrupted is completed by the next request
 //! on the same reaction or, at the latest, by [`spawn_sweeper`], which completes reactions
@@ -21,7 +24,11 @@
 //! and give up on it well before the claim expires. While pending, a new reaction already
 //! counts as the viewer's and an undone one no longer does.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use futures_util::TryStreamExt;
 use mongodb::{
@@ -95,6 +102,8 @@ pub struct Reactions {
     tweets: Collection<Document>,
     likes: Collection<Document>,
     reposts: Collection<Document>,
+    /// Markers of settled changes, by tweet, waiting to be dropped.
+    settled: Arc<Mutex<HashMap<i64, Vec<String>>>>,
 }
 
 impl Reactions {
@@ -103,7 +112,48 @@ impl Reactions {
             tweets: database.collection(store::TWEETS),
             likes: database.collection(store::LIKES),
             reposts: database.collection(store::REPOSTS),
+            settled: Arc::default(),
         }
+    }
+
+    fn take_settled(&self, tweet_id: i64) -> Vec<String> {
+        self.settled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&tweet_id)
+            .unwrap_or_default()
+    }
+
+    fn queue_settled(&self, tweet_id: i64, markers: impl IntoIterator<Item = String>) {
+        self.settled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(tweet_id)
+            .or_default()
+            .extend(markers);
+    }
+
+    /// Drops every queued marker (the sweeper's pass).
+    pub async fn drop_settled_markers(&self) -> Result<(), Error> {
+        let queued: Vec<(i64, Vec<String>)> = self
+            .settled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .drain()
+            .collect();
+        for (tweet_id, markers) in queued {
+            let unset: Document = markers.iter().map(|m| (m.clone(), "".into())).collect();
+            let _serialised = store::locks::tweet(tweet_id).await;
+            if let Err(error) = self
+                .tweets
+                .update_one(doc! { "_id": tweet_id }, doc! { "$unset": unset })
+                .await
+            {
+                self.queue_settled(tweet_id, markers);
+                return Err(error.into());
+            }
+        }
+        Ok(())
     }
 
     fn collection(&self, reaction: Reaction) -> &Collection<Document> {
@@ -263,10 +313,22 @@ impl Reactions {
                 set.extend(outbox_set);
                 inc.insert("outbox_count", count);
             }
+            let stale = self.take_settled(tweet_id);
+            let mut update = doc! { "$set": set, "$inc": inc };
+            if !stale.is_empty() {
+                let unset: Document = stale.iter().map(|m| (m.clone(), "".into())).collect();
+                update.insert("$unset", unset);
+            }
             let _serialised = store::locks::tweet(tweet_id).await;
-            self.tweets
-                .update_one(filter, doc! { "$set": set, "$inc": inc })
-                .await?;
+            match self.tweets.update_one(filter, update).await {
+                Ok(outcome) if outcome.matched_count == 1 => {}
+                // Counted already (or gone): the stale markers were not dropped either.
+                Ok(_) => self.queue_settled(tweet_id, stale),
+                Err(error) => {
+                    self.queue_settled(tweet_id, stale);
+                    return Err(error.into());
+                }
+            }
         }
         let collection = self.collection(reaction);
         let this_change = doc! { "_id": stored.get("_id").cloned(), "pending.event_id": event_id };
@@ -277,10 +339,7 @@ impl Reactions {
         } else {
             collection.delete_one(this_change).await?;
         }
-        let _serialised = store::locks::tweet(tweet_id).await;
-        self.tweets
-            .update_one(doc! { "_id": tweet_id }, doc! { "$unset": { marker: "" } })
-            .await?;
+        self.queue_settled(tweet_id, [marker]);
         Ok(())
     }
 
@@ -336,6 +395,7 @@ impl Reactions {
         if completed > 0 {
             tracing::info!(completed, "completed interrupted likes and reposts");
         }
+        self.drop_settled_markers().await?;
         Ok(completed)
     }
 }

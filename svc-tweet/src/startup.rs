@@ -121,11 +121,6 @@ impl Application {
             receivers,
             stop_relay.clone(),
         );
-        let sweeper = reactions::spawn_sweeper(
-            reactions::Reactions::new(&self.database),
-            self.settings.server.request_timeout() * 3,
-            stop_relay.clone(),
-        );
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
             .with_worker_lease(self.ids.clone());
         let api = TweetApi::new(
@@ -134,6 +129,12 @@ impl Application {
             self.users.clone(),
             CpuPool::from_settings(&self.settings.server),
             PerUserLimit::new(self.settings.notifying_writes.clone()),
+        );
+        // The same reactions as the API's: the sweeper drops the markers its requests queue.
+        let sweeper = reactions::spawn_sweeper(
+            api.reactions(),
+            self.settings.server.request_timeout() * 3,
+            stop_relay.clone(),
         );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(

@@ -504,3 +504,69 @@ async fn a_refused_outbox_event_blocks_no_other() {
         "the reason is kept: {last_error}"
     );
 }
+
+/// Guesses at one account from many addresses, each under its own limits, slow that account
+/// down: every failure counts for the account from anywhere, and past the threshold an
+/// attempt must leave a doubling gap after the previous failure (capped), the owner's too.
+#[tokio::test]
+async fn guesses_from_many_addresses_slow_the_account_down_without_locking_it() {
+    let stack = spawn_stack().await;
+    let signed_up = stack.sign_up("spread_thin").await;
+    let mut auth = stack.auth().await;
+    let from = |address: &str, password: &str| {
+        let mut request = tonic::Request::new(LoginRequest {
+            login: "spread_thin".into(),
+            password: password.into(),
+        });
+        request
+            .metadata_mut()
+            .insert("x-real-ip", address.parse().expect("ascii"));
+        request
+    };
+    for n in 1..=3 {
+        let error = auth
+            .login(from(&format!("198.51.100.{n}"), "not the password"))
+            .await
+            .expect_err("wrong password");
+        assert_eq!(error.code(), Code::Unauthenticated);
+    }
+    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+        .await
+        .expect("connect");
+    let subject = format!("account:{}", signed_up.user_id);
+    let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures WHERE subject = $1")
+        .bind(&subject)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(counted, 3, "each address's failure counts for the account");
+
+    // As if many more addresses had guessed just now: far past the threshold (10).
+    sqlx::query("INSERT INTO login_failures (subject) SELECT $1 FROM generate_series(1, 20)")
+        .bind(&subject)
+        .execute(&pool)
+        .await
+        .expect("more failures");
+    let error = auth
+        .login(from("203.0.113.9", PASSWORD))
+        .await
+        .expect_err("slowed down");
+    assert_eq!(error.code(), Code::ResourceExhausted);
+    let retry_after: u64 = error
+        .metadata()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("retry-after metadata in seconds");
+    assert!(
+        (1..=60).contains(&retry_after),
+        "a wait of seconds, never a lockout: {retry_after}"
+    );
+    let after_refusal: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM login_failures WHERE subject = $1")
+            .bind(&subject)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(after_refusal, 23, "a refused attempt is not a guess");
+}

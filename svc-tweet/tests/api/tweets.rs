@@ -440,7 +440,8 @@ async fn likes_count_exactly_under_concurrency() {
         }
     }))
     .await;
-    assert!(likes.iter().all(Result::is_ok));
+    let failed: Vec<_> = likes.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failed.is_empty(), "likes failed: {failed:?}");
     let mut tweets = stack.tweets().await;
     let liked = tweets
         .like_tweet(bearer(
