@@ -7,6 +7,7 @@
 
 pub mod dev;
 pub mod edge;
+pub mod fuzzing;
 pub mod processes;
 
 use std::{net::SocketAddr, time::Duration};

@@ -167,32 +167,31 @@ async fn one_write(clients: &Clients, ledger: &Mutex<Ledger>, dice: &mut Dice, n
                 ledger.tweets.insert(tweet.tweet_id, (me, text));
             }
         }
-        13..=16 if !tweets.is_empty() => {
+        13..=19 if !tweets.is_empty() => {
             let tweet_id = tweets[dice.next(tweets.len())];
-            let outcome = clients
-                .tweets
-                .clone()
-                .like_tweet(authed(&token, LikeTweetRequest { tweet_id }))
-                .await;
+            let like = dice.next(7) < 4;
+            let mut tweets_client = clients.tweets.clone();
+            let acknowledged = if like {
+                tweets_client
+                    .like_tweet(authed(&token, LikeTweetRequest { tweet_id }))
+                    .await
+                    .is_ok()
+            } else {
+                tweets_client
+                    .repost(authed(&token, RepostRequest { tweet_id }))
+                    .await
+                    .is_ok()
+            };
             let mut ledger = ledger.lock().unwrap();
             ledger.tried.insert((me, tweet_id));
-            ledger.record("like", outcome.is_ok());
-            if outcome.is_ok() {
-                ledger.likes.insert((me, tweet_id));
-            }
-        }
-        17..=19 if !tweets.is_empty() => {
-            let tweet_id = tweets[dice.next(tweets.len())];
-            let outcome = clients
-                .tweets
-                .clone()
-                .repost(authed(&token, RepostRequest { tweet_id }))
-                .await;
-            let mut ledger = ledger.lock().unwrap();
-            ledger.tried.insert((me, tweet_id));
-            ledger.record("repost", outcome.is_ok());
-            if outcome.is_ok() {
-                ledger.reposts.insert((me, tweet_id));
+            ledger.record(if like { "like" } else { "repost" }, acknowledged);
+            if acknowledged {
+                let kept = if like {
+                    &mut ledger.likes
+                } else {
+                    &mut ledger.reposts
+                };
+                kept.insert((me, tweet_id));
             }
         }
         _ => {}

@@ -183,12 +183,7 @@ async fn repeated_wrong_passwords_throttle_that_account_only() {
     }
     let error = auth.login(wrong()).await.expect_err("throttled");
     assert_eq!(error.code(), Code::ResourceExhausted);
-    let retry_after: u64 = error
-        .metadata()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("retry-after metadata in seconds");
+    let retry_after = retry_after_secs(&error);
     assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
     let error = auth
         .login(LoginRequest {
@@ -552,12 +547,7 @@ async fn guesses_from_many_addresses_slow_the_account_down_without_locking_it() 
         .await
         .expect_err("slowed down");
     assert_eq!(error.code(), Code::ResourceExhausted);
-    let retry_after: u64 = error
-        .metadata()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("retry-after metadata in seconds");
+    let retry_after = retry_after_secs(&error);
     assert!(
         (1..=60).contains(&retry_after),
         "a wait of seconds, never a lockout: {retry_after}"
@@ -569,4 +559,13 @@ async fn guesses_from_many_addresses_slow_the_account_down_without_locking_it() 
             .await
             .expect("count");
     assert_eq!(after_refusal, 23, "a refused attempt is not a guess");
+}
+
+fn retry_after_secs(error: &tonic::Status) -> u64 {
+    error
+        .metadata()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("retry-after metadata in seconds")
 }
