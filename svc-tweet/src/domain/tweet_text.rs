@@ -39,10 +39,19 @@ pub enum InvalidText {
     Characters,
 }
 
-/// The weighted length of `text` (after NFC normalisation).
+/// The weighted length of `text` (after NFC normalisation); `i32::MAX` for a text the counting
+/// library cannot parse (see [`guarded`]).
 pub fn weighted_length(text: &str) -> i32 {
     let normalised: String = text.nfc().collect();
-    twitter_text::parse(&normalised, &CONFIG, true).weighted_length
+    guarded(|| twitter_text::parse(&normalised, &CONFIG, true).weighted_length).unwrap_or(i32::MAX)
+}
+
+/// Runs the twitter-text library, which panics on some inputs: 0.3.1 slices a string off a
+/// character boundary (found by fuzzing; the input is kept in
+/// `testdata/fuzz/tweet_text/crash-76d910e8...` and replayed by the regression test). Such a
+/// text is refused as invalid instead of failing the request.
+fn guarded<T>(work: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).ok()
 }
 
 impl TweetText {
@@ -66,7 +75,8 @@ impl TweetText {
         if text.trim().is_empty() {
             return Err(InvalidText::Empty);
         }
-        let results = twitter_text::parse(&text, &CONFIG, true);
+        let results =
+            guarded(|| twitter_text::parse(&text, &CONFIG, true)).ok_or(InvalidText::Characters)?;
         if !results.is_valid {
             return Err(
                 if results.weighted_length > CONFIG.max_weighted_tweet_length {
@@ -76,7 +86,8 @@ impl TweetText {
                 },
             );
         }
-        let (raw_mentions, raw_hashtags) = extract(&text);
+        let (raw_mentions, raw_hashtags) =
+            guarded(|| extract(&text)).ok_or(InvalidText::Characters)?;
         let mut mentions: Vec<String> = Vec::new();
         for name in raw_mentions {
             if !mentions.iter().any(|m| m.eq_ignore_ascii_case(&name)) {
@@ -215,5 +226,16 @@ mod tests {
         assert_eq!(text.hashtags(), ["rust", "tdd"]);
         assert_eq!(normalise_hashtag("#Rust"), Some("rust".into()));
         assert_eq!(normalise_hashtag("  "), None);
+    }
+}
+
+#[cfg(test)]
+mod fuzz_found {
+    use super::*;
+
+    #[test]
+    fn a_text_the_library_panics_on_is_refused_not_a_crash() {
+        let text = "hellorust hhe\u{ff20}llo @al\u{1f600}i@asustg/axa";
+        assert_eq!(TweetText::parse(text).err(), Some(InvalidText::Characters));
     }
 }
