@@ -108,8 +108,11 @@ impl CpuPool {
             .map_err(|_| Busy)?;
         let (done, finished) = tokio::sync::oneshot::channel::<Outcome<T>>();
         let job: Job = Box::new(move || {
-            let _held = (admitted, turn);
-            let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
+            let outcome = catch_unwind(AssertUnwindSafe(work));
+            // The places go back before the caller hears: by the time it has its answer, the
+            // pool has room again.
+            drop((admitted, turn));
+            let _ = done.send(outcome);
         });
         self.jobs
             .lock()
