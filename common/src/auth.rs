@@ -346,10 +346,7 @@ where
         let path = request.uri().path();
         if let Some(callers) = self.policy.internal_callers(path) {
             return match check_service(&self.identity, request.headers(), callers, path) {
-                Ok(peer) => {
-                    request.extensions_mut().insert(CallingService(peer));
-                    Box::pin(self.inner.call(request))
-                }
+                Ok(_) => Box::pin(self.inner.call(request)),
                 Err(status) => Box::pin(async move { Ok(status.into_http()) }),
             };
         }
@@ -379,10 +376,6 @@ where
         })
     }
 }
-
-/// The service that made an internal call, put in the request's extensions by [`AuthLayer`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallingService(pub Peer);
 
 fn check_service(
     identity: &ServiceIdentity,

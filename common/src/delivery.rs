@@ -21,12 +21,6 @@ impl DeliveryError {
     pub fn undecodable(error: impl std::fmt::Display) -> Self {
         Self::Rejected(format!("undecodable payload: {error}"))
     }
-
-    pub fn reason(&self) -> &str {
-        match self {
-            Self::Retry(reason) | Self::Rejected(reason) => reason,
-        }
-    }
 }
 
 impl From<Status> for DeliveryError {

@@ -224,10 +224,6 @@ impl ServiceIdentity {
         }
     }
 
-    pub fn me(&self) -> Peer {
-        self.me
-    }
-
     /// A token for a call to `audience`: minted once, reused until shortly before expiry.
     pub fn token_for(&self, audience: Peer) -> String {
         let mut minted = self

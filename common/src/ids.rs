@@ -197,15 +197,29 @@ impl IdGenerator {
     }
 }
 
-/// A name for this process as a lease holder: host, pid and a random part (a restarted
-/// process never renews its predecessor's lease).
-pub fn lease_holder_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
-    format!(
-        "{host}/{}/{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    )
+/// A generator whose worker id is leased, and the name this process holds the lease under:
+/// what a readiness check needs to acquire and renew it, in PostgreSQL or MongoDB.
+#[derive(Debug, Clone)]
+pub struct WorkerLease {
+    pub ids: std::sync::Arc<IdGenerator>,
+    pub holder: std::sync::Arc<str>,
+}
+
+impl WorkerLease {
+    /// The lease of `ids`, or `None` when its worker id is fixed by settings.
+    pub fn of(ids: std::sync::Arc<IdGenerator>) -> Option<Self> {
+        // Host, pid and a random part: a restarted process never renews its predecessor's.
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
+        let holder = format!(
+            "{host}/{}/{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        );
+        ids.is_leased().then(|| Self {
+            ids,
+            holder: holder.into(),
+        })
+    }
 }
 
 fn now_ms() -> u64 {

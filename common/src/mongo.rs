@@ -8,7 +8,7 @@ use mongodb::{Client, Database, bson::doc, error::ErrorKind, options::ClientOpti
 use tonic::{Code, Status};
 
 use crate::{
-    ids::{IdGenerator, MAX_WORKER_ID, lease_holder_name},
+    ids::{IdGenerator, MAX_WORKER_ID, WorkerLease},
     settings::MongoSettings,
 };
 
@@ -50,7 +50,7 @@ pub struct ReadinessCheck {
     database: Database,
     plan: std::sync::Arc<IndexPlan>,
     indexed: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    lease: Option<(std::sync::Arc<IdGenerator>, std::sync::Arc<str>)>,
+    lease: Option<WorkerLease>,
 }
 
 /// The collection of worker-id leases: `{_id: worker id, holder, expires_at}`.
@@ -69,9 +69,7 @@ impl ReadinessCheck {
     /// Also acquires and renews `ids`' worker id in the `worker_leases` collection: not ready
     /// while no lease is held.
     pub fn with_worker_lease(mut self, ids: std::sync::Arc<IdGenerator>) -> Self {
-        if ids.is_leased() {
-            self.lease = Some((ids, lease_holder_name().into()));
-        }
+        self.lease = WorkerLease::of(ids);
         self
     }
 
@@ -88,7 +86,7 @@ impl ReadinessCheck {
             tracing::info!(indexes = self.plan.len(), "indexes ensured");
         }
         match &self.lease {
-            Some((ids, holder)) => keep_lease(&self.database, ids, holder).await,
+            Some(lease) => keep_lease(&self.database, lease).await,
             None => ping(&self.database).await,
         }
     }
@@ -97,12 +95,9 @@ impl ReadinessCheck {
 /// Renews the held worker id, or takes the lowest one whose lease expired (or never existed).
 /// Expiry is written with this replica's clock: replicas' clocks must agree to well within a
 /// third of the lease (NTP does).
-async fn keep_lease(
-    database: &Database,
-    ids: &IdGenerator,
-    holder: &str,
-) -> mongodb::error::Result<()> {
+async fn keep_lease(database: &Database, lease: &WorkerLease) -> mongodb::error::Result<()> {
     use mongodb::bson::DateTime;
+    let (ids, holder) = (&lease.ids, &*lease.holder);
     let leases = database.collection::<mongodb::bson::Document>(WORKER_LEASES);
     let asked_at = std::time::Instant::now();
     let ttl_ms = i64::try_from(ids.lease_ttl().as_millis()).unwrap_or(i64::MAX);

@@ -18,7 +18,7 @@ use sqlx::{
 use tonic::{Code, Status};
 
 use crate::{
-    ids::{IdGenerator, MAX_WORKER_ID, lease_holder_name},
+    ids::{IdGenerator, MAX_WORKER_ID, WorkerLease},
     settings::PostgresSettings,
 };
 
@@ -43,13 +43,6 @@ pub enum CheckError {
     NoWorkerIdFree,
 }
 
-/// This replica's worker-id lease, kept by the readiness check.
-#[derive(Clone)]
-struct Lease {
-    ids: Arc<IdGenerator>,
-    holder: Arc<str>,
-}
-
 /// The readiness check of a PostgreSQL service: applies `migrator` once (sqlx holds an
 /// advisory lock, so replicas starting together do not race), then pings on every call.
 #[derive(Clone)]
@@ -57,7 +50,7 @@ pub struct ReadinessCheck {
     pool: PgPool,
     migrator: &'static Migrator,
     migrated: Arc<AtomicBool>,
-    lease: Option<Lease>,
+    lease: Option<WorkerLease>,
 }
 
 impl ReadinessCheck {
@@ -73,12 +66,7 @@ impl ReadinessCheck {
     /// Also acquires and renews `ids`' worker id in the `worker_leases` table (which the
     /// service's migrations create): not ready while no lease is held.
     pub fn with_worker_lease(mut self, ids: Arc<IdGenerator>) -> Self {
-        if ids.is_leased() {
-            self.lease = Some(Lease {
-                ids,
-                holder: lease_holder_name().into(),
-            });
-        }
+        self.lease = WorkerLease::of(ids);
         self
     }
 
@@ -105,7 +93,7 @@ impl ReadinessCheck {
 
 /// Renews the held worker id, or takes the lowest one whose lease expired (or never existed).
 /// Expiry is the database's clock, so replicas' clocks need not agree.
-async fn keep_lease(pool: &PgPool, lease: &Lease) -> Result<(), CheckError> {
+async fn keep_lease(pool: &PgPool, lease: &WorkerLease) -> Result<(), CheckError> {
     let asked_at = std::time::Instant::now();
     let ttl_secs = lease.ids.lease_ttl().as_secs_f64();
     if let Some(worker_id) = lease.ids.worker_id() {

@@ -112,16 +112,10 @@ thread_local! {
 }
 
 /// argon2 of `password` and `salt` into `out`, in this thread's reused memory.
-fn hash_into(
-    hasher: &Argon2,
-    params: &Params,
-    password: &[u8],
-    salt: &[u8],
-    out: &mut [u8],
-) -> argon2::Result<()> {
+fn hash_into(hasher: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
     BLOCKS.with(|blocks| {
         let mut blocks = blocks.borrow_mut();
-        let needed = params.block_count();
+        let needed = hasher.params().block_count();
         if blocks.len() < needed {
             blocks.resize(needed, Block::default());
         }
@@ -136,8 +130,7 @@ fn hash_with_new_salt(params: &Params, password: &[u8]) -> Result<String, HashEr
     let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut buffer = [0u8; Output::MAX_LENGTH];
     let out = &mut buffer[..params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
-    hash_into(&hasher, params, password, &salt, out)
-        .map_err(|error| HashError::Hash(error.into()))?;
+    hash_into(&hasher, password, &salt, out).map_err(|error| HashError::Hash(error.into()))?;
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -166,7 +159,7 @@ fn matches(stored: &PasswordHash, password: &[u8]) -> bool {
         let hasher = Argon2::new(algorithm, version, params.clone());
         let mut buffer = [0u8; Output::MAX_LENGTH];
         let out = &mut buffer[..expected.len()];
-        hash_into(&hasher, &params, password, salt, out)?;
+        hash_into(&hasher, password, salt, out)?;
         Ok(Output::new(out)? == *expected)
     };
     check().unwrap_or(false)

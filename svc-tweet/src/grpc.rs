@@ -35,6 +35,7 @@ use crate::{
     reactions::{self, Reaction, Reactions},
     store::{
         self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, Target, TweetDoc, outbox_push,
+        timestamp,
     },
 };
 
@@ -69,14 +70,6 @@ fn me<T>(request: &Request<T>) -> Result<UserId, Status> {
 
 fn viewer_of<T>(request: &Request<T>) -> Option<UserId> {
     auth::viewer(request).and_then(|caller| UserId::parse(caller.user_id).ok())
-}
-
-fn timestamp(at: DateTime) -> prost_types::Timestamp {
-    let millis = at.timestamp_millis();
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
 }
 
 /// What a viewer did to the tweets of one page: two indexed queries for the whole page.
@@ -847,7 +840,11 @@ impl TweetApi {
         let reposts: Vec<RepostDoc> = self
             .reposts
             .find(with_range(
-                doc! { "user_id": { "$in": authors }, "pending.delta": { "$ne": -1 } },
+                {
+                    let mut filter = doc! { "user_id": { "$in": authors } };
+                    filter.extend(reactions::current());
+                    filter
+                },
                 "_id",
                 range,
             ))

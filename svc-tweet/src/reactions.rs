@@ -64,13 +64,9 @@ impl Reaction {
 
 /// A tweet event for the timeline service, keyed by `id` in the tweet's outbox.
 pub fn timeline_event(id: i64, kind: Kind) -> (String, PendingEvent) {
-    let now = DateTime::now().timestamp_millis();
     let event = events::TweetEvent {
         event_id: format!("svc-tweet:{id}"),
-        occurred_at: Some(prost_types::Timestamp {
-            seconds: now.div_euclid(1000),
-            nanos: (now.rem_euclid(1000) * 1_000_000) as i32,
-        }),
+        occurred_at: Some(store::timestamp(DateTime::now())),
         kind: Some(kind),
     };
     (
@@ -87,12 +83,7 @@ pub fn pending_delta(reaction: &Document) -> Option<i32> {
         .and_then(|pending| pending.get_i32("delta").ok())
 }
 
-/// Whether a stored reaction counts as the viewer's (an undo under way no longer does).
-pub fn is_current(reaction: &Document) -> bool {
-    pending_delta(reaction) != Some(-1)
-}
-
-/// The filter that leaves out reactions being undone.
+/// The filter of reactions that count as the viewer's (an undo under way no longer does).
 pub fn current() -> Document {
     doc! { "pending.delta": { "$ne": -1 } }
 }

@@ -169,6 +169,15 @@ impl PendingEvent {
 }
 
 /// `$set` / `$inc` parts that add `events` to a tweet's outbox in the same update.
+/// A stored time as the API's `Timestamp`.
+pub fn timestamp(at: DateTime) -> prost_types::Timestamp {
+    let millis = at.timestamp_millis();
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
 pub fn outbox_push(events: &[(String, PendingEvent)]) -> (Document, i64) {
     let mut set = Document::new();
     for (id, event) in events {

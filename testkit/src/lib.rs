@@ -413,21 +413,9 @@ url = \"{}\"
         TimelineServiceClient::new(testing::channel(self.timeline_addr).await)
     }
 
-    /// svc-user as `caller` calls it (with its service token): for internal RPCs.
-    pub async fn users_as(&self, caller: Peer) -> UserServiceClient<PeerChannel> {
-        UserServiceClient::new(testing::channel_as(self.user_addr, caller, Peer::User).await)
-    }
-
     /// svc-tweet as `caller` calls it (with its service token): for internal RPCs.
     pub async fn tweets_as(&self, caller: Peer) -> TweetServiceClient<PeerChannel> {
         TweetServiceClient::new(testing::channel_as(self.tweet_addr, caller, Peer::Tweet).await)
-    }
-
-    /// svc-timeline as `caller` calls it (with its service token): for internal RPCs.
-    pub async fn timelines_as(&self, caller: Peer) -> TimelineServiceClient<PeerChannel> {
-        TimelineServiceClient::new(
-            testing::channel_as(self.timeline_addr, caller, Peer::Timeline).await,
-        )
     }
 
     /// The real Envoy edge in front of this stack, on `config` with its clusters mapped to

@@ -201,7 +201,7 @@ async fn one_write(clients: &Clients, ledger: &Mutex<Ledger>, dice: &mut Dice, n
 /// Everything a user's pages say, read through the public RPCs.
 #[derive(Debug, Default, PartialEq)]
 struct Found {
-    /// Original tweets by author: id -> (text, like count, repost count).
+    /// Original tweets: id -> (author, text, like count, repost count).
     tweets: BTreeMap<i64, (i64, String, i64, i64)>,
     following: BTreeMap<i64, BTreeSet<i64>>,
     followers_count: BTreeMap<i64, i64>,
@@ -247,51 +247,49 @@ async fn read_everything(
         }
     }
     for (author, token) in users {
-        {
-            let mut max_id = 0;
-            loop {
-                let page = clients
-                    .tweets
-                    .clone()
-                    .list_user_tweets(authed(
-                        token,
-                        ListUserTweetsRequest {
-                            user_id: *author,
-                            max_id,
-                            since_id: 0,
-                            limit: 100,
-                        },
-                    ))
-                    .await?
-                    .into_inner();
-                for item in page.items {
-                    let tweet = item.tweet.expect("a tweet");
-                    if item.reposted_by_user_id == 0 {
-                        if found
-                            .tweets
-                            .insert(
-                                tweet.tweet_id,
-                                (
-                                    *author,
-                                    tweet.text.clone(),
-                                    tweet.like_count,
-                                    tweet.repost_count,
-                                ),
-                            )
-                            .is_some()
-                        {
-                            found.repeated_items += 1;
-                        }
-                        if texts.insert(tweet.text.clone(), tweet.tweet_id).is_some() {
-                            found.duplicate_texts += 1;
-                        }
+        let mut max_id = 0;
+        loop {
+            let page = clients
+                .tweets
+                .clone()
+                .list_user_tweets(authed(
+                    token,
+                    ListUserTweetsRequest {
+                        user_id: *author,
+                        max_id,
+                        since_id: 0,
+                        limit: 100,
+                    },
+                ))
+                .await?
+                .into_inner();
+            for item in page.items {
+                let tweet = item.tweet.expect("a tweet");
+                if item.reposted_by_user_id == 0 {
+                    if found
+                        .tweets
+                        .insert(
+                            tweet.tweet_id,
+                            (
+                                *author,
+                                tweet.text.clone(),
+                                tweet.like_count,
+                                tweet.repost_count,
+                            ),
+                        )
+                        .is_some()
+                    {
+                        found.repeated_items += 1;
+                    }
+                    if texts.insert(tweet.text.clone(), tweet.tweet_id).is_some() {
+                        found.duplicate_texts += 1;
                     }
                 }
-                if page.next_max_id == 0 {
-                    break;
-                }
-                max_id = page.next_max_id;
             }
+            if page.next_max_id == 0 {
+                break;
+            }
+            max_id = page.next_max_id;
         }
     }
     for (user, token) in users {
