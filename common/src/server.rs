@@ -1,13 +1,22 @@
 //! The one way every service serves: a gRPC listener with health (`""` for liveness,
 //! `readiness` for dependencies), reflection (v1 and v1alpha), the observe layer (spans and
 //! metrics), a request timeout and a global concurrency limit; a `/metrics` listener; and a
-//! graceful shutdown that turns readiness off, drains in-flight calls within a grace period,
+//! graceful shutdown that turns readiness off, keeps serving for a drain delay while load
+//! balancers notice, then closes the listener, drains in-flight calls within a grace period,
 //! and returns.
 //!
 //! [`GrpcServer::bind`] binds both listeners up front so callers (tests) can ask for port 0
 //! and learn the real ports before serving.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use crate::limit::ApiConcurrencyLimitLayer;
 use tokio::net::TcpListener;
@@ -53,10 +62,14 @@ pub enum ServerError {
 pub struct Readiness {
     reporter: HealthReporter,
     service_name: &'static str,
+    /// Set once shutdown begins: from then on readiness stays NOT_SERVING, whatever the
+    /// dependency probe finds, so load balancers keep moving traffic away.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Readiness {
     pub async fn set(&self, ready: bool) {
+        let ready = ready && !self.stopping.load(Ordering::SeqCst);
         let status = if ready {
             ServingStatus::Serving
         } else {
@@ -66,6 +79,12 @@ impl Readiness {
         self.reporter
             .set_service_status(self.service_name, status)
             .await;
+    }
+
+    /// NOT_SERVING for good: the process is going away.
+    async fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.set(false).await;
     }
 }
 
@@ -95,6 +114,7 @@ impl GrpcServer {
         let readiness = Readiness {
             reporter,
             service_name,
+            stopping: Arc::default(),
         };
         // Not ready until the dependency probe says so; liveness ("") is SERVING already.
         readiness.set(false).await;
@@ -153,8 +173,10 @@ impl GrpcServer {
     }
 
     /// Serves `routes` (the service's own gRPC services) plus health and reflection until
-    /// `shutdown` completes, then drains: readiness NOT_SERVING, no new calls, in-flight calls
-    /// get up to `server.shutdown_grace_ms` to finish.
+    /// `shutdown` completes, then drains: readiness NOT_SERVING at once, calls still served for
+    /// `server.drain_delay_ms` (the edge's health checks and the cluster's endpoints move
+    /// traffic away meanwhile), then no new calls, and in-flight calls get up to
+    /// `server.shutdown_grace_ms` to finish.
     pub async fn serve(
         self,
         routes: Routes,
@@ -168,12 +190,20 @@ impl GrpcServer {
             .add_service(reflection(self.service_name).build_v1()?)
             .add_service(reflection(self.service_name).build_v1alpha()?);
 
-        let stopping = CancellationToken::new();
+        // Cancelled once the drain delay after `shutdown` is over: the listeners close.
+        let closing = CancellationToken::new();
+        let drain_delay = self.settings.drain_delay();
         tokio::spawn({
-            let stopping = stopping.clone();
+            let (closing, readiness) = (closing.clone(), self.readiness.clone());
             async move {
                 shutdown.await;
-                stopping.cancel();
+                readiness.stop().await;
+                tracing::info!(
+                    drain_delay_ms = drain_delay.as_millis() as u64,
+                    "shutting down: readiness NOT_SERVING, still serving until the drain delay is over"
+                );
+                tokio::time::sleep(drain_delay).await;
+                closing.cancel();
             }
         });
 
@@ -186,14 +216,12 @@ impl GrpcServer {
             "listening"
         );
 
-        let metrics = tokio::spawn(metrics::serve(self.metrics, stopping.clone()));
-        let readiness = self.readiness.clone();
+        let metrics = tokio::spawn(metrics::serve(self.metrics, closing.clone()));
         let drain_signal = {
-            let stopping = stopping.clone();
+            let closing = closing.clone();
             async move {
-                stopping.cancelled().await;
-                readiness.set(false).await;
-                tracing::info!("shutting down: readiness NOT_SERVING, draining in-flight calls");
+                closing.cancelled().await;
+                tracing::info!("listener closed: draining in-flight calls");
             }
         };
         let server = tonic::transport::Server::builder()
@@ -209,12 +237,12 @@ impl GrpcServer {
         let grace = self.settings.shutdown_grace();
         let result = tokio::select! {
             result = server => result.map_err(ServerError::from),
-            () = grace_elapsed(stopping.clone(), grace) => {
+            () = grace_elapsed(closing.clone(), grace) => {
                 tracing::warn!(grace_ms = grace.as_millis() as u64, "grace period over: dropping calls still in flight");
                 Ok(())
             }
         };
-        stopping.cancel();
+        closing.cancel();
         if let Ok(Err(error)) = metrics.await {
             return Err(ServerError::Metrics(error));
         }
@@ -235,8 +263,8 @@ fn reflection(service_name: &'static str) -> tonic_reflection::server::Builder<'
         .with_service_name("grpc.health.v1.Health")
 }
 
-async fn grace_elapsed(stopping: CancellationToken, grace: Duration) {
-    stopping.cancelled().await;
+async fn grace_elapsed(closing: CancellationToken, grace: Duration) {
+    closing.cancelled().await;
     tokio::time::sleep(grace).await;
 }
 

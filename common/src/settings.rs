@@ -139,7 +139,12 @@ pub struct ServerSettings {
     pub request_timeout_ms: u64,
     /// Calls served at once across all connections; more wait for a slot.
     pub concurrency_limit: usize,
-    /// After SIGTERM, how long in-flight calls may take before the process exits anyway.
+    /// After SIGTERM, how long calls are still served with readiness NOT_SERVING before the
+    /// listener closes: long enough for the edge's health checks (and the cluster's endpoint
+    /// lists) to stop sending new calls here. 0 (the default, for a terminal) closes at once.
+    pub drain_delay_ms: u64,
+    /// After the listener closes, how long in-flight calls may take before the process exits
+    /// anyway.
     pub shutdown_grace_ms: u64,
     /// CPU-heavy calls (password hashing, tweet text parsing) running at once; 0: one per core.
     pub cpu_heavy_running: usize,
@@ -155,6 +160,7 @@ impl Default for ServerSettings {
             metrics_port: 9100,
             request_timeout_ms: 10_000,
             concurrency_limit: 512,
+            drain_delay_ms: 0,
             shutdown_grace_ms: 20_000,
             cpu_heavy_running: 0,
             cpu_heavy_queued: 32,
@@ -165,6 +171,10 @@ impl Default for ServerSettings {
 impl ServerSettings {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_millis(self.drain_delay_ms)
     }
 
     pub fn shutdown_grace(&self) -> Duration {

@@ -15,7 +15,10 @@ use crate::helpers::seed_profile;
 
 /// Starts the real binary on free ports and returns it with its gRPC address, read from its
 /// "listening" log line.
-fn start_binary(database_url: &str) -> (Child, SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+fn start_binary(
+    database_url: &str,
+    extra_env: &[(&str, &str)],
+) -> (Child, SocketAddr, std::thread::JoinHandle<Vec<String>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_svc-user"))
         .env_remove("XIR_CONFIG")
         .env_remove("RUST_LOG")
@@ -26,6 +29,7 @@ fn start_binary(database_url: &str) -> (Child, SocketAddr, std::thread::JoinHand
         .env("XIR_SERVER__METRICS_PORT", "0")
         .env("XIR_SERVER__SHUTDOWN_GRACE_MS", "10000")
         .env("XIR_READINESS__CHECK_INTERVAL_MS", "200")
+        .envs(extra_env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .expect("cannot start svc-user");
@@ -54,7 +58,7 @@ fn start_binary(database_url: &str) -> (Child, SocketAddr, std::thread::JoinHand
 #[tokio::test]
 async fn sigterm_lets_the_in_flight_call_finish_then_exits_zero() {
     let database_url = testing::postgres_database("svc_user").await;
-    let (mut child, addr, logs) = start_binary(&database_url);
+    let (mut child, addr, logs) = start_binary(&database_url, &[]);
     testing::wait_for_health(
         addr,
         "readiness",
@@ -111,4 +115,62 @@ async fn sigterm_lets_the_in_flight_call_finish_then_exits_zero() {
         logs.iter().any(|l| l.contains("SIGTERM received")),
         "{logs:#?}"
     );
+}
+
+/// With a drain delay, SIGTERM turns readiness NOT_SERVING at once and for good (the dependency
+/// probe, which still finds the database, does not turn it back), while calls, on new
+/// connections too, are still served: load balancers get time to move away.
+#[tokio::test]
+async fn sigterm_with_a_drain_delay_reports_not_serving_and_keeps_serving() {
+    let database_url = testing::postgres_database("svc_user").await;
+    // Far longer than the test: the delay must not end while it looks.
+    let (mut child, addr, _logs) =
+        start_binary(&database_url, &[("XIR_SERVER__DRAIN_DELAY_MS", "600000")]);
+    testing::wait_for_health(
+        addr,
+        "readiness",
+        ServingStatus::Serving,
+        Duration::from_secs(20),
+    )
+    .await;
+    let pool = sqlx::PgPool::connect(&database_url).await.expect("connect");
+    seed_profile(&pool, 8, "draining").await;
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    testing::wait_for_health(
+        addr,
+        "readiness",
+        ServingStatus::NotServing,
+        Duration::from_secs(20),
+    )
+    .await;
+    for _ in 0..5 {
+        // Several probe intervals (200 ms): the probe keeps succeeding and must not win.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            testing::health(addr, "readiness").await,
+            ServingStatus::NotServing
+        );
+        let mut client = UserServiceClient::new(testing::channel(addr).await);
+        let profile = client
+            .get_profile(GetProfileRequest {
+                user: Some(User::UserId(8)),
+            })
+            .await
+            .expect("served during the drain delay")
+            .into_inner()
+            .profile
+            .expect("profile");
+        assert_eq!(profile.user_id, 8);
+    }
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "still running during the drain delay"
+    );
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
 }
