@@ -8,12 +8,16 @@ or, rendered by the chart, by cluster DNS names, listens on fixed ports and read
 descriptor set from /etc/envoy. To run that same file on one machine (the tests, a machine
 without Docker), this rewrites exactly:
 
-  --cluster NAME=HOST:PORT   every endpoint of the cluster called NAME (by cluster name, so the
-                             Compose file and the chart's render map alike); a name the config
-                             lacks is an error, a cluster not named is left as it is
+  --cluster NAME=HOST:PORT   the endpoints of the cluster called NAME (by cluster name, so the
+                             Compose file and the chart's render map alike): one per time NAME
+                             is given (replicas), each a copy of the file's first endpoint; a
+                             name the config lacks is an error, a cluster not named is left as
+                             it is
   --listener NAME=HOST:PORT  the address of the listener called NAME
   --admin HOST:PORT          the admin interface's address
   --descriptor PATH          every grpc_json_transcoder's proto_descriptor
+  --dns-resolver HOST:PORT   the DNS server clusters resolve their names with (c-ares), in place
+                             of the machine's (tests that play a cluster's DNS)
 
 and prints the result. Everything else (routes, filters, timeouts) is passed through untouched.
 YAML merge keys (`<<:`) are kept as ordinary keys rather than merged, so that Envoy, whose YAML
@@ -29,7 +33,7 @@ prometheus: observability/prometheus.yml scrapes Compose host names:
   --target JOB=HOST:PORT     the one target of the scrape job called JOB
 
 Usage: localize.py envoy SOURCE [--from-helm] [--cluster ...] [--listener ...] [--admin ...]
-                                [--descriptor ...]
+                                [--descriptor ...] [--dns-resolver ...]
        localize.py jaeger SOURCE [--endpoint ...]
        localize.py prometheus SOURCE [--target ...]
        With --from-helm, SOURCE is `helm template` output and the edge ConfigMap's envoy.yaml is
@@ -37,6 +41,7 @@ Usage: localize.py envoy SOURCE [--from-helm] [--cluster ...] [--listener ...] [
 """
 
 import argparse
+import copy
 import sys
 
 import yaml
@@ -82,6 +87,17 @@ def named(pairs, what):
     return mapping
 
 
+def named_lists(pairs, what):
+    """NAME=HOST:PORT pairs, a NAME given more than once collecting every address."""
+    mapping = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            sys.exit(f"localize.py: {what} {pair!r} is not NAME=HOST:PORT")
+        mapping.setdefault(name, []).append(host_port(value, what))
+    return mapping
+
+
 def transcoders(node):
     """Every grpc_json_transcoder typed_config below node."""
     if isinstance(node, dict):
@@ -94,15 +110,20 @@ def transcoders(node):
             yield from transcoders(value)
 
 
-def localize_envoy(config, clusters, listeners, admin, descriptor):
+def localize_envoy(config, clusters, listeners, admin, descriptor, dns_resolver):
     resources = config.get("static_resources", {})
     for cluster in resources.get("clusters", []):
-        address = clusters.pop(cluster.get("name"), None)
-        if address is None:
+        addresses = clusters.pop(cluster.get("name"), None)
+        if addresses is None:
             continue
-        for group in cluster["load_assignment"]["endpoints"]:
-            for endpoint in group["lb_endpoints"]:
-                endpoint["endpoint"]["address"]["socket_address"] = dict(address)
+        groups = cluster["load_assignment"]["endpoints"]
+        template = groups[0]["lb_endpoints"][0]
+        endpoints = []
+        for address in addresses:
+            endpoint = copy.deepcopy(template)
+            endpoint["endpoint"]["address"]["socket_address"] = dict(address)
+            endpoints.append(endpoint)
+        cluster["load_assignment"]["endpoints"] = [{**groups[0], "lb_endpoints": endpoints}]
     for listener in resources.get("listeners", []):
         address = listeners.pop(listener.get("name"), None)
         if address is not None:
@@ -114,6 +135,15 @@ def localize_envoy(config, clusters, listeners, admin, descriptor):
     if descriptor is not None:
         for transcoder in transcoders(config):
             transcoder["proto_descriptor"] = descriptor
+    if dns_resolver is not None:
+        config["typed_dns_resolver_config"] = {
+            "name": "envoy.network.dns_resolver.cares",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.network.dns_resolver.cares.v3.CaresDnsResolverConfig",
+                "resolvers": [{"socket_address": dns_resolver}],
+                "dns_resolver_options": {"no_default_search_domain": True},
+            },
+        }
     return config
 
 
@@ -161,6 +191,7 @@ def main():
     parser.add_argument("--listener", action="append", default=[])
     parser.add_argument("--admin")
     parser.add_argument("--descriptor")
+    parser.add_argument("--dns-resolver")
     parser.add_argument("--endpoint", action="append", default=[])
     parser.add_argument("--target", action="append", default=[])
     args = parser.parse_args()
@@ -172,10 +203,11 @@ def main():
     if args.kind == "envoy":
         config = localize_envoy(
             load_envoy_yaml(text),
-            named(args.cluster, "--cluster"),
+            named_lists(args.cluster, "--cluster"),
             named(args.listener, "--listener"),
             host_port(args.admin, "--admin") if args.admin else None,
             args.descriptor,
+            host_port(args.dns_resolver, "--dns-resolver") if args.dns_resolver else None,
         )
     elif args.kind == "jaeger":
         config = localize_jaeger(yaml.safe_load(text), named(args.endpoint, "--endpoint"))

@@ -28,6 +28,16 @@ pub enum EdgeConfig {
     Chart,
 }
 
+/// Where an edge started by [`Edge::start_in_cluster`] finds its upstreams.
+pub struct InCluster<'a> {
+    /// Each upstream cluster (`svc-auth`, ...) and the `host:port` of its headless Service.
+    pub services: &'a [(&'a str, String)],
+    /// The DNS server that resolves those hosts.
+    pub dns: SocketAddr,
+    /// More Envoy arguments.
+    pub args: &'a [String],
+}
+
 /// A running Envoy; killed when dropped.
 pub struct Edge {
     envoy: Child,
@@ -108,6 +118,34 @@ impl Edge {
         clusters: &[(&str, SocketAddr)],
         otlp: Option<SocketAddr>,
     ) -> Edge {
+        let clusters: Vec<(&str, String)> = clusters
+            .iter()
+            .map(|(name, at)| (*name, at.to_string()))
+            .collect();
+        Self::launch(config, &clusters, otlp, None, &[]).await
+    }
+
+    /// Starts Envoy as a pod of a cluster the test plays: each of its clusters resolves a
+    /// headless Service name through the test's DNS server, and it runs with `args` too (the
+    /// chart's drain options).
+    pub async fn start_in_cluster(config: EdgeConfig, cluster: &InCluster<'_>) -> Edge {
+        Self::launch(
+            config,
+            cluster.services,
+            None,
+            Some(cluster.dns),
+            cluster.args,
+        )
+        .await
+    }
+
+    async fn launch(
+        config: EdgeConfig,
+        clusters: &[(&str, String)],
+        otlp: Option<SocketAddr>,
+        dns: Option<SocketAddr>,
+        args: &[String],
+    ) -> Edge {
         let dir = tempfile::tempdir().expect("temporary directory");
         let addr = SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
         let admin = SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
@@ -124,9 +162,12 @@ impl Edge {
                     .arg("--from-helm");
             }
         }
-        let otlp = otlp.unwrap_or_else(closed_port);
-        for (name, at) in clusters.iter().copied().chain([("otlp", otlp)]) {
+        let otlp = otlp.unwrap_or_else(closed_port).to_string();
+        for (name, at) in clusters.iter().chain([&("otlp", otlp)]) {
             localize.arg("--cluster").arg(format!("{name}={at}"));
+        }
+        if let Some(dns) = dns {
+            localize.arg("--dns-resolver").arg(dns.to_string());
         }
         localize
             .arg("--listener")
@@ -146,6 +187,7 @@ impl Edge {
             // Several edges run at once in one test run: no shared memory between them.
             .args(["--disable-hot-restart", "--concurrency", "1"])
             .args(["--log-level", "warn"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
@@ -192,6 +234,19 @@ impl Edge {
     /// Envoy's admin interface (`/stats`, `/clusters`, ...).
     pub fn admin_url(&self) -> String {
         format!("http://{}", self.admin)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+    }
+
+    /// SIGTERM, as Kubernetes sends it after the preStop hook, and waits for Envoy to exit.
+    pub async fn terminate(self, within: Duration) -> std::process::ExitStatus {
+        crate::processes::terminate(self.envoy, within).await
     }
 
     /// What Envoy printed so far: its warnings and one JSON access-log line per request.
@@ -308,6 +363,21 @@ impl RestClient {
         body: Option<serde_json::Value>,
         extra_headers: &[(&str, &str)],
     ) -> Reply {
+        self.try_request(method, path_and_query, token, body, extra_headers)
+            .await
+            .expect("the edge answers")
+    }
+
+    /// [`RestClient::request_with_headers`], a connection that fails or breaks being an
+    /// error rather than a panic (for tests that count failures).
+    pub async fn try_request(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<Reply, reqwest::Error> {
         let mut request = self
             .http
             .request(method, format!("{}{path_and_query}", self.base));
@@ -322,15 +392,15 @@ impl RestClient {
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(&json).expect("JSON"));
         }
-        let response = request.send().await.expect("the edge answers");
+        let response = request.send().await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("response body");
-        Reply {
+        let bytes = response.bytes().await?;
+        Ok(Reply {
             status,
             headers,
             json: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
             text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        })
     }
 }

@@ -8,6 +8,7 @@
 pub mod dev;
 pub mod edge;
 pub mod fuzzing;
+pub mod kube;
 pub mod processes;
 
 use std::{net::SocketAddr, time::Duration};

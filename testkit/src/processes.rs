@@ -5,7 +5,7 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::Stdio,
+    process::{ExitStatus, Stdio},
     time::Duration,
 };
 
@@ -72,6 +72,12 @@ impl Process {
         self.child = Some(command.spawn().expect("start the process"));
     }
 
+    /// SIGTERM, as Kubernetes sends it, and waits until the process has exited.
+    pub async fn terminate(&mut self, within: Duration) -> ExitStatus {
+        let child = self.child.take().expect("the process is running");
+        terminate(child, within).await
+    }
+
     /// SIGKILL: no drain, no cleanup, as when a node dies.
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -96,7 +102,7 @@ impl ServiceProcess {
     /// beyond its ports (database, peers, keys).
     pub fn new(name: &'static str, grpc: SocketAddr, dir: &Path, env: &[(&str, String)]) -> Self {
         let mut all: Vec<(String, String)> = vec![
-            ("XIR_SERVER__HOST".into(), "127.0.0.1".into()),
+            ("XIR_SERVER__HOST".into(), grpc.ip().to_string()),
             ("XIR_SERVER__PORT".into(), grpc.port().to_string()),
             ("XIR_SERVER__METRICS_PORT".into(), "0".into()),
             ("XIR_SERVER__SHUTDOWN_GRACE_MS".into(), "2000".into()),
@@ -165,9 +171,29 @@ impl ServiceProcess {
         self.process.kill().await;
     }
 
+    /// SIGTERM, and waits for the drain to end and the process to exit.
+    pub async fn terminate(&mut self, within: Duration) -> ExitStatus {
+        self.process.terminate(within).await
+    }
+
     pub fn log(&self) -> String {
         self.process.log()
     }
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit; panics if it is still running after
+/// `within`.
+pub(crate) async fn terminate(mut child: Child, within: Duration) -> ExitStatus {
+    let pid = child.id().expect("a running child has a pid");
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -TERM {pid} failed");
+    tokio::time::timeout(within, child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("process {pid} still running {within:?} after SIGTERM"))
+        .expect("wait for the process")
 }
 
 /// FerretDB (the MongoDB protocol on SQLite) of this test alone, its data in `dir`.
