@@ -1,0 +1,530 @@
+//! Pagination invariants, as properties over generated interleavings of page reads and writes.
+//! A client pages newest-first through a list (page sizes 1 to 5) while, between its pages,
+//! new items arrive (and some old ones leave). Whatever the interleaving:
+//! - no item is returned twice and every page list ends;
+//! - every item that was there before the first page and stayed is returned, so new writes
+//!   never open a gap;
+//! - items come in the list's order (for id-ordered lists, strictly descending ids);
+//! - nothing that never belonged to the list appears.
+//!
+//! Checked on the real services: followers (svc-user, a sequence cursor), a user's tweets
+//! (svc-tweet), the home timeline (svc-timeline, stored fan-out entries merged with a
+//! celebrity's tweets read at request time) and notifications.
+
+use std::{
+    collections::HashSet,
+    sync::atomic::{AtomicI64, Ordering},
+    time::Duration,
+};
+
+use proptest::{
+    collection::vec,
+    prelude::*,
+    test_runner::{Config, TestRunner},
+};
+use tonic::transport::Channel;
+use xir_proto::{
+    timeline::v1::{
+        GetHomeTimelineRequest, ListNotificationsRequest,
+        timeline_service_client::TimelineServiceClient,
+    },
+    tweet::v1::{CreateTweetRequest, DeleteTweetRequest, ListUserTweetsRequest},
+    user::v1::{FollowRequest, ListFollowersRequest, UnfollowRequest},
+};
+use xir_testkit::{Options, Stack, bearer};
+
+/// How one run interleaves: items there before the first page, the page size, and how many
+/// writes land before each next page (cycled).
+#[derive(Debug, Clone)]
+struct Scenario {
+    initial: usize,
+    page: i32,
+    writes_between_pages: Vec<usize>,
+}
+
+fn scenarios() -> impl Strategy<Value = Scenario> {
+    (1usize..=8, 1i32..=5, vec(0usize..=3, 1..=6)).prop_map(
+        |(initial, page, writes_between_pages)| Scenario {
+            initial,
+            page,
+            writes_between_pages,
+        },
+    )
+}
+
+/// Few cases: each one is dozens of calls on real services.
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        cases: 6,
+        max_shrink_iters: 16,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+/// Fresh user ids for each case, on a stack shared by the cases.
+static NEXT_USER: AtomicI64 = AtomicI64::new(1_000);
+
+fn fresh_users(count: usize) -> Vec<i64> {
+    let first = NEXT_USER.fetch_add(count as i64, Ordering::SeqCst);
+    (first..first + count as i64).collect()
+}
+
+/// More pages than any scenario can need: a list that does not end is a failure.
+const MAX_PAGES: usize = 200;
+
+/// Pages through a list: `page(cursor)` returns one page of ids and the next cursor (`None` at
+/// the end); `write()` runs between pages as many times as the scenario says.
+async fn read_all<C>(
+    scenario: &Scenario,
+    mut page: impl AsyncFnMut(Option<C>) -> (Vec<i64>, Option<C>),
+    mut write: impl AsyncFnMut(),
+) -> Vec<i64> {
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    for turn in 0..MAX_PAGES {
+        let (ids, next) = page(cursor).await;
+        assert!(
+            ids.len() <= scenario.page as usize,
+            "a page of {} for limit {}",
+            ids.len(),
+            scenario.page
+        );
+        seen.extend(ids);
+        let Some(next) = next else {
+            return seen;
+        };
+        cursor = Some(next);
+        let writes = scenario.writes_between_pages[turn % scenario.writes_between_pages.len()];
+        for _ in 0..writes {
+            write().await;
+        }
+    }
+    panic!("the list did not end within {MAX_PAGES} pages: {seen:?}");
+}
+
+/// The invariants. `initial`: the list before the first page, in its order; `left`: what was
+/// removed meanwhile; `arrived`: what was added meanwhile.
+fn check(seen: &[i64], initial: &[i64], left: &HashSet<i64>, arrived: &HashSet<i64>) {
+    let mut unique = HashSet::new();
+    for id in seen {
+        assert!(unique.insert(*id), "{id} returned twice: {seen:?}");
+        assert!(
+            initial.contains(id) || arrived.contains(id),
+            "{id} never belonged to the list: {seen:?}"
+        );
+    }
+    let stayed: Vec<i64> = initial
+        .iter()
+        .copied()
+        .filter(|id| !left.contains(id))
+        .collect();
+    let seen_of_initial: Vec<i64> = seen
+        .iter()
+        .copied()
+        .filter(|id| initial.contains(id))
+        .collect();
+    let seen_that_stayed: Vec<i64> = seen_of_initial
+        .iter()
+        .copied()
+        .filter(|id| !left.contains(id))
+        .collect();
+    assert_eq!(
+        seen_that_stayed, stayed,
+        "every item that stayed, once, in order (initial {initial:?}, left {left:?}, seen {seen:?})"
+    );
+}
+
+fn strictly_descending(seen: &[i64]) {
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "ids not strictly descending: {seen:?}"
+    );
+}
+
+fn run(runtime: &tokio::runtime::Runtime, case: impl AsyncFn(Scenario)) {
+    runner()
+        .run(&scenarios(), |scenario| {
+            runtime.block_on(case(scenario));
+            Ok(())
+        })
+        .unwrap_or_else(|failure| panic!("{failure}"));
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+#[test]
+fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
+    let runtime = runtime();
+    let stack = runtime.block_on(Stack::start(Options::default()));
+    run(&runtime, async |scenario| {
+        // The followee, its initial followers and a pool of later ones.
+        let people = fresh_users(1 + scenario.initial + 30);
+        runtime_seed(&stack, &people).await;
+        let (followee, rest) = people.split_first().expect("people");
+        let (initial, later) = rest.split_at(scenario.initial);
+        let mut users = stack.users().await;
+        for &follower in initial {
+            users
+                .follow(bearer(
+                    &stack.token(follower),
+                    FollowRequest { user_id: *followee },
+                ))
+                .await
+                .expect("follow");
+        }
+        // Newest first.
+        let initial: Vec<i64> = initial.iter().rev().copied().collect();
+
+        let mut later = later.iter().copied();
+        let mut unfollowers = initial.iter().copied().step_by(2);
+        let (mut arrived, mut left) = (HashSet::new(), HashSet::new());
+        let mut writes = 0;
+        let reader = stack.token(*followee);
+        let mut pages = users.clone();
+        let seen = read_all(
+            &scenario,
+            async |cursor: Option<String>| {
+                let page = pages
+                    .list_followers(bearer(
+                        &reader,
+                        ListFollowersRequest {
+                            user_id: *followee,
+                            limit: scenario.page,
+                            cursor: cursor.unwrap_or_default(),
+                        },
+                    ))
+                    .await
+                    .expect("list followers")
+                    .into_inner();
+                let ids = page.profiles.iter().map(|p| p.user_id).collect();
+                (ids, Some(page.next_cursor).filter(|c| !c.is_empty()))
+            },
+            async || {
+                // Alternately an initial follower leaves (while any is left to) and a new one
+                // arrives.
+                writes += 1;
+                if writes % 2 == 1
+                    && let Some(follower) = unfollowers.next()
+                {
+                    users
+                        .unfollow(bearer(
+                            &stack.token(follower),
+                            UnfollowRequest { user_id: *followee },
+                        ))
+                        .await
+                        .expect("unfollow");
+                    left.insert(follower);
+                    return;
+                }
+                let follower = later.next().expect("enough later followers");
+                users
+                    .follow(bearer(
+                        &stack.token(follower),
+                        FollowRequest { user_id: *followee },
+                    ))
+                    .await
+                    .expect("follow");
+                arrived.insert(follower);
+            },
+        )
+        .await;
+        check(&seen, &initial, &left, &arrived);
+    });
+}
+
+/// Profiles for `people`, inserted directly (a graph to start from).
+async fn runtime_seed(stack: &Stack, people: &[i64]) {
+    stack
+        .seed_profiles(people[0], people.len() as i64, "pager")
+        .await;
+}
+
+async fn post(stack: &Stack, author: i64, text: &str) -> i64 {
+    stack
+        .tweets()
+        .await
+        .create_tweet(bearer(
+            &stack.token(author),
+            CreateTweetRequest {
+                text: text.to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("post")
+        .into_inner()
+        .tweet
+        .expect("the tweet")
+        .tweet_id
+}
+
+async fn delete(stack: &Stack, author: i64, tweet_id: i64) {
+    stack
+        .tweets()
+        .await
+        .delete_tweet(bearer(
+            &stack.token(author),
+            DeleteTweetRequest { tweet_id },
+        ))
+        .await
+        .expect("delete");
+}
+
+#[test]
+fn a_users_tweets_page_without_gaps_or_repeats_while_they_post_and_delete() {
+    let runtime = runtime();
+    let stack = runtime.block_on(Stack::start(Options::default()));
+    run(&runtime, async |scenario| {
+        let author = fresh_users(1)[0];
+        runtime_seed(&stack, &[author]).await;
+        let mut initial = Vec::new();
+        for n in 0..scenario.initial {
+            initial.push(post(&stack, author, &format!("before paging {n}")).await);
+        }
+        initial.reverse();
+
+        let mut deletable = initial.clone().into_iter().step_by(2);
+        let (mut arrived, mut left) = (HashSet::new(), HashSet::new());
+        let mut writes = 0;
+        let mut tweets = stack.tweets().await;
+        let reader = stack.token(author);
+        let seen = read_all(
+            &scenario,
+            async |max_id: Option<i64>| {
+                let page = tweets
+                    .list_user_tweets(bearer(
+                        &reader,
+                        ListUserTweetsRequest {
+                            user_id: author,
+                            max_id: max_id.unwrap_or(0),
+                            since_id: 0,
+                            limit: scenario.page,
+                        },
+                    ))
+                    .await
+                    .expect("list user tweets")
+                    .into_inner();
+                let ids = page.items.iter().map(|i| i.item_id).collect();
+                (ids, Some(page.next_max_id).filter(|&id| id != 0))
+            },
+            async || {
+                // Alternately one of the initial tweets is deleted (while any is left to be)
+                // and a new one posted.
+                writes += 1;
+                if writes % 2 == 1
+                    && let Some(tweet_id) = deletable.next()
+                {
+                    delete(&stack, author, tweet_id).await;
+                    left.insert(tweet_id);
+                    return;
+                }
+                arrived.insert(post(&stack, author, &format!("while paging {writes}")).await);
+            },
+        )
+        .await;
+        strictly_descending(&seen);
+        check(&seen, &initial, &left, &arrived);
+    });
+}
+
+/// Reads a whole list once (page size 100) until `settled` accepts it.
+async fn settled_list<F: AsyncFnMut() -> Vec<i64>>(
+    what: &str,
+    mut read: F,
+    settled: impl Fn(&[i64]) -> bool,
+) -> Vec<i64> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let ids = read().await;
+        if settled(&ids) {
+            return ids;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not settle within 120 s: {ids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_post() {
+    let runtime = runtime();
+    // Above two followers an author is a celebrity: read at request time, not fanned out.
+    let stack = runtime.block_on(Stack::start(Options {
+        celebrity_followers: 2,
+        ..Options::default()
+    }));
+    run(&runtime, async |scenario| {
+        let people = fresh_users(6);
+        runtime_seed(&stack, &people).await;
+        let (viewer, regular, celebrity) = (people[0], people[1], people[2]);
+        stack.seed_followers(celebrity, &people[3..]).await;
+        let mut users = stack.users().await;
+        for followee in [regular, celebrity] {
+            users
+                .follow(bearer(
+                    &stack.token(viewer),
+                    FollowRequest { user_id: followee },
+                ))
+                .await
+                .expect("follow");
+        }
+        let mut posted = Vec::new();
+        for n in 0..scenario.initial {
+            let author = if n % 2 == 0 { regular } else { celebrity };
+            posted.push((
+                author,
+                post(&stack, author, &format!("before paging {n}")).await,
+            ));
+        }
+
+        let reader = stack.token(viewer);
+        let timelines = stack.timelines().await;
+        let page =
+            async |timelines: &mut TimelineServiceClient<Channel>, max_id: i64, limit: i32| {
+                let page = timelines
+                    .get_home_timeline(bearer(
+                        &reader,
+                        GetHomeTimelineRequest {
+                            max_id,
+                            since_id: 0,
+                            limit,
+                        },
+                    ))
+                    .await
+                    .expect("home timeline")
+                    .into_inner();
+                let ids: Vec<i64> = page.items.iter().map(|i| i.item_id).collect();
+                (ids, page.next_max_id)
+            };
+        // The fan-out is asynchronous: start once every tweet is there (a tweet's item id is
+        // its tweet id).
+        let mut expected: Vec<i64> = posted.iter().map(|(_, tweet)| *tweet).collect();
+        expected.sort_unstable_by(|a, b| b.cmp(a));
+        let initial = settled_list(
+            "the home timeline",
+            async || page(&mut timelines.clone(), 0, 100).await.0,
+            |ids| ids == expected,
+        )
+        .await;
+
+        let mut deletable = posted.iter().copied().step_by(2);
+        let (mut arrived, mut left) = (HashSet::new(), HashSet::new());
+        let mut reads = timelines.clone();
+        let mut writes = 0;
+        let seen = read_all(
+            &scenario,
+            async |max_id: Option<i64>| {
+                let (ids, next) = page(&mut reads, max_id.unwrap_or(0), scenario.page).await;
+                (ids, Some(next).filter(|&id| id != 0))
+            },
+            async || {
+                // Alternately one of the initial tweets is deleted (while any is left to be)
+                // and a followee posts, the two kinds of followee in turn.
+                writes += 1;
+                if writes % 2 == 1
+                    && let Some((author, tweet_id)) = deletable.next()
+                {
+                    delete(&stack, author, tweet_id).await;
+                    left.insert(tweet_id);
+                    return;
+                }
+                let author = if writes % 4 < 2 { regular } else { celebrity };
+                arrived.insert(post(&stack, author, &format!("while paging {writes}")).await);
+            },
+        )
+        .await;
+        strictly_descending(&seen);
+        check(&seen, &initial, &left, &arrived);
+    });
+}
+
+#[test]
+fn notifications_page_without_gaps_or_repeats_while_new_ones_arrive() {
+    let runtime = runtime();
+    let stack = runtime.block_on(Stack::start(Options::default()));
+    run(&runtime, async |scenario| {
+        let people = fresh_users(1 + scenario.initial + 20);
+        runtime_seed(&stack, &people).await;
+        let (recipient, rest) = people.split_first().expect("people");
+        let (initial_followers, later) = rest.split_at(scenario.initial);
+        let mut users = stack.users().await;
+        for &follower in initial_followers {
+            users
+                .follow(bearer(
+                    &stack.token(follower),
+                    FollowRequest {
+                        user_id: *recipient,
+                    },
+                ))
+                .await
+                .expect("follow");
+        }
+
+        let reader = stack.token(*recipient);
+        let timelines = stack.timelines().await;
+        let page =
+            async |timelines: &mut TimelineServiceClient<Channel>, max_id: i64, limit: i32| {
+                let page = timelines
+                    .list_notifications(bearer(&reader, ListNotificationsRequest { max_id, limit }))
+                    .await
+                    .expect("notifications")
+                    .into_inner();
+                let ids: Vec<i64> = page
+                    .notifications
+                    .iter()
+                    .map(|n| n.notification_id)
+                    .collect();
+                (ids, page.next_max_id)
+            };
+        let initial = settled_list(
+            "the notifications",
+            async || page(&mut timelines.clone(), 0, 100).await.0,
+            |ids| ids.len() == scenario.initial,
+        )
+        .await;
+
+        let mut later = later.iter().copied();
+        let mut reads = timelines.clone();
+        let mut followed = 0;
+        let seen = read_all(
+            &scenario,
+            async |max_id: Option<i64>| {
+                let (ids, next) = page(&mut reads, max_id.unwrap_or(0), scenario.page).await;
+                (ids, Some(next).filter(|&id| id != 0))
+            },
+            async || {
+                let follower = later.next().expect("enough later followers");
+                users
+                    .follow(bearer(
+                        &stack.token(follower),
+                        FollowRequest {
+                            user_id: *recipient,
+                        },
+                    ))
+                    .await
+                    .expect("follow");
+                followed += 1;
+            },
+        )
+        .await;
+        strictly_descending(&seen);
+        // Notifications made meanwhile have ids above every initial one; any of them may be
+        // seen or not, depending on when the fan-out made them.
+        let newest = initial.first().copied().unwrap_or(0);
+        let arrived: HashSet<i64> = seen.iter().copied().filter(|&id| id > newest).collect();
+        assert!(
+            arrived.len() <= followed,
+            "{arrived:?} from {followed} follows"
+        );
+        check(&seen, &initial, &HashSet::new(), &arrived);
+    });
+}
