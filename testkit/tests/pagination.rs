@@ -164,21 +164,8 @@ fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
     let runtime = runtime();
     let stack = runtime.block_on(Stack::start(Options::default()));
     run(&runtime, async |scenario| {
-        // The followee, its initial followers and a pool of later ones.
-        let people = fresh_users(1 + scenario.initial + 30);
-        runtime_seed(&stack, &people).await;
-        let (followee, rest) = people.split_first().expect("people");
-        let (initial, later) = rest.split_at(scenario.initial);
-        let mut users = stack.users().await;
-        for &follower in initial {
-            users
-                .follow(bearer(
-                    &stack.token(follower),
-                    FollowRequest { user_id: *followee },
-                ))
-                .await
-                .expect("follow");
-        }
+        let (followee, initial, later) = followed_by(&stack, scenario.initial).await;
+        let followee = &followee;
         // Newest first.
         let initial: Vec<i64> = initial.iter().rev().copied().collect();
 
@@ -187,7 +174,7 @@ fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
         let (mut arrived, mut left) = (HashSet::new(), HashSet::new());
         let mut writes = 0;
         let reader = stack.token(*followee);
-        let mut pages = users.clone();
+        let mut pages = stack.users().await;
         let seen = read_all(
             &scenario,
             async |cursor: Option<String>| {
@@ -213,24 +200,12 @@ fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
                 if writes % 2 == 1
                     && let Some(follower) = unfollowers.next()
                 {
-                    users
-                        .unfollow(bearer(
-                            &stack.token(follower),
-                            UnfollowRequest { user_id: *followee },
-                        ))
-                        .await
-                        .expect("unfollow");
+                    unfollow(&stack, follower, *followee).await;
                     left.insert(follower);
                     return;
                 }
                 let follower = later.next().expect("enough later followers");
-                users
-                    .follow(bearer(
-                        &stack.token(follower),
-                        FollowRequest { user_id: *followee },
-                    ))
-                    .await
-                    .expect("follow");
+                follow(&stack, follower, *followee).await;
                 arrived.insert(follower);
             },
         )
@@ -239,11 +214,48 @@ fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
     });
 }
 
+/// A new user followed by `count` new users, in that order, and 30 more users who do not
+/// follow anyone yet.
+async fn followed_by(stack: &Stack, count: usize) -> (i64, Vec<i64>, Vec<i64>) {
+    let people = fresh_users(1 + count + 30);
+    seed(stack, &people).await;
+    let followee = people[0];
+    let (followers, later) = people[1..].split_at(count);
+    for &follower in followers {
+        follow(stack, follower, followee).await;
+    }
+    (followee, followers.to_vec(), later.to_vec())
+}
+
 /// Profiles for `people`, inserted directly (a graph to start from).
-async fn runtime_seed(stack: &Stack, people: &[i64]) {
+async fn seed(stack: &Stack, people: &[i64]) {
     stack
         .seed_profiles(people[0], people.len() as i64, "pager")
         .await;
+}
+
+async fn follow(stack: &Stack, follower: i64, followee: i64) {
+    stack
+        .users()
+        .await
+        .follow(bearer(
+            &stack.token(follower),
+            FollowRequest { user_id: followee },
+        ))
+        .await
+        .expect("follow");
+}
+
+async fn unfollow(stack: &Stack, follower: i64, followee: i64) {
+    stack
+        .users()
+        .await
+        .unfollow(bearer(
+            &stack.token(follower),
+            UnfollowRequest { user_id: followee },
+        ))
+        .await
+        .expect("unfollow");
 }
 
 async fn post(stack: &Stack, author: i64, text: &str) -> i64 {
@@ -283,7 +295,7 @@ fn a_users_tweets_page_without_gaps_or_repeats_while_they_post_and_delete() {
     let stack = runtime.block_on(Stack::start(Options::default()));
     run(&runtime, async |scenario| {
         let author = fresh_users(1)[0];
-        runtime_seed(&stack, &[author]).await;
+        seed(&stack, &[author]).await;
         let mut initial = Vec::new();
         for n in 0..scenario.initial {
             initial.push(post(&stack, author, &format!("before paging {n}")).await);
@@ -364,18 +376,11 @@ fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_post() {
     }));
     run(&runtime, async |scenario| {
         let people = fresh_users(6);
-        runtime_seed(&stack, &people).await;
+        seed(&stack, &people).await;
         let (viewer, regular, celebrity) = (people[0], people[1], people[2]);
         stack.seed_followers(celebrity, &people[3..]).await;
-        let mut users = stack.users().await;
         for followee in [regular, celebrity] {
-            users
-                .follow(bearer(
-                    &stack.token(viewer),
-                    FollowRequest { user_id: followee },
-                ))
-                .await
-                .expect("follow");
+            follow(&stack, viewer, followee).await;
         }
         let mut posted = Vec::new();
         for n in 0..scenario.initial {
@@ -452,22 +457,8 @@ fn notifications_page_without_gaps_or_repeats_while_new_ones_arrive() {
     let runtime = runtime();
     let stack = runtime.block_on(Stack::start(Options::default()));
     run(&runtime, async |scenario| {
-        let people = fresh_users(1 + scenario.initial + 20);
-        runtime_seed(&stack, &people).await;
-        let (recipient, rest) = people.split_first().expect("people");
-        let (initial_followers, later) = rest.split_at(scenario.initial);
-        let mut users = stack.users().await;
-        for &follower in initial_followers {
-            users
-                .follow(bearer(
-                    &stack.token(follower),
-                    FollowRequest {
-                        user_id: *recipient,
-                    },
-                ))
-                .await
-                .expect("follow");
-        }
+        let (recipient, _, later) = followed_by(&stack, scenario.initial).await;
+        let recipient = &recipient;
 
         let reader = stack.token(*recipient);
         let timelines = stack.timelines().await;
@@ -503,15 +494,7 @@ fn notifications_page_without_gaps_or_repeats_while_new_ones_arrive() {
             },
             async || {
                 let follower = later.next().expect("enough later followers");
-                users
-                    .follow(bearer(
-                        &stack.token(follower),
-                        FollowRequest {
-                            user_id: *recipient,
-                        },
-                    ))
-                    .await
-                    .expect("follow");
+                follow(&stack, follower, *recipient).await;
                 followed += 1;
             },
         )
