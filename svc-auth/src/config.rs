@@ -6,6 +6,7 @@ use serde::Deserialize;
 use xir_common::identity::IdentitySettings;
 use xir_common::{
     auth::AuthSettings,
+    bootstrap::ServiceSettings,
     ids::IdSettings,
     outbox::OutboxSettings,
     settings::{
@@ -134,11 +135,21 @@ impl Default for ThrottleSettings {
     }
 }
 
-impl Settings {
-    pub fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
+impl ServiceSettings for Settings {
+    fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
         settings::load(DEFAULTS, config_file)
     }
 
+    fn server(&self) -> &ServerSettings {
+        &self.server
+    }
+
+    fn telemetry(&self) -> &TelemetrySettings {
+        &self.telemetry
+    }
+}
+
+impl Settings {
     /// The compiled defaults with `overrides` (TOML) on top, ignoring files and environment.
     pub fn with_overrides(overrides: &str) -> Result<Self, SettingsError> {
         settings::load_with(DEFAULTS, overrides)

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, KeySource, TokenVerifier},
+    bootstrap::Service,
     cpu::CpuPool,
     delivery::DeliveryError,
     identity::{Peer, ServiceIdentity},
@@ -52,8 +53,11 @@ pub struct Application {
     users: UserServiceClient<PeerChannel>,
 }
 
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+impl Service for Application {
+    const COMPONENT: &'static str = COMPONENT;
+    type Settings = Settings;
+
+    async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = postgres::lazy_pool(&settings.database, COMPONENT)?;
         let keys = Arc::new(SigningKeys::from_settings(&settings.tokens)?);
         let hasher = Hasher::new(
@@ -83,15 +87,7 @@ impl Application {
         })
     }
 
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.server.grpc_addr()
-    }
-
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.server.metrics_addr()
-    }
-
-    pub async fn run_until_stopped(
+    async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
@@ -135,6 +131,16 @@ impl Application {
         let _ = relay.await;
         self.pool.close().await;
         Ok(served?)
+    }
+}
+
+impl Application {
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.server.grpc_addr()
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.metrics_addr()
     }
 }
 

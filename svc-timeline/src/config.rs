@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
+use xir_common::bootstrap::ServiceSettings;
 use xir_common::identity::IdentitySettings;
 use xir_common::ids::IdSettings;
 use xir_common::settings::{
@@ -83,11 +84,21 @@ impl Default for FanoutSettings {
     }
 }
 
-impl Settings {
-    pub fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
+impl ServiceSettings for Settings {
+    fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
         settings::load(DEFAULTS, config_file)
     }
 
+    fn server(&self) -> &ServerSettings {
+        &self.server
+    }
+
+    fn telemetry(&self) -> &TelemetrySettings {
+        &self.telemetry
+    }
+}
+
+impl Settings {
     /// The compiled defaults with `overrides` (TOML) on top, ignoring files and environment.
     pub fn with_overrides(overrides: &str) -> Result<Self, SettingsError> {
         settings::load_with(DEFAULTS, overrides)

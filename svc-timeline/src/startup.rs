@@ -7,6 +7,7 @@ use mongodb::Database;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
+    bootstrap::Service,
     identity::{InternalRpc, Peer, ServiceIdentity},
     mongo,
     peer::{self, PeerChannel},
@@ -52,8 +53,11 @@ pub struct Application {
     tweets: TweetServiceClient<PeerChannel>,
 }
 
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+impl Service for Application {
+    const COMPONENT: &'static str = COMPONENT;
+    type Settings = Settings;
+
+    async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
         let ids = Arc::new(xir_common::ids::IdGenerator::from_settings(&settings.ids)?);
         let identity = Arc::new(ServiceIdentity::from_settings(
@@ -82,15 +86,7 @@ impl Application {
         })
     }
 
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.server.grpc_addr()
-    }
-
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.server.metrics_addr()
-    }
-
-    pub async fn run_until_stopped(
+    async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
@@ -126,5 +122,15 @@ impl Application {
             )
             .await?;
         Ok(())
+    }
+}
+
+impl Application {
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.server.grpc_addr()
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.metrics_addr()
     }
 }

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
     auth::{AccessPolicy, AuthLayer, TokenVerifier},
+    bootstrap::Service,
     cpu::CpuPool,
     identity::{InternalRpc, Peer, ServiceIdentity},
     ids::IdGenerator,
@@ -68,8 +69,11 @@ pub struct Application {
     timelines: TimelineServiceClient<PeerChannel>,
 }
 
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+impl Service for Application {
+    const COMPONENT: &'static str = COMPONENT;
+    type Settings = Settings;
+
+    async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
         let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
         let identity = Arc::new(ServiceIdentity::from_settings(
@@ -98,15 +102,7 @@ impl Application {
         })
     }
 
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.server.grpc_addr()
-    }
-
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.server.metrics_addr()
-    }
-
-    pub async fn run_until_stopped(
+    async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
@@ -158,5 +154,15 @@ impl Application {
         let _ = relay.await;
         let _ = sweeper.await;
         Ok(served?)
+    }
+}
+
+impl Application {
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.server.grpc_addr()
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.metrics_addr()
     }
 }

@@ -16,6 +16,7 @@ use std::{net::SocketAddr, time::Duration};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic_health::ServingStatus;
+use xir_common::bootstrap::Service as _;
 use xir_common::{auth::AuthSettings, domain::UserId, identity::Peer, peer::PeerChannel, testing};
 use xir_proto::{
     auth::v1::auth_service_client::AuthServiceClient,

@@ -5,6 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use svc_auth::{config, keys};
 use tokio::sync::oneshot;
+use xir_common::bootstrap::Service as _;
 use xir_common::{
     auth::AuthSettings,
     outbox::OutboxSettings,

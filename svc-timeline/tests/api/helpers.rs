@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 
 use svc_timeline::{config::Settings, startup::Application};
+use xir_common::bootstrap::Service as _;
 use xir_common::testing;
 use xir_proto::timeline::v1::timeline_service_client::TimelineServiceClient;
 

@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 
 use svc_tweet::{config::Settings, startup::Application};
+use xir_common::bootstrap::Service as _;
 use xir_common::testing;
 use xir_proto::tweet::v1::tweet_service_client::TweetServiceClient;
 

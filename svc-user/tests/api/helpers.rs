@@ -2,6 +2,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use svc_user::{config::Settings, startup::Application};
 use tonic_health::ServingStatus;
+use xir_common::bootstrap::Service as _;
 use xir_common::{identity::Peer, peer::PeerChannel, testing};
 use xir_proto::user::v1::user_service_client::UserServiceClient;
 
