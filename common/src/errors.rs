@@ -76,7 +76,16 @@ impl From<FieldViolations> for Status {
 /// RESOURCE_EXHAUSTED (a limit, a throttle, a busy server) with `retry-after` in seconds (at
 /// least 1) in the metadata, which the edge passes on as the HTTP header.
 pub fn resource_exhausted(message: impl Into<String>, retry_after_secs: u64) -> Status {
-    let mut status = Status::resource_exhausted(message);
+    with_retry_after(Status::resource_exhausted(message), retry_after_secs)
+}
+
+/// UNAVAILABLE for what exists soon but not yet (a profile still on its way from svc-auth's
+/// outbox), with `retry-after` in seconds (at least 1).
+pub fn not_yet(message: impl Into<String>, retry_after_secs: u64) -> Status {
+    with_retry_after(Status::unavailable(message), retry_after_secs)
+}
+
+fn with_retry_after(mut status: Status, retry_after_secs: u64) -> Status {
     status.metadata_mut().insert(
         "retry-after",
         tonic::metadata::MetadataValue::from(retry_after_secs.max(1)),

@@ -49,6 +49,20 @@ impl TimelineService for Front {
         Err(Status::unimplemented("test service"))
     }
 
+    async fn get_notification_marker(
+        &self,
+        _: Request<pb::GetNotificationMarkerRequest>,
+    ) -> Result<Response<pb::NotificationMarker>, Status> {
+        Err(Status::unimplemented("test service"))
+    }
+
+    async fn set_notification_marker(
+        &self,
+        _: Request<pb::SetNotificationMarkerRequest>,
+    ) -> Result<Response<pb::NotificationMarker>, Status> {
+        Err(Status::unimplemented("test service"))
+    }
+
     async fn apply_tweet_event(
         &self,
         _: Request<pb::TweetEvent>,

@@ -38,7 +38,7 @@ use xir_proto::{
 use crate::{
     error::Error,
     fanout::{Entry, Fanout},
-    store,
+    markers, store,
 };
 
 pub const EVENTS_APPLIED: &str = "timeline_events_applied_total";
@@ -76,7 +76,30 @@ fn positive(name: &str, raw: i64, violations: &mut FieldViolations) -> i64 {
     raw
 }
 
+/// When the item or notification `id` was made (ids carry their creation time).
+fn timestamp_of(id: i64) -> prost_types::Timestamp {
+    let ms = ids::timestamp_ms(id);
+    prost_types::Timestamp {
+        seconds: (ms / 1000) as i64,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    }
+}
+
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
 impl TimelineApi {
+    /// The marker at `last_read_id`, with the count of what is newer.
+    async fn marker(&self, me: UserId, last_read_id: i64) -> Result<pb::NotificationMarker, Error> {
+        Ok(pb::NotificationMarker {
+            last_read_id,
+            unread_count: markers::unread(&self.database, me, last_read_id).await?,
+        })
+    }
+
     pub fn new(
         database: Database,
         ids: Arc<IdGenerator>,
@@ -538,6 +561,8 @@ impl TimelineService for TimelineApi {
                     item_id: item.item_id,
                     card: Some(card),
                     reposted_by: profiles.get(&item.reposted_by).cloned(),
+                    // A repost's item id is minted when the repost is made.
+                    reposted_at: (item.reposted_by != 0).then(|| timestamp_of(item.item_id)),
                 })
             })
             .collect();
@@ -555,7 +580,7 @@ impl TimelineService for TimelineApi {
         let request = request.into_inner();
         let limit = PageLimit::parse(request.limit)
             .map_err(|e| Error::from(FieldViolations::single("limit", e.to_string())))?;
-        let range = id_range(request.max_id, 0).map_err(Error::from)?;
+        let range = id_range(request.max_id, request.since_id).map_err(Error::from)?;
         let mut filter = doc! { "recipient_id": me.get() };
         if !range.is_empty() {
             filter.insert("_id", range);
@@ -601,17 +626,45 @@ impl TimelineService for TimelineApi {
                     kind: d.get_i32("kind").unwrap_or(0),
                     actor: profiles.get(&d.get_i64("actor_id").ok()?).cloned(),
                     card: cards.get(&tweet_id).cloned(),
-                    created_at: Some(prost_types::Timestamp {
-                        seconds: (ids::timestamp_ms(id) / 1000) as i64,
-                        nanos: ((ids::timestamp_ms(id) % 1000) * 1_000_000) as i32,
-                    }),
+                    created_at: Some(timestamp_of(id)),
                 })
             })
             .collect();
+        let last_read = markers::last_read(&self.database, me)
+            .await
+            .map_err(Error::from)?;
+        let unread_count = markers::unread(&self.database, me, last_read)
+            .await
+            .map_err(Error::from)?;
         Ok(Response::new(pb::ListNotificationsResponse {
             notifications,
             next_max_id,
+            unread_count,
         }))
+    }
+
+    async fn get_notification_marker(
+        &self,
+        request: Request<pb::GetNotificationMarkerRequest>,
+    ) -> Result<Response<pb::NotificationMarker>, Status> {
+        let me = me(&request)?;
+        let last_read_id = markers::last_read(&self.database, me)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(self.marker(me, last_read_id).await?))
+    }
+
+    async fn set_notification_marker(
+        &self,
+        request: Request<pb::SetNotificationMarkerRequest>,
+    ) -> Result<Response<pb::NotificationMarker>, Status> {
+        let me = me(&request)?;
+        let wanted = markers::parse_last_read(request.into_inner().last_read_id, unix_now_ms())
+            .map_err(Error::from)?;
+        let last_read_id = markers::advance(&self.database, me, wanted)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(self.marker(me, last_read_id).await?))
     }
 
     async fn apply_tweet_event(

@@ -4,5 +4,6 @@ pub mod config;
 pub mod error;
 pub mod fanout;
 pub mod grpc;
+pub mod markers;
 pub mod startup;
 pub mod store;

@@ -7,6 +7,8 @@ use xir_common::mongo::{IndexPlan, index};
 pub const ENTRIES: &str = "timeline_entries";
 pub const NOTIFICATIONS: &str = "notifications";
 pub const APPLIED_EVENTS: &str = "applied_events";
+/// One read marker per user, by `_id` (see [`crate::markers`]).
+pub const MARKERS: &str = "notification_markers";
 
 pub fn indexes() -> IndexPlan {
     vec![

@@ -650,7 +650,9 @@ impl TweetService for TweetApi {
         let user = field("user_id", UserId::parse(request.user_id))?;
         let limit = field("limit", PageLimit::parse(request.limit))?;
         let range = id_range(request.max_id, request.since_id).map_err(Error::from)?;
-        let items = self.recent_items(&[user.get()], &range, limit).await?;
+        let items = self
+            .recent_items(&[user.get()], &range, limit, request.exclude_replies)
+            .await?;
         let more = items.len() > limit.get() as usize;
         let items: Vec<pb::RecentItem> = items.into_iter().take(limit.get() as usize).collect();
         let next_max_id = if more {
@@ -814,7 +816,7 @@ impl TweetService for TweetApi {
         }
         let limit = field("limit", PageLimit::parse(request.limit))?;
         let range = id_range(request.max_id, request.since_id).map_err(Error::from)?;
-        let mut items = self.recent_items(&authors, &range, limit).await?;
+        let mut items = self.recent_items(&authors, &range, limit, false).await?;
         items.truncate(limit.get() as usize);
         Ok(Response::new(pb::ListRecentByAuthorsResponse { items }))
     }
@@ -823,17 +825,24 @@ impl TweetService for TweetApi {
 impl TweetApi {
     /// The newest tweets and reposts of `authors` in `range`: one query for each, merged by id.
     /// Returns up to `limit + 1` items so callers can tell whether more follow.
+    /// The authors' tweets and reposts in `range`, newest first; without the authors' own
+    /// replies when `exclude_replies` (their reposts of replies stay).
     async fn recent_items(
         &self,
         authors: &[i64],
         range: &Document,
         limit: PageLimit,
+        exclude_replies: bool,
     ) -> Result<Vec<pb::RecentItem>, Error> {
         if authors.is_empty() {
             return Ok(Vec::new());
         }
         let mut filter = store::live();
         filter.insert("author_id", doc! { "$in": authors });
+        if exclude_replies {
+            // Written on every tweet, 0 when it answers none.
+            filter.insert("reply_to_tweet_id", 0_i64);
+        }
         let tweets = self
             .find_tweets(with_range(filter, "_id", range), false, limit.probe())
             .await?;

@@ -9,6 +9,9 @@ pub enum Error {
     InvalidArgument(FieldViolations),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Exists soon: the caller's own profile between sign-up and its creation.
+    #[error("{0}")]
+    NotYet(&'static str),
     #[error("{0}")]
     FailedPrecondition(&'static str),
     #[error("database error")]
@@ -26,6 +29,7 @@ impl From<Error> for Status {
         match error {
             Error::InvalidArgument(violations) => violations.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::NotYet(what) => xir_common::errors::not_yet(what, 1),
             Error::FailedPrecondition(why) => Status::failed_precondition(why),
             Error::Database(error) => xir_common::postgres::status(&error),
         }

@@ -206,6 +206,24 @@ impl UserService for UserApi {
         }))
     }
 
+    async fn get_own_profile(
+        &self,
+        request: Request<pb::GetOwnProfileRequest>,
+    ) -> Result<Response<pb::GetProfileResponse>, Status> {
+        let me = me(&request)?;
+        // The token proves the account exists, so a missing profile is one svc-auth's outbox
+        // has not delivered yet: worth a retry, not a NOT_FOUND.
+        let profile = db::profile_by_id(&self.pool, me)
+            .await
+            .map_err(Error::from)?
+            .ok_or(Error::NotYet(
+                "your profile is being created; retry shortly",
+            ))?;
+        Ok(Response::new(pb::GetProfileResponse {
+            profile: Some(profile.into()),
+        }))
+    }
+
     async fn update_profile(
         &self,
         request: Request<pb::UpdateProfileRequest>,

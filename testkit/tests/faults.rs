@@ -255,6 +255,7 @@ async fn read_everything(
                 .list_user_tweets(authed(
                     token,
                     ListUserTweetsRequest {
+                        exclude_replies: Default::default(),
                         user_id: *author,
                         max_id,
                         since_id: 0,
@@ -364,7 +365,11 @@ async fn read_everything(
                 .clone()
                 .list_notifications(authed(
                     token,
-                    ListNotificationsRequest { max_id, limit: 100 },
+                    ListNotificationsRequest {
+                        max_id,
+                        limit: 100,
+                        since_id: 0,
+                    },
                 ))
                 .await?
                 .into_inner();

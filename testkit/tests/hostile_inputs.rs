@@ -144,6 +144,12 @@ async fn every_public_endpoint_answers_hostile_input_with_a_4xx_or_a_success() {
                 token,
                 json!({"displayName": value, "bio": value}),
             ),
+            (
+                Method::PUT,
+                "/v1/notifications/marker",
+                token,
+                json!({"lastReadId": value}),
+            ),
         ] {
             let reply = send(rest, method.clone(), path, auth, Some(body)).await;
             check(format!("{method} {path} with {short:?}"), reply);
@@ -177,8 +183,14 @@ async fn every_public_endpoint_answers_hostile_input_with_a_4xx_or_a_success() {
             ),
             (
                 Method::GET,
-                format!("/v1/notifications?maxId={v}&limit={v}"),
+                format!("/v1/notifications?maxId={v}&sinceId={v}&limit={v}"),
             ),
+            (
+                Method::GET,
+                format!("/v1/users/1/tweets?excludeReplies={v}"),
+            ),
+            (Method::GET, "/v1/profile".to_owned()),
+            (Method::GET, "/v1/notifications/marker".to_owned()),
         ] {
             let reply = send(rest, method.clone(), &path, token, None).await;
             check(

@@ -314,6 +314,7 @@ fn a_users_tweets_page_without_gaps_or_repeats_while_they_post_and_delete() {
                     .list_user_tweets(bearer(
                         &reader,
                         ListUserTweetsRequest {
+                            exclude_replies: Default::default(),
                             user_id: author,
                             max_id: max_id.unwrap_or(0),
                             since_id: 0,
@@ -465,7 +466,14 @@ fn notifications_page_without_gaps_or_repeats_while_new_ones_arrive() {
         let page =
             async |timelines: &mut TimelineServiceClient<Channel>, max_id: i64, limit: i32| {
                 let page = timelines
-                    .list_notifications(bearer(&reader, ListNotificationsRequest { max_id, limit }))
+                    .list_notifications(bearer(
+                        &reader,
+                        ListNotificationsRequest {
+                            max_id,
+                            limit,
+                            since_id: 0,
+                        },
+                    ))
                     .await
                     .expect("notifications")
                     .into_inner();

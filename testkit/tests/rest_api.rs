@@ -521,3 +521,156 @@ async fn a_client_sent_x_forwarded_for_does_not_move_the_login_throttle() {
     let fine = login(&honest, "carol_xff", PASSWORD, "1.2.3.4").await;
     assert_eq!(fine.status, StatusCode::OK, "{fine:?}");
 }
+
+on_both_edge_configs!(
+    own_profile_replies_filter_repost_time_and_read_marker_through_the_compose_edge,
+    own_profile_replies_filter_repost_time_and_read_marker_through_the_chart_edge,
+    own_profile_replies_filter_repost_time_and_read_marker
+);
+
+/// The reads a client builds its pages from: the caller's own profile, a profile's "Posts"
+/// tab without replies, when a repost was made, and notifications with a read marker.
+async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConfig) {
+    let stack = Stack::start(Options::default()).await;
+    let edge = stack.start_edge(config).await;
+    let rest = edge.rest();
+
+    // An account whose profile svc-auth's outbox has not delivered yet: retry, not 404.
+    let pending = rest
+        .request(
+            Method::GET,
+            "/v1/profile",
+            Some(&stack.token(987_654)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        pending.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        pending.text
+    );
+    assert_eq!(pending.header("retry-after"), Some("1"));
+    assert!(pending.text.contains("being created"), "{}", pending.text);
+
+    let carol = rest.sign_up("carol_rest").await;
+    let dave = rest.sign_up("dave_rest").await;
+    let own = eventually_get(&edge, "/v1/profile", &carol.token, |json| {
+        json["profile"]["username"] == "carol_rest"
+    })
+    .await;
+    assert_eq!(id(&own["profile"]["userId"]), carol.id);
+
+    let post = async |account: &RestAccount, body: Value| {
+        let reply = rest
+            .request(Method::POST, "/v1/tweets", Some(&account.token), Some(body))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "post: {}", reply.text);
+        id(&reply.json["tweet"]["tweetId"])
+    };
+    let original = post(&carol, json!({"text": "a post"})).await;
+    let reply = post(&carol, json!({"text": "a reply", "replyToId": original})).await;
+    let tweets = |exclude: bool| format!("/v1/users/{}/tweets?excludeReplies={exclude}", carol.id);
+    let everything = eventually_get(&edge, &tweets(false), &carol.token, |_| true).await;
+    let ids: Vec<String> = everything["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| id(&item["itemId"]))
+        .collect();
+    assert_eq!(ids, [reply.clone(), original.clone()]);
+    let posts = eventually_get(&edge, &tweets(true), &carol.token, |_| true).await;
+    assert_eq!(posts["items"].as_array().map(Vec::len), Some(1), "{posts}");
+    assert_eq!(id(&posts["items"][0]["itemId"]), original);
+
+    // Dave follows, likes and reposts: two notifications for carol, and the repost comes
+    // into carol's timeline (she follows dave) with its time.
+    for (method, path, token) in [
+        (
+            Method::POST,
+            format!("/v1/users/{}/follow", carol.id),
+            &dave.token,
+        ),
+        (
+            Method::POST,
+            format!("/v1/users/{}/follow", dave.id),
+            &carol.token,
+        ),
+        (
+            Method::POST,
+            format!("/v1/tweets/{original}/like"),
+            &dave.token,
+        ),
+        (
+            Method::POST,
+            format!("/v1/tweets/{original}/repost"),
+            &dave.token,
+        ),
+    ] {
+        let done = rest.request(method, &path, Some(token), None).await;
+        assert_eq!(done.status, StatusCode::OK, "{path}: {}", done.text);
+    }
+    let home = eventually_get(&edge, "/v1/timeline/home", &carol.token, |json| {
+        json["items"][0]["repostedBy"]["username"] == "dave_rest"
+    })
+    .await;
+    assert!(
+        home["items"][0]["repostedAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{home}"
+    );
+
+    let listed = eventually_get(&edge, "/v1/notifications", &carol.token, |json| {
+        json["notifications"].as_array().map(Vec::len) == Some(3)
+    })
+    .await;
+    // Nothing read yet: everything is unread (int64 as a string).
+    assert_eq!(listed["unreadCount"], "3", "{listed}");
+    let newest = id(&listed["notifications"][0]["notificationId"]);
+    let oldest = id(&listed["notifications"][2]["notificationId"]);
+
+    let since = rest
+        .request(
+            Method::GET,
+            &format!("/v1/notifications?sinceId={oldest}"),
+            Some(&carol.token),
+            None,
+        )
+        .await;
+    assert_eq!(since.status, StatusCode::OK, "{}", since.text);
+    assert_eq!(
+        since.json["notifications"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let marker = rest
+        .request(
+            Method::GET,
+            "/v1/notifications/marker",
+            Some(&carol.token),
+            None,
+        )
+        .await;
+    assert_eq!(marker.status, StatusCode::OK, "{}", marker.text);
+    assert_eq!(marker.json["unreadCount"], "3", "{}", marker.text);
+    let set = async |last_read: &str| {
+        rest.request(
+            Method::PUT,
+            "/v1/notifications/marker",
+            Some(&carol.token),
+            Some(json!({ "lastReadId": last_read })),
+        )
+        .await
+    };
+    let read = set(&newest).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    assert_eq!(id(&read.json["lastReadId"]), newest);
+    assert_eq!(read.json["unreadCount"], "0", "{}", read.text);
+    // A stale tab cannot move it back.
+    let stale = set(&oldest).await;
+    assert_eq!(id(&stale.json["lastReadId"]), newest, "{}", stale.text);
+    let refused = set("-1").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert!(refused.text.contains("last_read_id"), "{}", refused.text);
+}

@@ -462,6 +462,7 @@ async fn notifications_are_exactly_once_and_never_for_yourself() {
                     ListNotificationsRequest {
                         max_id: 0,
                         limit: 50,
+                        since_id: 0,
                     },
                 ))
                 .await
@@ -549,6 +550,7 @@ async fn undoing_and_redoing_an_action_notifies_once() {
             ListNotificationsRequest {
                 max_id: 0,
                 limit: 50,
+                since_id: 0,
             },
         ))
         .await
