@@ -59,16 +59,116 @@ impl Event {
 }
 
 /// Writes an event in the caller's transaction: it exists exactly when the change does.
+/// Returns its id (for [`deliver_now`]).
 pub async fn enqueue(
     connection: &mut PgConnection,
     topic: &str,
     payload: &[u8],
-) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO outbox (topic, payload) VALUES ($1, $2)")
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar("INSERT INTO outbox (topic, payload) VALUES ($1, $2) RETURNING id")
         .bind(topic)
         .bind(payload)
-        .execute(connection)
+        .fetch_one(connection)
+        .await
+}
+
+/// Delivers event `id` at once, once the transaction that wrote it has committed, for a caller
+/// waiting on its effect (a new account's profile should exist when SignUp answers). It claims
+/// the event as the relay does, so the two never deliver it at the same time; whatever stands
+/// in the way (the receiver down, or slower than `settings.deliver_now_ms`, the database
+/// unreachable) leaves the event to the relay, which is still the guarantee. Returns whether
+/// the event was delivered now.
+#[tracing::instrument(skip_all, fields(event_id = id))]
+pub async fn deliver_now<F, Fut>(
+    pool: &PgPool,
+    settings: &OutboxSettings,
+    id: i64,
+    deliver: F,
+) -> bool
+where
+    F: FnOnce(Event) -> Fut,
+    Fut: Future<Output = Result<(), DeliveryError>>,
+{
+    let claimed: sqlx::Result<Option<Event>> = sqlx::query_as(
+        "UPDATE outbox SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
+         WHERE id = $1 AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+         RETURNING id, topic, payload, created_at, attempts",
+    )
+    .bind(id)
+    .bind(settings.lease_ms as f64 / 1000.0)
+    .fetch_optional(pool)
+    .await;
+    let Ok(Some(event)) = claimed else {
+        return false;
+    };
+    let (topic, created_at) = (event.topic.clone(), event.created_at);
+    let deadline = Duration::from_millis(settings.deliver_now_ms);
+    let outcome = match tokio::time::timeout(deadline, deliver(event)).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(DeliveryError::Retry(format!(
+            "no answer within {} ms",
+            settings.deliver_now_ms
+        ))),
+    };
+    let settled = match outcome {
+        Ok(()) => delivered(pool, id, topic, created_at).await.map(|()| true),
+        Err(DeliveryError::Rejected(reason)) => {
+            set_aside(pool, id, topic, &reason).await.map(|()| false)
+        }
+        Err(DeliveryError::Retry(reason)) => {
+            tracing::info!(reason, "immediate delivery failed; the relay will retry");
+            // Back to the relay at once, not after the lease.
+            sqlx::query("UPDATE outbox SET lease_until = NULL, last_error = $2 WHERE id = $1")
+                .bind(id)
+                .bind(&reason)
+                .execute(pool)
+                .await
+                .map(|_| false)
+        }
+    };
+    settled.unwrap_or_else(|error| {
+        tracing::warn!(
+            error = &error as &dyn std::error::Error,
+            "cannot record an immediate delivery; the relay will see to the event"
+        );
+        false
+    })
+}
+
+/// A delivered event leaves the outbox.
+async fn delivered(
+    pool: &PgPool,
+    id: i64,
+    topic: String,
+    created_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM outbox WHERE id = $1")
+        .bind(id)
+        .execute(pool)
         .await?;
+    metrics::counter!(DELIVERED_TOTAL, "topic" => topic).increment(1);
+    let lag = (Utc::now() - created_at).to_std().unwrap_or_default();
+    metrics::histogram!(LAG_SECONDS).record(lag.as_secs_f64());
+    Ok(())
+}
+
+/// An event its receiver refuses for good is kept, with the reason, where no relay claims it.
+async fn set_aside(pool: &PgPool, id: i64, topic: String, reason: &str) -> sqlx::Result<()> {
+    tracing::error!(
+        event_id = id,
+        topic,
+        reason,
+        "outbox event refused by its receiver; set aside, the others go on"
+    );
+    metrics::counter!(REJECTED_TOTAL, "topic" => topic).increment(1);
+    sqlx::query(
+        "UPDATE outbox SET lease_until = NULL, last_error = $2, next_attempt_at = 'infinity'
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -146,33 +246,8 @@ where
             event.attempts,
         );
         match deliver(event.clone()).await {
-            Ok(()) => {
-                sqlx::query("DELETE FROM outbox WHERE id = $1")
-                    .bind(id)
-                    .execute(pool)
-                    .await?;
-                metrics::counter!(DELIVERED_TOTAL, "topic" => topic).increment(1);
-                let lag = (Utc::now() - created_at).to_std().unwrap_or_default();
-                metrics::histogram!(LAG_SECONDS).record(lag.as_secs_f64());
-            }
-            Err(DeliveryError::Rejected(reason)) => {
-                tracing::error!(
-                    event_id = id,
-                    topic,
-                    reason,
-                    "outbox event refused by its receiver; set aside, the others go on"
-                );
-                metrics::counter!(REJECTED_TOTAL, "topic" => topic).increment(1);
-                sqlx::query(
-                    "UPDATE outbox SET lease_until = NULL, last_error = $2,
-                         next_attempt_at = 'infinity'
-                     WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&reason)
-                .execute(pool)
-                .await?;
-            }
+            Ok(()) => delivered(pool, id, topic, created_at).await?,
+            Err(DeliveryError::Rejected(reason)) => set_aside(pool, id, topic, &reason).await?,
             Err(DeliveryError::Retry(reason)) => {
                 tracing::warn!(
                     event_id = id,

@@ -279,6 +279,9 @@ pub struct OutboxSettings {
     /// First retry delay after a failed delivery; doubles per attempt up to `retry_max_ms`.
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
+    /// How long a request waits for its event's immediate delivery ([`crate::outbox`]'s
+    /// `deliver_now`, e.g. a new account's profile) before leaving it to the relay.
+    pub deliver_now_ms: u64,
 }
 
 impl OutboxSettings {
@@ -303,6 +306,7 @@ impl Default for OutboxSettings {
             lease_ms: 30_000,
             retry_initial_ms: 200,
             retry_max_ms: 30_000,
+            deliver_now_ms: 1_000,
         }
     }
 }

@@ -20,12 +20,10 @@ use crate::{
     error::{Error, unique_violation},
     keys::SigningKeys,
     passwords::{Hasher, Verdict},
+    profiles::{CREATE_PROFILE_TOPIC, Profiles},
     refresh_tokens,
     throttle::{self, Subject},
 };
-
-/// The outbox topic whose events become svc-user's CreateProfile calls.
-pub const CREATE_PROFILE_TOPIC: &str = "user.create_profile";
 
 /// Longest password accepted at login: hashing is the expensive part, keep its input bounded.
 const MAX_PASSWORD_CHARS: usize = 128;
@@ -36,6 +34,7 @@ pub struct AuthApi {
     hasher: Hasher,
     ids: Arc<IdGenerator>,
     settings: Arc<Settings>,
+    profiles: Profiles,
 }
 
 impl AuthApi {
@@ -45,6 +44,7 @@ impl AuthApi {
         hasher: Hasher,
         ids: Arc<IdGenerator>,
         settings: Arc<Settings>,
+        profiles: Profiles,
     ) -> Self {
         Self {
             pool,
@@ -52,6 +52,7 @@ impl AuthApi {
             hasher,
             ids,
             settings,
+            profiles,
         }
     }
 
@@ -161,12 +162,16 @@ impl AuthService for AuthApi {
             display_name: display_name.as_str().to_owned(),
             created_at: Some(timestamp(Utc::now())),
         };
-        outbox::enqueue(&mut tx, CREATE_PROFILE_TOPIC, &profile.encode_to_vec())
+        let event = outbox::enqueue(&mut tx, CREATE_PROFILE_TOPIC, &profile.encode_to_vec())
             .await
             .map_err(Error::from)?;
         let tokens = self.issue_tokens(&mut tx, user, None).await?;
         tx.commit().await.map_err(Error::from)?;
-        tracing::info!(user_id = user.get(), "account created");
+        let profile_created = outbox::deliver_now(&self.pool, &self.settings.outbox, event, |e| {
+            self.profiles.deliver(e)
+        })
+        .await;
+        tracing::info!(user_id = user.get(), profile_created, "account created");
         Ok(Response::new(pb::SignUpResponse {
             user_id: user.get(),
             tokens: Some(tokens),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod grpc;
 pub mod keys;
 pub mod passwords;
+pub mod profiles;
 pub mod refresh_tokens;
 pub mod startup;
 pub mod throttle;

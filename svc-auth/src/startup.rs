@@ -3,7 +3,6 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use prost::Message;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -11,7 +10,6 @@ use xir_common::{
     auth::{AccessPolicy, AuthLayer, KeySource, TokenVerifier},
     bootstrap::Service,
     cpu::CpuPool,
-    delivery::DeliveryError,
     identity::{Peer, ServiceIdentity},
     ids::IdGenerator,
     outbox,
@@ -21,15 +19,11 @@ use xir_common::{
 };
 use xir_proto::{
     auth::v1::{SERVICE_NAME, auth_service_server::AuthServiceServer},
-    user::v1::{CreateProfileRequest, user_service_client::UserServiceClient},
+    user::v1::user_service_client::UserServiceClient,
 };
 
 use crate::{
-    config::Settings,
-    db,
-    grpc::{AuthApi, CREATE_PROFILE_TOPIC},
-    keys::SigningKeys,
-    passwords::Hasher,
+    config::Settings, db, grpc::AuthApi, keys::SigningKeys, passwords::Hasher, profiles::Profiles,
 };
 
 pub const COMPONENT: &str = "svc-auth";
@@ -92,12 +86,16 @@ impl Service for Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop_relay = CancellationToken::new();
-        let users = self.users.clone();
+        let profiles = Profiles::new(self.users.clone());
+        let relayed = profiles.clone();
         let relay = outbox::spawn_relay(
             self.pool.clone(),
             self.settings.outbox.clone(),
             stop_relay.clone(),
-            move |event| deliver(users.clone(), event),
+            move |event| {
+                let profiles = relayed.clone();
+                async move { profiles.deliver(event).await }
+            },
         );
 
         let verifier = TokenVerifier::new(&self.settings.auth, KeySource::Local(self.keys.jwks()));
@@ -112,6 +110,7 @@ impl Service for Application {
             self.hasher.clone(),
             self.ids.clone(),
             self.settings.clone(),
+            profiles,
         );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR)
             .with_worker_lease(self.ids.clone());
@@ -141,22 +140,5 @@ impl Application {
 
     pub fn metrics_addr(&self) -> SocketAddr {
         self.server.metrics_addr()
-    }
-}
-
-async fn deliver(
-    mut users: UserServiceClient<PeerChannel>,
-    event: outbox::Event,
-) -> Result<(), DeliveryError> {
-    match event.topic.as_str() {
-        CREATE_PROFILE_TOPIC => {
-            let request = CreateProfileRequest::decode(event.payload.as_slice())
-                .map_err(DeliveryError::undecodable)?;
-            users.create_profile(request).await?;
-            Ok(())
-        }
-        other => Err(DeliveryError::Rejected(format!(
-            "unknown outbox topic {other}"
-        ))),
     }
 }

@@ -4,10 +4,13 @@ use tonic::Code;
 use xir_common::testing;
 use xir_proto::{
     auth::v1::{ChangePasswordRequest, LoginRequest, RefreshRequest, SignUpRequest},
-    user::v1::UpdateProfileRequest,
+    user::v1::{
+        GetProfileRequest, UpdateProfileRequest, get_profile_request,
+        user_service_client::UserServiceClient,
+    },
 };
 
-use crate::helpers::{PASSWORD, bearer, spawn_stack};
+use crate::helpers::{PASSWORD, bearer, spawn_stack, spawn_stack_with};
 
 fn violations(error: &tonic::Status) -> Vec<String> {
     tonic_types::StatusExt::get_error_details(error)
@@ -214,6 +217,37 @@ async fn repeated_wrong_passwords_throttle_that_account_only() {
         "wrong login or password",
         "same answer as a wrong password"
     );
+}
+
+/// SignUp delivers the profile event itself: with the relay idle for an hour, the profile
+/// exists as soon as SignUp has answered, and the outbox is empty.
+#[tokio::test]
+async fn sign_up_creates_the_profile_before_it_answers() {
+    let stack = spawn_stack_with(|settings| {
+        settings.outbox.poll_interval_ms = 3_600_000;
+        // Generous: this is about the path, not its speed.
+        settings.outbox.deliver_now_ms = 60_000;
+    })
+    .await;
+    let signed_up = stack.sign_up("prompt_profile").await;
+    let profile = UserServiceClient::new(testing::channel(stack.user_addr).await)
+        .get_profile(GetProfileRequest {
+            user: Some(get_profile_request::User::UserId(signed_up.user_id)),
+        })
+        .await
+        .expect("the profile exists when SignUp answers")
+        .into_inner()
+        .profile
+        .expect("a profile");
+    assert_eq!(profile.username, "prompt_profile");
+    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+        .await
+        .expect("connect");
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .expect("query");
+    assert_eq!(left, 0, "the delivered event left the outbox");
 }
 
 /// The account is created while svc-user is down; the profile follows once it is back.

@@ -74,17 +74,24 @@ pub struct TestStack {
 
 /// Both services, ready.
 pub async fn spawn_stack() -> TestStack {
+    spawn_stack_with(|_| {}).await
+}
+
+/// Both services, ready, svc-auth's settings changed by `adjust` first.
+pub async fn spawn_stack_with(adjust: impl FnOnce(&mut config::Settings)) -> TestStack {
     let auth_database_url = testing::postgres_database("svc_auth").await;
     let user_database_url = testing::postgres_database("svc_user").await;
     let user_addr = SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
     let signing_key_pem = keys::generate_pem().expect("a signing key");
-    let application = svc_auth::startup::Application::build(auth_settings(
+    let mut settings = auth_settings(
         &auth_database_url,
         &format!("http://{user_addr}"),
         &signing_key_pem,
-    ))
-    .await
-    .expect("build svc-auth");
+    );
+    adjust(&mut settings);
+    let application = svc_auth::startup::Application::build(settings)
+        .await
+        .expect("build svc-auth");
     let auth_addr = application.grpc_addr();
     let auth_metrics_addr = application.metrics_addr();
     tokio::spawn(application.run_until_stopped(std::future::pending()));
