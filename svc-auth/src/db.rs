@@ -19,6 +19,7 @@ pub struct Account {
     pub password_hash: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_account(
     connection: &mut PgConnection,
     user: UserId,
@@ -39,6 +40,7 @@ pub async fn insert_account(
 }
 
 /// By username or email, regardless of case (each side served by its unique index).
+#[tracing::instrument(skip_all)]
 pub async fn account_by_login(pool: &PgPool, login: &str) -> sqlx::Result<Option<Account>> {
     sqlx::query_as(
         "SELECT user_id, username, password_hash FROM accounts
@@ -49,6 +51,7 @@ pub async fn account_by_login(pool: &PgPool, login: &str) -> sqlx::Result<Option
     .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn account_by_id(pool: &PgPool, user: UserId) -> sqlx::Result<Option<Account>> {
     sqlx::query_as("SELECT user_id, username, password_hash FROM accounts WHERE user_id = $1")
         .bind(user.get())
@@ -56,6 +59,7 @@ pub async fn account_by_id(pool: &PgPool, user: UserId) -> sqlx::Result<Option<A
         .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn set_password_hash(
     connection: &mut PgConnection,
     user: UserId,
@@ -69,6 +73,7 @@ pub async fn set_password_hash(
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn new_family(connection: &mut PgConnection, user: UserId) -> sqlx::Result<Uuid> {
     let family = Uuid::new_v4();
     sqlx::query("INSERT INTO token_families (family_id, user_id) VALUES ($1, $2)")
@@ -79,6 +84,7 @@ pub async fn new_family(connection: &mut PgConnection, user: UserId) -> sqlx::Re
     Ok(family)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn insert_refresh_token(
     connection: &mut PgConnection,
     hash: &[u8],
@@ -105,6 +111,7 @@ pub struct StoredRefreshToken {
     pub family_revoked_at: Option<DateTime<Utc>>,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn refresh_token(pool: &PgPool, hash: &[u8]) -> sqlx::Result<Option<StoredRefreshToken>> {
     sqlx::query_as(
         "SELECT t.family_id, f.user_id, t.expires_at, t.rotated_at, f.revoked_at AS family_revoked_at
@@ -117,6 +124,7 @@ pub async fn refresh_token(pool: &PgPool, hash: &[u8]) -> sqlx::Result<Option<St
 }
 
 /// Marks the token used; false when another request rotated it first.
+#[tracing::instrument(skip_all)]
 pub async fn mark_rotated(connection: &mut PgConnection, hash: &[u8]) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL",
@@ -127,6 +135,7 @@ pub async fn mark_rotated(connection: &mut PgConnection, hash: &[u8]) -> sqlx::R
     Ok(done.rows_affected() == 1)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn revoke_family(pool: &PgPool, family: Uuid) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE token_families SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
@@ -137,6 +146,7 @@ pub async fn revoke_family(pool: &PgPool, family: Uuid) -> sqlx::Result<()> {
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn revoke_all_families(connection: &mut PgConnection, user: UserId) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE token_families SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",

@@ -53,6 +53,7 @@ pub struct Fanout {
 
 impl Fanout {
     /// Writes `entry` into `owners`' timelines; an entry already there is left alone.
+    #[tracing::instrument(skip_all, fields(owners = owners.len()))]
     pub async fn insert(&self, owners: &[i64], entry: Entry) -> Result<u64, Error> {
         if owners.is_empty() {
             return Ok(0);
@@ -82,6 +83,7 @@ impl Fanout {
 
     /// The author's own timeline and, unless the author is above the celebrity threshold,
     /// every follower's. Returns the number of timelines written.
+    #[tracing::instrument(skip_all)]
     pub async fn fan_out(&self, entry: Entry, created_at_ms: u64) -> Result<u64, Error> {
         let started = Instant::now();
         self.insert(&[entry.author_id], entry).await?;
@@ -127,6 +129,7 @@ impl Fanout {
     }
 
     /// Keeps the newest `timeline_cap` entries of `owner`'s timeline.
+    #[tracing::instrument(skip_all)]
     pub async fn trim(&self, owner: i64) -> Result<(), Error> {
         let cutoff: Vec<Document> = self
             .entries

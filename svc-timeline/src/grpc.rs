@@ -45,6 +45,9 @@ pub const EVENTS_APPLIED: &str = "timeline_events_applied_total";
 /// Most ids one batch call to another service takes.
 const BATCH: usize = 100;
 
+type CardsById = HashMap<i64, pb::TweetCard>;
+type ProfilesById = HashMap<i64, Profile>;
+
 /// Outcomes of event applications still running, by event id.
 type InFlight = Arc<std::sync::Mutex<HashMap<String, watch::Receiver<Option<Result<(), String>>>>>>;
 
@@ -351,6 +354,7 @@ impl TimelineApi {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all, fields(profiles = ids.len()))]
     async fn profiles(&self, ids: &[i64]) -> Result<HashMap<i64, Profile>, Error> {
         let mut unique: Vec<i64> = ids.iter().copied().filter(|&id| id > 0).collect();
         unique.sort_unstable();
@@ -397,12 +401,13 @@ impl TimelineApi {
 
     /// Full cards for `tweet_ids` (deleted ones left out) and the profiles of `extra_users`,
     /// with a fixed number of calls whatever the page size: tweets, quoted tweets, profiles.
+    #[tracing::instrument(skip_all)]
     async fn cards(
         &self,
         tweet_ids: &[i64],
         extra_users: &[i64],
         viewer: UserId,
-    ) -> Result<(HashMap<i64, pb::TweetCard>, HashMap<i64, Profile>), Error> {
+    ) -> Result<(CardsById, ProfilesById), Error> {
         let unique: Vec<i64> = {
             let mut seen = HashSet::new();
             tweet_ids

@@ -275,6 +275,7 @@ impl TweetApi {
     }
 
     /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.
+    #[tracing::instrument(skip_all, fields(tweets = ids.len()))]
     async fn hydrate(&self, ids: &[i64], viewer: Option<UserId>) -> Result<Vec<pb::Tweet>, Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -297,6 +298,7 @@ impl TweetApi {
             .collect())
     }
 
+    #[tracing::instrument(skip_all)]
     async fn find_tweets(
         &self,
         filter: Document,
@@ -827,6 +829,7 @@ impl TweetApi {
     /// Returns up to `limit + 1` items so callers can tell whether more follow.
     /// The authors' tweets and reposts in `range`, newest first; without the authors' own
     /// replies when `exclude_replies` (their reposts of replies stay).
+    #[tracing::instrument(skip_all, fields(authors = authors.len()))]
     async fn recent_items(
         &self,
         authors: &[i64],

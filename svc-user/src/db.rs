@@ -21,6 +21,7 @@ pub struct ProfileRow {
 
 const PROFILE_COLUMNS: &str = "user_id, username, display_name, bio, created_at, followers_count, following_count, tweet_count";
 
+#[tracing::instrument(skip_all)]
 pub async fn profile_by_id(pool: &PgPool, id: UserId) -> Result<Option<ProfileRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PROFILE_COLUMNS} FROM profiles WHERE user_id = $1"
@@ -31,6 +32,7 @@ pub async fn profile_by_id(pool: &PgPool, id: UserId) -> Result<Option<ProfileRo
 }
 
 /// Case-insensitive, served by `profiles_username_lower_key`.
+#[tracing::instrument(skip_all)]
 pub async fn profile_by_username(
     pool: &PgPool,
     username: &Username,
@@ -44,6 +46,7 @@ pub async fn profile_by_username(
 }
 
 /// Creates the profile unless it exists; true when this call created it.
+#[tracing::instrument(skip_all)]
 pub async fn create_profile(
     pool: &PgPool,
     id: UserId,
@@ -65,6 +68,7 @@ pub async fn create_profile(
 }
 
 /// Sets the fields that are `Some`; `None` when the profile does not exist.
+#[tracing::instrument(skip_all)]
 pub async fn update_profile(
     pool: &PgPool,
     id: UserId,
@@ -92,6 +96,7 @@ pub struct ListedProfile {
 
 /// Locks the rows of `ids` in id order (so two opposite follows cannot deadlock) and returns
 /// the ids that exist.
+#[tracing::instrument(skip_all)]
 pub async fn lock_profiles(
     connection: &mut PgConnection,
     ids: [UserId; 2],
@@ -105,6 +110,7 @@ pub async fn lock_profiles(
 }
 
 /// True when the edge is new.
+#[tracing::instrument(skip_all)]
 pub async fn insert_follow(
     connection: &mut PgConnection,
     follower: UserId,
@@ -121,6 +127,7 @@ pub async fn insert_follow(
 }
 
 /// True when there was an edge to delete.
+#[tracing::instrument(skip_all)]
 pub async fn delete_follow(
     connection: &mut PgConnection,
     follower: UserId,
@@ -136,6 +143,7 @@ pub async fn delete_follow(
 
 /// Moves the follower's following_count and the followee's followers_count by `delta`, in the
 /// transaction that changed the edge.
+#[tracing::instrument(skip_all)]
 pub async fn adjust_follow_counts(
     connection: &mut PgConnection,
     follower: UserId,
@@ -157,6 +165,7 @@ pub async fn adjust_follow_counts(
 }
 
 /// Which of `ids` the viewer follows, and which follow the viewer (two primary-key lookups).
+#[tracing::instrument(skip_all)]
 pub async fn relationships(
     pool: &PgPool,
     viewer: UserId,
@@ -199,6 +208,7 @@ impl Direction {
 }
 
 /// One page of profiles on one side of `user`'s edges, newest edge first, before `before_seq`.
+#[tracing::instrument(skip_all)]
 pub async fn list_page(
     pool: &PgPool,
     direction: Direction,
@@ -222,6 +232,7 @@ pub async fn list_page(
 }
 
 /// One batch of follower ids (index-only), newest edge first, before `before_seq`.
+#[tracing::instrument(skip_all)]
 pub async fn follower_ids(
     pool: &PgPool,
     user: UserId,
@@ -240,6 +251,7 @@ pub async fn follower_ids(
     .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn following_ids(
     pool: &PgPool,
     user: UserId,
@@ -257,6 +269,7 @@ pub async fn following_ids(
 }
 
 /// Prefix search on username or display name, most followed first.
+#[tracing::instrument(skip_all)]
 pub async fn search(
     pool: &PgPool,
     query: &SearchQuery,
@@ -273,6 +286,7 @@ pub async fn search(
     .await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn profiles_by_ids(pool: &PgPool, ids: &[i64]) -> sqlx::Result<Vec<ProfileRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PROFILE_COLUMNS} FROM profiles WHERE user_id = ANY($1)"
@@ -283,6 +297,7 @@ pub async fn profiles_by_ids(pool: &PgPool, ids: &[i64]) -> sqlx::Result<Vec<Pro
 }
 
 /// `lowered` must be lowercase already.
+#[tracing::instrument(skip_all)]
 pub async fn profiles_by_usernames(
     pool: &PgPool,
     lowered: &[String],
@@ -296,6 +311,7 @@ pub async fn profiles_by_usernames(
 }
 
 /// Applies a tweet-count change once per event id; false when already applied.
+#[tracing::instrument(skip_all)]
 pub async fn apply_tweet_count(
     pool: &PgPool,
     event_id: &str,

@@ -232,6 +232,30 @@ async fn one_trace_through(
         edge_span.span_id.as_slice(),
         "{config:?}: svc-timeline's server span is a child of the edge's span"
     );
+    // Inside a server span, the steps it took: svc-timeline's hydration is a span of its own
+    // under the call, and svc-user's query under its BatchGetProfiles call.
+    let child_named = |name: &str, parent: &opentelemetry_sdk::trace::SpanData| {
+        spans.iter().any(|s| {
+            s.span_context.trace_id() == trace_id
+                && s.name == name
+                && s.parent_span_id == parent.span_context.span_id()
+        })
+    };
+    assert!(
+        child_named("cards", timeline_span),
+        "{config:?}: no hydration span under svc-timeline's call"
+    );
+    let profiles_call = spans
+        .iter()
+        .find(|s| {
+            s.span_context.trace_id() == trace_id
+                && s.name == "xir.user.v1.UserService/BatchGetProfiles"
+        })
+        .expect("svc-user's BatchGetProfiles span");
+    assert!(
+        child_named("profiles_by_ids", profiles_call),
+        "{config:?}: no query span under svc-user's BatchGetProfiles"
+    );
 
     // Each service wrote a log line with the trace id, inside its own server span.
     let lines = logs.lines();
