@@ -6,7 +6,32 @@
 //! bytes again: retrying would block every event behind it forever, so the relay sets it aside
 //! (kept, logged, counted) and goes on.
 
+use std::time::Duration;
+
 use tonic::{Code, Status};
+
+/// The metrics of every relay, the PostgreSQL services' outbox table and svc-tweet's events in
+/// tweet documents alike, labelled by the event's `topic`.
+pub const DELIVERED_TOTAL: &str = "outbox_delivered_total";
+pub const FAILURES_TOTAL: &str = "outbox_delivery_failures_total";
+pub const LAG_SECONDS: &str = "outbox_delivery_lag_seconds";
+pub const REJECTED_TOTAL: &str = "outbox_rejected_total";
+
+/// An event reached its receiver `lag` after it was written.
+pub fn record_delivered(topic: &str, lag: Duration) {
+    metrics::counter!(DELIVERED_TOTAL, "topic" => topic.to_owned()).increment(1);
+    metrics::histogram!(LAG_SECONDS).record(lag.as_secs_f64());
+}
+
+/// A delivery attempt failed; the event will be retried.
+pub fn record_failure(topic: &str) {
+    metrics::counter!(FAILURES_TOTAL, "topic" => topic.to_owned()).increment(1);
+}
+
+/// The receiver refused the event for good; it was set aside.
+pub fn record_rejected(topic: &str) {
+    metrics::counter!(REJECTED_TOTAL, "topic" => topic.to_owned()).increment(1);
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryError {

@@ -31,15 +31,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-pub use crate::delivery::DeliveryError;
+pub use crate::delivery::{
+    DELIVERED_TOTAL, DeliveryError, FAILURES_TOTAL, LAG_SECONDS, REJECTED_TOTAL,
+};
+use crate::delivery::{record_delivered, record_failure, record_rejected};
 
 pub use crate::settings::OutboxSettings;
 
 pub const PENDING: &str = "outbox_pending_events";
-pub const DELIVERED_TOTAL: &str = "outbox_delivered_total";
-pub const FAILURES_TOTAL: &str = "outbox_delivery_failures_total";
-pub const LAG_SECONDS: &str = "outbox_delivery_lag_seconds";
-pub const REJECTED_TOTAL: &str = "outbox_rejected_total";
 
 /// One claimed event.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -146,9 +145,10 @@ async fn delivered(
         .bind(id)
         .execute(pool)
         .await?;
-    metrics::counter!(DELIVERED_TOTAL, "topic" => topic).increment(1);
-    let lag = (Utc::now() - created_at).to_std().unwrap_or_default();
-    metrics::histogram!(LAG_SECONDS).record(lag.as_secs_f64());
+    record_delivered(
+        &topic,
+        (Utc::now() - created_at).to_std().unwrap_or_default(),
+    );
     Ok(())
 }
 
@@ -160,7 +160,7 @@ async fn set_aside(pool: &PgPool, id: i64, topic: String, reason: &str) -> sqlx:
         reason,
         "outbox event refused by its receiver; set aside, the others go on"
     );
-    metrics::counter!(REJECTED_TOTAL, "topic" => topic).increment(1);
+    record_rejected(&topic);
     sqlx::query(
         "UPDATE outbox SET lease_until = NULL, last_error = $2, next_attempt_at = 'infinity'
          WHERE id = $1",
@@ -256,7 +256,7 @@ where
                     reason,
                     "outbox delivery failed; will retry"
                 );
-                metrics::counter!(FAILURES_TOTAL, "topic" => topic).increment(1);
+                record_failure(&topic);
                 // Later events wait too, so one receiver sees them in the order they happened.
                 failed_from = Some((index, reason, attempts));
                 break;

@@ -18,7 +18,11 @@ use mongodb::{
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-use xir_common::{delivery::DeliveryError, peer::PeerChannel, settings::OutboxSettings};
+use xir_common::{
+    delivery::{self, DeliveryError},
+    peer::PeerChannel,
+    settings::OutboxSettings,
+};
 use xir_proto::{
     timeline::v1::{TweetEvent, timeline_service_client::TimelineServiceClient},
     user::v1::{ApplyTweetCountEventRequest, user_service_client::UserServiceClient},
@@ -27,10 +31,6 @@ use xir_proto::{
 use crate::store::{self, PendingEvent, Target};
 
 pub const PENDING_DOCUMENTS: &str = "outbox_pending_documents";
-pub const DELIVERED_TOTAL: &str = "outbox_delivered_total";
-pub const FAILURES_TOTAL: &str = "outbox_delivery_failures_total";
-pub const LAG_SECONDS: &str = "outbox_delivery_lag_seconds";
-pub const REJECTED_TOTAL: &str = "outbox_rejected_total";
 
 #[derive(Clone)]
 pub struct Receivers {
@@ -140,12 +140,13 @@ pub async fn relay_once(
             Ok(()) => {
                 unset.insert(format!("outbox.{key}"), "");
                 delivered += 1;
-                let target = format!("{:?}", event.target);
-                metrics::counter!(DELIVERED_TOTAL, "target" => target).increment(1);
                 let lag_ms = (DateTime::now().timestamp_millis()
                     - event.created_at.timestamp_millis())
                 .max(0);
-                metrics::histogram!(LAG_SECONDS).record(lag_ms as f64 / 1000.0);
+                delivery::record_delivered(
+                    event.target.topic(),
+                    Duration::from_millis(lag_ms as u64),
+                );
             }
             Err(DeliveryError::Rejected(reason)) => {
                 tracing::error!(
@@ -154,8 +155,7 @@ pub async fn relay_once(
                     reason,
                     "outbox event refused by its receiver; set aside, the others go on"
                 );
-                let target = format!("{:?}", event.target);
-                metrics::counter!(REJECTED_TOTAL, "target" => target).increment(1);
+                delivery::record_rejected(event.target.topic());
                 unset.insert(format!("outbox.{key}"), "");
                 set.insert(
                     format!("outbox_rejected.{key}"),
@@ -172,8 +172,7 @@ pub async fn relay_once(
                     reason,
                     "outbox delivery failed; will retry"
                 );
-                metrics::counter!(FAILURES_TOTAL, "target" => format!("{:?}", event.target))
-                    .increment(1);
+                delivery::record_failure(event.target.topic());
                 inc.insert(format!("outbox.{key}.attempts"), 1);
                 // Later events of this tweet wait too, so receivers see them in order.
                 set.insert(

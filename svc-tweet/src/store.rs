@@ -144,6 +144,16 @@ pub enum Target {
     UserTweetCount,
 }
 
+impl Target {
+    /// The `topic` label of the relay's metrics, named like the PostgreSQL outboxes' topics.
+    pub fn topic(self) -> &'static str {
+        match self {
+            Target::Timeline => "timeline.tweet",
+            Target::UserTweetCount => "user.tweet_count",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingEvent {
     pub target: Target,

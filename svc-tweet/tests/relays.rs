@@ -13,7 +13,9 @@ use xir_testkit::{Options, Service, Stack, bearer};
 fn delivered_to_timeline(metrics: &str) -> f64 {
     metrics
         .lines()
-        .filter(|l| l.starts_with("outbox_delivered_total{") && l.contains("target=\"Timeline\""))
+        .filter(|l| {
+            l.starts_with("outbox_delivered_total{") && l.contains("topic=\"timeline.tweet\"")
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
