@@ -359,9 +359,32 @@ pub async fn assert_rpc_metrics(
     }
 }
 
-/// A port that was free a moment ago, for a service that must come back on the same address
-/// after a restart.
+/// A port that is free now and that this process hands out only once, for a service that must
+/// come back on the same address after a restart. It is chosen below the kernel's ephemeral
+/// range, where every `bind(...:0)` (metrics listeners, outgoing connections) gets its port, so
+/// nothing else in the test run can take it between now and the service's bind. Where the
+/// ephemeral range leaves no room below it, any port the kernel picks.
 pub fn free_port() -> u16 {
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let first_ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    const LOWEST: u16 = 10_000;
+    if first_ephemeral > LOWEST + 2_000 {
+        let span = first_ephemeral - LOWEST;
+        let mut handed_out = HANDED_OUT.lock().expect("port list lock");
+        let start = rand::random::<u16>() % span;
+        for step in 0..span {
+            let port = LOWEST + (start + step) % span;
+            if !handed_out.contains(&port)
+                && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            {
+                handed_out.push(port);
+                return port;
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("cannot find a free port")
