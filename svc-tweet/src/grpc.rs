@@ -13,8 +13,6 @@ use mongodb::{
     bson::{DateTime, Document, doc},
     options::{FindOneAndUpdateOptions, ReturnDocument},
 };
-use prost::Message;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use xir_common::{
     auth, cpu::CpuPool, errors::FieldViolations, ids::IdGenerator, mongo::id_range,
@@ -23,40 +21,37 @@ use xir_common::{
 use xir_proto::{
     timeline::v1::{self as events, tweet_event::Kind},
     tweet::v1::{self as pb, tweet_service_server::TweetService},
-    user::v1::{
-        ApplyTweetCountEventRequest, ResolveUsernamesRequest,
-        user_service_client::UserServiceClient,
-    },
+    user::v1::{ResolveUsernamesRequest, user_service_client::UserServiceClient},
 };
 
 use crate::{
+    compose::{self, NewTweet},
     domain::{IdempotencyKey, PageLimit, TweetId, TweetText, UserId, normalise_hashtag},
     error::Error,
+    idempotency::Claim,
     reactions::{self, Reaction, Reactions},
+    reads::{ViewerStates, dedup, to_proto, with_range},
     store::{
-        self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, Target, TweetDoc, outbox_push,
-        timestamp,
+        self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, TweetDoc, outbox_push, timestamp,
     },
 };
 
 const MAX_BATCH: usize = 100;
-const MAX_ANCESTORS: usize = 100;
-const IDEMPOTENCY_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 
 pub struct TweetApi {
-    tweets: Collection<TweetDoc>,
-    raw_tweets: Collection<Document>,
-    likes: Collection<Document>,
-    reposts: Collection<RepostDoc>,
+    pub(crate) tweets: Collection<TweetDoc>,
+    pub(crate) raw_tweets: Collection<Document>,
+    pub(crate) likes: Collection<Document>,
+    pub(crate) reposts: Collection<RepostDoc>,
     /// Likes and reposts with their counters, crash-safe.
-    reactions: Reactions,
-    keys: Collection<IdempotencyDoc>,
-    ids: Arc<IdGenerator>,
-    users: UserServiceClient<PeerChannel>,
+    pub(crate) reactions: Reactions,
+    pub(crate) keys: Collection<IdempotencyDoc>,
+    pub(crate) ids: Arc<IdGenerator>,
+    pub(crate) users: UserServiceClient<PeerChannel>,
     /// Text parsing runs here, off the async workers and bounded.
-    cpu: CpuPool,
+    pub(crate) cpu: CpuPool,
     /// Likes, reposts and mentions notify somebody: one user may make so many.
-    notifying: PerUserLimit,
+    pub(crate) notifying: PerUserLimit,
 }
 
 fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Result<T, Error> {
@@ -68,59 +63,15 @@ fn me<T>(request: &Request<T>) -> Result<UserId, Status> {
     UserId::parse(caller.user_id).map_err(|_| Status::unauthenticated("invalid caller"))
 }
 
+/// CreateTweet's answer: the tweet as its author sees it, new (or from a retried request).
+fn created(tweet: TweetDoc) -> Response<pb::CreateTweetResponse> {
+    Response::new(pb::CreateTweetResponse {
+        tweet: Some(to_proto(tweet, &ViewerStates::default())),
+    })
+}
+
 fn viewer_of<T>(request: &Request<T>) -> Option<UserId> {
     auth::viewer(request).and_then(|caller| UserId::parse(caller.user_id).ok())
-}
-
-/// What a viewer did to the tweets of one page: two indexed queries for the whole page.
-#[derive(Default)]
-struct ViewerStates {
-    viewer: bool,
-    liked: HashSet<i64>,
-    reposted: HashSet<i64>,
-}
-
-impl ViewerStates {
-    fn of(&self, tweet_id: i64) -> Option<pb::ViewerState> {
-        self.viewer.then(|| pb::ViewerState {
-            liked: self.liked.contains(&tweet_id),
-            reposted: self.reposted.contains(&tweet_id),
-        })
-    }
-}
-
-fn to_proto(tweet: TweetDoc, states: &ViewerStates) -> pb::Tweet {
-    pb::Tweet {
-        viewer: states.of(tweet.id),
-        tweet_id: tweet.id,
-        author_id: tweet.author_id,
-        text: tweet.text,
-        created_at: Some(timestamp(tweet.created_at)),
-        reply_to_tweet_id: tweet.reply_to_tweet_id,
-        reply_to_user_id: tweet.reply_to_user_id,
-        conversation_id: tweet.conversation_id,
-        quote_of_tweet_id: tweet.quote_of_tweet_id,
-        mentions: tweet
-            .mentions
-            .into_iter()
-            .map(|m| pb::Mention {
-                user_id: m.user_id,
-                username: m.username,
-            })
-            .collect(),
-        hashtags: tweet.hashtags,
-        like_count: tweet.like_count.max(0),
-        reply_count: tweet.reply_count.max(0),
-        repost_count: tweet.repost_count.max(0),
-        quote_count: tweet.quote_count.max(0),
-    }
-}
-
-fn with_range(mut filter: Document, field: &str, range: &Document) -> Document {
-    if !range.is_empty() {
-        filter.insert(field, range.clone());
-    }
-    filter
 }
 
 /// Batch ids: at most 100, positive, duplicates dropped, order kept.
@@ -159,33 +110,6 @@ impl TweetApi {
             cpu,
             notifying,
         }
-    }
-
-    fn count_event(id: i64, author: i64, delta: i32) -> (String, PendingEvent) {
-        let id = id.to_string();
-        let request = ApplyTweetCountEventRequest {
-            event_id: format!("svc-tweet:{id}"),
-            user_id: author,
-            delta,
-        };
-        (
-            id,
-            PendingEvent::new(Target::UserTweetCount, request.encode_to_vec()),
-        )
-    }
-
-    async fn live_tweet(&self, id: TweetId) -> Result<Option<TweetDoc>, Error> {
-        let mut filter = store::live();
-        filter.insert("_id", id.get());
-        Ok(self
-            .tweets
-            .find_one(filter)
-            .projection(store::without_outbox())
-            .await?)
-    }
-
-    async fn require_tweet(&self, id: TweetId) -> Result<TweetDoc, Error> {
-        self.live_tweet(id).await?.ok_or(Error::NotFound("tweet"))
     }
 
     /// Applies `update` (plus the outbox `events`) to a live tweet and returns it as it is now.
@@ -234,86 +158,9 @@ impl TweetApi {
             .await
     }
 
-    async fn viewer_states(
-        &self,
-        viewer: Option<UserId>,
-        tweet_ids: &[i64],
-    ) -> Result<ViewerStates, Error> {
-        let Some(viewer) = viewer else {
-            return Ok(ViewerStates::default());
-        };
-        if tweet_ids.is_empty() {
-            return Ok(ViewerStates {
-                viewer: true,
-                ..ViewerStates::default()
-            });
-        }
-        let mut filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
-        filter.extend(reactions::current());
-        let liked: Vec<Document> = self.likes.find(filter.clone()).await?.try_collect().await?;
-        let reposted: Vec<RepostDoc> = self.reposts.find(filter).await?.try_collect().await?;
-        Ok(ViewerStates {
-            viewer: true,
-            liked: liked
-                .iter()
-                .filter_map(|d| d.get_i64("tweet_id").ok())
-                .collect(),
-            reposted: reposted.iter().map(|r| r.tweet_id).collect(),
-        })
-    }
-
     /// Likes and reposts as this API writes them (shared with the sweeper).
     pub fn reactions(&self) -> Reactions {
         self.reactions.clone()
-    }
-
-    /// The tweet as `user` sees it after reacting to it (its counts moved, their state set).
-    async fn reacted_to(&self, id: TweetId, user: UserId) -> Result<pb::Tweet, Status> {
-        let tweet = self.require_tweet(id).await?;
-        let states = self.viewer_states(Some(user), &[id.get()]).await?;
-        Ok(to_proto(tweet, &states))
-    }
-
-    /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.
-    #[tracing::instrument(skip_all, fields(tweets = ids.len()))]
-    async fn hydrate(&self, ids: &[i64], viewer: Option<UserId>) -> Result<Vec<pb::Tweet>, Error> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut filter = store::live();
-        filter.insert("_id", doc! { "$in": ids });
-        let found: Vec<TweetDoc> = self
-            .tweets
-            .find(filter)
-            .projection(store::without_outbox())
-            .await?
-            .try_collect()
-            .await?;
-        let states = self.viewer_states(viewer, ids).await?;
-        let mut by_id: HashMap<i64, TweetDoc> = found.into_iter().map(|t| (t.id, t)).collect();
-        Ok(ids
-            .iter()
-            .filter_map(|id| by_id.remove(id))
-            .map(|t| to_proto(t, &states))
-            .collect())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn find_tweets(
-        &self,
-        filter: Document,
-        ascending: bool,
-        limit: i64,
-    ) -> Result<Vec<TweetDoc>, Error> {
-        Ok(self
-            .tweets
-            .find(filter)
-            .projection(store::without_outbox())
-            .sort(doc! { "_id": if ascending { 1 } else { -1 } })
-            .limit(limit)
-            .await?
-            .try_collect()
-            .await?)
     }
 
     /// Resolves `@names` to users in one batched call; names nobody has stay plain text.
@@ -344,36 +191,6 @@ impl TweetApi {
                     })
             })
             .collect())
-    }
-
-    /// The earlier tweet for this key, if any; refuses a reuse with another text.
-    async fn replay(&self, key_id: &str, text_sha256: &str) -> Result<Option<TweetDoc>, Error> {
-        let Some(existing) = self.keys.find_one(doc! { "_id": key_id }).await? else {
-            return Ok(None);
-        };
-        if existing.expires_at < DateTime::now() {
-            self.keys.delete_one(doc! { "_id": key_id }).await?;
-            return Ok(None);
-        }
-        if existing.text_sha256 != text_sha256 {
-            return Err(FieldViolations::single(
-                "idempotency_key",
-                "was used with a different text",
-            )
-            .into());
-        }
-        // The first request may still be writing its tweet; it is created right after the key.
-        let tweet_id = TweetId::parse(existing.tweet_id)
-            .map_err(|_| Error::Conflict("corrupt idempotency key"))?;
-        for _ in 0..20 {
-            if let Some(tweet) = self.live_tweet(tweet_id).await? {
-                return Ok(Some(tweet));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        Err(Error::Conflict(
-            "a request with this idempotency key is still in progress",
-        ))
     }
 }
 
@@ -409,16 +226,11 @@ impl TweetService for TweetApi {
             self.notifying.check(author.get())?;
         }
 
-        let text_sha256 = format!("{:x}", Sha256::digest(text.as_str().as_bytes()));
-        let key_id = key
-            .as_ref()
-            .map(|k| format!("{}:{}", author.get(), k.as_str()));
-        if let Some(key_id) = &key_id
-            && let Some(tweet) = self.replay(key_id, &text_sha256).await?
+        let claim = key.map(|key| Claim::new(author, &key, text.as_str()));
+        if let Some(claim) = &claim
+            && let Some(tweet) = self.replay(claim).await?
         {
-            return Ok(Response::new(pb::CreateTweetResponse {
-                tweet: Some(to_proto(tweet, &ViewerStates::default())),
-            }));
+            return Ok(created(tweet));
         }
 
         let parent = match reply_to {
@@ -432,74 +244,25 @@ impl TweetService for TweetApi {
         let mentions = self.resolve_mentions(text.mentions()).await?;
         let tweet_id = self.ids.next_id()?;
         let event_ids = [self.ids.next_id()?, self.ids.next_id()?];
-
         // Claim the key before writing the tweet, so two concurrent retries create one tweet.
-        if let Some(key_id) = &key_id {
-            let claim = IdempotencyDoc {
-                id: key_id.clone(),
-                tweet_id,
-                text_sha256: text_sha256.clone(),
-                expires_at: DateTime::from_millis(
-                    DateTime::now().timestamp_millis() + IDEMPOTENCY_TTL_MS,
-                ),
-            };
-            if let Err(error) = self.keys.insert_one(claim).await {
-                if store::is_duplicate(&error)
-                    && let Some(tweet) = self.replay(key_id, &text_sha256).await?
-                {
-                    return Ok(Response::new(pb::CreateTweetResponse {
-                        tweet: Some(to_proto(tweet, &ViewerStates::default())),
-                    }));
-                }
-                return Err(Error::from(error).into());
-            }
+        if let Some(claim) = &claim
+            && let Some(tweet) = self.claim(claim, tweet_id).await?
+        {
+            return Ok(created(tweet));
         }
-
-        let mut ancestor_ids = Vec::new();
-        if let Some(parent) = &parent {
-            ancestor_ids = parent.ancestor_ids.clone();
-            ancestor_ids.push(parent.id);
-            if ancestor_ids.len() > MAX_ANCESTORS {
-                ancestor_ids.drain(..ancestor_ids.len() - MAX_ANCESTORS);
-            }
-        }
-        let created = events::TweetCreated {
-            tweet_id,
-            author_id: author.get(),
-            reply_to_tweet_id: parent.as_ref().map_or(0, |p| p.id),
-            reply_to_user_id: parent.as_ref().map_or(0, |p| p.author_id),
-            quote_of_tweet_id: quoted.as_ref().map_or(0, |q| q.id),
-            quoted_user_id: quoted.as_ref().map_or(0, |q| q.author_id),
-            mentioned_user_ids: mentions.iter().map(|m| m.user_id).collect(),
-        };
-        let pending = [
-            reactions::timeline_event(event_ids[0], Kind::Created(created)),
-            Self::count_event(event_ids[1], author.get(), 1),
-        ];
-        let (outbox_set, outbox_count) = outbox_push(&pending);
-        let tweet = TweetDoc {
+        let tweet = compose::document(NewTweet {
             id: tweet_id,
-            author_id: author.get(),
-            text: text.as_str().to_owned(),
-            created_at: DateTime::now(),
-            reply_to_tweet_id: parent.as_ref().map_or(0, |p| p.id),
-            reply_to_user_id: parent.as_ref().map_or(0, |p| p.author_id),
-            conversation_id: parent.as_ref().map_or(tweet_id, |p| p.conversation_id),
-            ancestor_ids,
-            quote_of_tweet_id: quoted.as_ref().map_or(0, |q| q.id),
+            author: author.get(),
+            text: &text,
+            parent: parent.as_ref(),
+            quoted: quoted.as_ref(),
             mentions,
-            hashtags: text.hashtags().to_vec(),
-            like_count: 0,
-            reply_count: 0,
-            repost_count: 0,
-            quote_count: 0,
-            deleted_at: None,
-            outbox: expand(outbox_set),
-            outbox_count,
-        };
+            event_ids,
+            now: DateTime::now(),
+        });
         if let Err(error) = self.tweets.insert_one(&tweet).await {
-            if let Some(key_id) = &key_id {
-                let _ = self.keys.delete_one(doc! { "_id": key_id }).await;
+            if let Some(claim) = &claim {
+                self.release(claim).await;
             }
             return Err(Error::from(error).into());
         }
@@ -510,9 +273,7 @@ impl TweetService for TweetApi {
         if let Some(quoted) = &quoted {
             self.bump(quoted.id, "quote_count", 1, &[]).await?;
         }
-        Ok(Response::new(pb::CreateTweetResponse {
-            tweet: Some(to_proto(tweet, &ViewerStates::default())),
-        }))
+        Ok(created(tweet))
     }
 
     async fn get_tweet(
@@ -553,7 +314,7 @@ impl TweetService for TweetApi {
         };
         let pending = [
             reactions::timeline_event(self.ids.next_id()?, Kind::Deleted(deleted)),
-            Self::count_event(self.ids.next_id()?, author.get(), -1),
+            compose::count_event(self.ids.next_id()?, author.get(), -1),
         ];
         let mut filter = store::live();
         filter.insert("_id", id.get());
@@ -822,117 +583,4 @@ impl TweetService for TweetApi {
         items.truncate(limit.get() as usize);
         Ok(Response::new(pb::ListRecentByAuthorsResponse { items }))
     }
-}
-
-impl TweetApi {
-    /// The newest tweets and reposts of `authors` in `range`: one query for each, merged by id.
-    /// Returns up to `limit + 1` items so callers can tell whether more follow.
-    /// The authors' tweets and reposts in `range`, newest first; without the authors' own
-    /// replies when `exclude_replies` (their reposts of replies stay).
-    #[tracing::instrument(skip_all, fields(authors = authors.len()))]
-    async fn recent_items(
-        &self,
-        authors: &[i64],
-        range: &Document,
-        limit: PageLimit,
-        exclude_replies: bool,
-    ) -> Result<Vec<pb::RecentItem>, Error> {
-        if authors.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut filter = store::live();
-        filter.insert("author_id", doc! { "$in": authors });
-        if exclude_replies {
-            // Written on every tweet, 0 when it answers none.
-            filter.insert("reply_to_tweet_id", 0_i64);
-        }
-        let tweets = self
-            .find_tweets(with_range(filter, "_id", range), false, limit.probe())
-            .await?;
-        let reposts: Vec<RepostDoc> = self
-            .reposts
-            .find(with_range(
-                {
-                    let mut filter = doc! { "user_id": { "$in": authors } };
-                    filter.extend(reactions::current());
-                    filter
-                },
-                "_id",
-                range,
-            ))
-            .sort(doc! { "_id": -1 })
-            .limit(limit.probe())
-            .await?
-            .try_collect()
-            .await?;
-        let mut items: Vec<pb::RecentItem> = tweets
-            .into_iter()
-            .map(|t| pb::RecentItem {
-                item_id: t.id,
-                tweet_id: t.id,
-                author_id: t.author_id,
-                reposted_by_user_id: 0,
-            })
-            .chain(reposts.into_iter().map(|r| pb::RecentItem {
-                item_id: r.id,
-                tweet_id: r.tweet_id,
-                author_id: 0,
-                reposted_by_user_id: r.user_id,
-            }))
-            .collect();
-        items.sort_by_key(|item| std::cmp::Reverse(item.item_id));
-        items.truncate(limit.probe() as usize);
-        // Reposts name the original's author too (one query for the page).
-        let missing: Vec<i64> = dedup(
-            &items
-                .iter()
-                .filter(|i| i.author_id == 0)
-                .map(|i| i.tweet_id)
-                .collect::<Vec<_>>(),
-        );
-        if !missing.is_empty() {
-            let mut filter = store::live();
-            filter.insert("_id", doc! { "$in": &missing });
-            let originals: Vec<Document> = self
-                .raw_tweets
-                .find(filter)
-                .projection(doc! { "author_id": 1 })
-                .await?
-                .try_collect()
-                .await?;
-            let authors: HashMap<i64, i64> = originals
-                .iter()
-                .filter_map(|d| Some((d.get_i64("_id").ok()?, d.get_i64("author_id").ok()?)))
-                .collect();
-            items.retain_mut(|item| {
-                if item.author_id != 0 {
-                    return true;
-                }
-                match authors.get(&item.tweet_id) {
-                    Some(&author) => {
-                        item.author_id = author;
-                        true
-                    }
-                    None => false, // the original was deleted
-                }
-            });
-        }
-        Ok(items)
-    }
-}
-
-fn dedup(ids: &[i64]) -> Vec<i64> {
-    let mut seen = HashSet::new();
-    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
-}
-
-/// `outbox.<id>` dotted keys as a nested document, for an insert.
-fn expand(set: Document) -> Document {
-    let mut outbox = Document::new();
-    for (key, value) in set {
-        if let Some(id) = key.strip_prefix("outbox.") {
-            outbox.insert(id, value);
-        }
-    }
-    outbox
 }

@@ -1,0 +1,265 @@
+//! Reading tweets: live tweets by id with the viewer's state (hydration), and pages of an
+//! author's tweets and reposts merged newest first. A page costs a fixed number of queries,
+//! whatever its size.
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use tonic::Status;
+use xir_proto::tweet::v1 as pb;
+
+use crate::{
+    domain::{PageLimit, TweetId, UserId},
+    error::Error,
+    grpc::TweetApi,
+    reactions,
+    store::{self, RepostDoc, TweetDoc, timestamp},
+};
+
+/// What a viewer did to the tweets of one page: two indexed queries for the whole page.
+#[derive(Default)]
+pub(crate) struct ViewerStates {
+    viewer: bool,
+    liked: HashSet<i64>,
+    reposted: HashSet<i64>,
+}
+
+impl ViewerStates {
+    pub(crate) fn of(&self, tweet_id: i64) -> Option<pb::ViewerState> {
+        self.viewer.then(|| pb::ViewerState {
+            liked: self.liked.contains(&tweet_id),
+            reposted: self.reposted.contains(&tweet_id),
+        })
+    }
+}
+
+pub(crate) fn to_proto(tweet: TweetDoc, states: &ViewerStates) -> pb::Tweet {
+    pb::Tweet {
+        viewer: states.of(tweet.id),
+        tweet_id: tweet.id,
+        author_id: tweet.author_id,
+        text: tweet.text,
+        created_at: Some(timestamp(tweet.created_at)),
+        reply_to_tweet_id: tweet.reply_to_tweet_id,
+        reply_to_user_id: tweet.reply_to_user_id,
+        conversation_id: tweet.conversation_id,
+        quote_of_tweet_id: tweet.quote_of_tweet_id,
+        mentions: tweet
+            .mentions
+            .into_iter()
+            .map(|m| pb::Mention {
+                user_id: m.user_id,
+                username: m.username,
+            })
+            .collect(),
+        hashtags: tweet.hashtags,
+        like_count: tweet.like_count.max(0),
+        reply_count: tweet.reply_count.max(0),
+        repost_count: tweet.repost_count.max(0),
+        quote_count: tweet.quote_count.max(0),
+    }
+}
+
+pub(crate) fn with_range(mut filter: Document, field: &str, range: &Document) -> Document {
+    if !range.is_empty() {
+        filter.insert(field, range.clone());
+    }
+    filter
+}
+
+impl TweetApi {
+    pub(crate) async fn live_tweet(&self, id: TweetId) -> Result<Option<TweetDoc>, Error> {
+        let mut filter = store::live();
+        filter.insert("_id", id.get());
+        Ok(self
+            .tweets
+            .find_one(filter)
+            .projection(store::without_outbox())
+            .await?)
+    }
+
+    pub(crate) async fn require_tweet(&self, id: TweetId) -> Result<TweetDoc, Error> {
+        self.live_tweet(id).await?.ok_or(Error::NotFound("tweet"))
+    }
+
+    pub(crate) async fn viewer_states(
+        &self,
+        viewer: Option<UserId>,
+        tweet_ids: &[i64],
+    ) -> Result<ViewerStates, Error> {
+        let Some(viewer) = viewer else {
+            return Ok(ViewerStates::default());
+        };
+        if tweet_ids.is_empty() {
+            return Ok(ViewerStates {
+                viewer: true,
+                ..ViewerStates::default()
+            });
+        }
+        let mut filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
+        filter.extend(reactions::current());
+        let liked: Vec<Document> = self.likes.find(filter.clone()).await?.try_collect().await?;
+        let reposted: Vec<RepostDoc> = self.reposts.find(filter).await?.try_collect().await?;
+        Ok(ViewerStates {
+            viewer: true,
+            liked: liked
+                .iter()
+                .filter_map(|d| d.get_i64("tweet_id").ok())
+                .collect(),
+            reposted: reposted.iter().map(|r| r.tweet_id).collect(),
+        })
+    }
+
+    /// The tweet as `user` sees it after reacting to it (its counts moved, their state set).
+    pub(crate) async fn reacted_to(&self, id: TweetId, user: UserId) -> Result<pb::Tweet, Status> {
+        let tweet = self.require_tweet(id).await?;
+        let states = self.viewer_states(Some(user), &[id.get()]).await?;
+        Ok(to_proto(tweet, &states))
+    }
+
+    /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.
+    #[tracing::instrument(skip_all, fields(tweets = ids.len()))]
+    pub(crate) async fn hydrate(
+        &self,
+        ids: &[i64],
+        viewer: Option<UserId>,
+    ) -> Result<Vec<pb::Tweet>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut filter = store::live();
+        filter.insert("_id", doc! { "$in": ids });
+        let found: Vec<TweetDoc> = self
+            .tweets
+            .find(filter)
+            .projection(store::without_outbox())
+            .await?
+            .try_collect()
+            .await?;
+        let states = self.viewer_states(viewer, ids).await?;
+        let mut by_id: HashMap<i64, TweetDoc> = found.into_iter().map(|t| (t.id, t)).collect();
+        Ok(ids
+            .iter()
+            .filter_map(|id| by_id.remove(id))
+            .map(|t| to_proto(t, &states))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn find_tweets(
+        &self,
+        filter: Document,
+        ascending: bool,
+        limit: i64,
+    ) -> Result<Vec<TweetDoc>, Error> {
+        Ok(self
+            .tweets
+            .find(filter)
+            .projection(store::without_outbox())
+            .sort(doc! { "_id": if ascending { 1 } else { -1 } })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?)
+    }
+
+    /// The newest tweets and reposts of `authors` in `range`: one query for each, merged by id,
+    /// without the authors' own replies when `exclude_replies` (their reposts of replies stay).
+    /// Returns up to `limit + 1` items so callers can tell whether more follow.
+    #[tracing::instrument(skip_all, fields(authors = authors.len()))]
+    pub(crate) async fn recent_items(
+        &self,
+        authors: &[i64],
+        range: &Document,
+        limit: PageLimit,
+        exclude_replies: bool,
+    ) -> Result<Vec<pb::RecentItem>, Error> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut filter = store::live();
+        filter.insert("author_id", doc! { "$in": authors });
+        if exclude_replies {
+            // Written on every tweet, 0 when it answers none.
+            filter.insert("reply_to_tweet_id", 0_i64);
+        }
+        let tweets = self
+            .find_tweets(with_range(filter, "_id", range), false, limit.probe())
+            .await?;
+        let reposts: Vec<RepostDoc> = self
+            .reposts
+            .find(with_range(
+                {
+                    let mut filter = doc! { "user_id": { "$in": authors } };
+                    filter.extend(reactions::current());
+                    filter
+                },
+                "_id",
+                range,
+            ))
+            .sort(doc! { "_id": -1 })
+            .limit(limit.probe())
+            .await?
+            .try_collect()
+            .await?;
+        let mut items: Vec<pb::RecentItem> = tweets
+            .into_iter()
+            .map(|t| pb::RecentItem {
+                item_id: t.id,
+                tweet_id: t.id,
+                author_id: t.author_id,
+                reposted_by_user_id: 0,
+            })
+            .chain(reposts.into_iter().map(|r| pb::RecentItem {
+                item_id: r.id,
+                tweet_id: r.tweet_id,
+                author_id: 0,
+                reposted_by_user_id: r.user_id,
+            }))
+            .collect();
+        items.sort_by_key(|item| std::cmp::Reverse(item.item_id));
+        items.truncate(limit.probe() as usize);
+        // Reposts name the original's author too (one query for the page).
+        let missing: Vec<i64> = dedup(
+            &items
+                .iter()
+                .filter(|i| i.author_id == 0)
+                .map(|i| i.tweet_id)
+                .collect::<Vec<_>>(),
+        );
+        if !missing.is_empty() {
+            let mut filter = store::live();
+            filter.insert("_id", doc! { "$in": &missing });
+            let originals: Vec<Document> = self
+                .raw_tweets
+                .find(filter)
+                .projection(doc! { "author_id": 1 })
+                .await?
+                .try_collect()
+                .await?;
+            let authors: HashMap<i64, i64> = originals
+                .iter()
+                .filter_map(|d| Some((d.get_i64("_id").ok()?, d.get_i64("author_id").ok()?)))
+                .collect();
+            items.retain_mut(|item| {
+                if item.author_id != 0 {
+                    return true;
+                }
+                match authors.get(&item.tweet_id) {
+                    Some(&author) => {
+                        item.author_id = author;
+                        true
+                    }
+                    None => false, // the original was deleted
+                }
+            });
+        }
+        Ok(items)
+    }
+}
+
+pub(crate) fn dedup(ids: &[i64]) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
