@@ -1,10 +1,7 @@
 //! The tonic service: applies tweet and follow events (idempotently, by event id), and serves
 //! the hydrated home timeline and notifications.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::{collections::HashMap, sync::Arc};
 
 use futures_util::TryStreamExt;
 use mongodb::{
@@ -25,28 +22,19 @@ use xir_proto::{
     timeline::v1::{
         self as pb, NotificationKind, timeline_service_server::TimelineService, tweet_event::Kind,
     },
-    tweet::v1::{
-        BatchGetTweetsRequest, ListRecentByAuthorsRequest, Tweet,
-        tweet_service_client::TweetServiceClient,
-    },
-    user::v1::{
-        BatchGetProfilesRequest, ListFollowingIdsRequest, Profile,
-        user_service_client::UserServiceClient,
-    },
+    tweet::v1::{ListRecentByAuthorsRequest, tweet_service_client::TweetServiceClient},
+    user::v1::{ListFollowingIdsRequest, user_service_client::UserServiceClient},
 };
 
 use crate::{
     error::Error,
     fanout::{Entry, Fanout},
+    home::{self, Item},
+    hydration::BATCH,
     markers, store,
 };
 
 pub const EVENTS_APPLIED: &str = "timeline_events_applied_total";
-/// Most ids one batch call to another service takes.
-const BATCH: usize = 100;
-
-type CardsById = HashMap<i64, pb::TweetCard>;
-type ProfilesById = HashMap<i64, Profile>;
 
 /// Outcomes of event applications still running, by event id.
 type InFlight = Arc<std::sync::Mutex<HashMap<String, watch::Receiver<Option<Result<(), String>>>>>>;
@@ -57,8 +45,8 @@ pub struct TimelineApi {
     database: Database,
     ids: Arc<IdGenerator>,
     fanout: Arc<Fanout>,
-    users: UserServiceClient<PeerChannel>,
-    tweets: TweetServiceClient<PeerChannel>,
+    pub(crate) users: UserServiceClient<PeerChannel>,
+    pub(crate) tweets: TweetServiceClient<PeerChannel>,
 }
 
 fn me<T>(request: &Request<T>) -> Result<UserId, Status> {
@@ -353,113 +341,6 @@ impl TimelineApi {
         }
         Ok(())
     }
-
-    #[tracing::instrument(skip_all, fields(profiles = ids.len()))]
-    async fn profiles(&self, ids: &[i64]) -> Result<HashMap<i64, Profile>, Error> {
-        let mut unique: Vec<i64> = ids.iter().copied().filter(|&id| id > 0).collect();
-        unique.sort_unstable();
-        unique.dedup();
-        let mut found = HashMap::new();
-        for chunk in unique.chunks(BATCH) {
-            let profiles = self
-                .users
-                .clone()
-                .batch_get_profiles(BatchGetProfilesRequest {
-                    user_ids: chunk.to_vec(),
-                })
-                .await
-                .map_err(Error::Dependency)?
-                .into_inner()
-                .profiles;
-            found.extend(profiles.into_iter().map(|p| (p.user_id, p)));
-        }
-        Ok(found)
-    }
-
-    async fn batch_tweets(
-        &self,
-        ids: &[i64],
-        viewer: UserId,
-    ) -> Result<HashMap<i64, Tweet>, Error> {
-        let mut found = HashMap::new();
-        for chunk in ids.chunks(BATCH) {
-            let tweets = self
-                .tweets
-                .clone()
-                .batch_get_tweets(BatchGetTweetsRequest {
-                    tweet_ids: chunk.to_vec(),
-                    viewer_id: viewer.get(),
-                })
-                .await
-                .map_err(Error::Dependency)?
-                .into_inner()
-                .tweets;
-            found.extend(tweets.into_iter().map(|t| (t.tweet_id, t)));
-        }
-        Ok(found)
-    }
-
-    /// Full cards for `tweet_ids` (deleted ones left out) and the profiles of `extra_users`,
-    /// with a fixed number of calls whatever the page size: tweets, quoted tweets, profiles.
-    #[tracing::instrument(skip_all)]
-    async fn cards(
-        &self,
-        tweet_ids: &[i64],
-        extra_users: &[i64],
-        viewer: UserId,
-    ) -> Result<(CardsById, ProfilesById), Error> {
-        let unique: Vec<i64> = {
-            let mut seen = HashSet::new();
-            tweet_ids
-                .iter()
-                .copied()
-                .filter(|id| seen.insert(*id))
-                .collect()
-        };
-        let tweets = self.batch_tweets(&unique, viewer).await?;
-        let quoted_ids: Vec<i64> = {
-            let mut seen = HashSet::new();
-            tweets
-                .values()
-                .map(|t| t.quote_of_tweet_id)
-                .filter(|&id| id != 0 && seen.insert(id))
-                .collect()
-        };
-        let quoted = self.batch_tweets(&quoted_ids, viewer).await?;
-        let user_ids: Vec<i64> = tweets
-            .values()
-            .chain(quoted.values())
-            .map(|t| t.author_id)
-            .chain(extra_users.iter().copied())
-            .collect();
-        let profiles = self.profiles(&user_ids).await?;
-        let cards = tweets
-            .into_iter()
-            .map(|(id, tweet)| {
-                let quoted = quoted
-                    .get(&tweet.quote_of_tweet_id)
-                    .map(|q| pb::QuotedTweet {
-                        author: profiles.get(&q.author_id).cloned(),
-                        tweet: Some(q.clone()),
-                    });
-                let card = pb::TweetCard {
-                    author: profiles.get(&tweet.author_id).cloned(),
-                    tweet: Some(tweet),
-                    quoted,
-                };
-                (id, card)
-            })
-            .collect();
-        Ok((cards, profiles))
-    }
-}
-
-/// A timeline item before hydration.
-#[derive(Debug, Clone, Copy)]
-struct Item {
-    item_id: i64,
-    tweet_id: i64,
-    reposted_by: i64,
 }
 
 #[tonic::async_trait]
@@ -534,18 +415,7 @@ impl TimelineService for TimelineApi {
             }));
         }
 
-        items.sort_by_key(|item| std::cmp::Reverse(item.item_id));
-        let mut seen_items = HashSet::new();
-        let mut seen_tweets = HashSet::new();
-        items.retain(|item| seen_items.insert(item.item_id) && seen_tweets.insert(item.tweet_id));
-        let more = items.len() > limit.get() as usize;
-        items.truncate(limit.get() as usize);
-        // The cursor comes from the raw page, so items dropped below never open a gap.
-        let next_max_id = if more {
-            items.last().map_or(0, |i| i.item_id)
-        } else {
-            0
-        };
+        let (items, next_max_id) = home::merge(items, limit.get() as usize);
 
         let tweet_ids: Vec<i64> = items.iter().map(|i| i.tweet_id).collect();
         let reposters: Vec<i64> = items

@@ -4,6 +4,8 @@ pub mod config;
 pub mod error;
 pub mod fanout;
 pub mod grpc;
+mod home;
+mod hydration;
 pub mod markers;
 pub mod startup;
 pub mod store;
