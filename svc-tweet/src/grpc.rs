@@ -36,7 +36,8 @@ use crate::{
     },
 };
 
-const MAX_BATCH: usize = 100;
+/// Most ids one batch request (or one call to svc-user) carries.
+pub(crate) const MAX_BATCH: usize = 100;
 
 pub struct TweetApi {
     pub(crate) tweets: Collection<TweetDoc>,
@@ -61,13 +62,6 @@ fn field<T, E: std::fmt::Display>(name: &str, result: Result<T, E>) -> Result<T,
 fn me<T>(request: &Request<T>) -> Result<UserId, Status> {
     let caller = auth::caller(request)?;
     UserId::parse(caller.user_id).map_err(|_| Status::unauthenticated("invalid caller"))
-}
-
-/// CreateTweet's answer: the tweet as its author sees it, new (or from a retried request).
-fn created(tweet: TweetDoc) -> Response<pb::CreateTweetResponse> {
-    Response::new(pb::CreateTweetResponse {
-        tweet: Some(to_proto(tweet, &ViewerStates::default())),
-    })
 }
 
 fn viewer_of<T>(request: &Request<T>) -> Option<UserId> {
@@ -110,6 +104,13 @@ impl TweetApi {
             cpu,
             notifying,
         }
+    }
+
+    /// CreateTweet's answer: the tweet (new, or from a retried request) as a card.
+    async fn created(&self, tweet: TweetDoc) -> Result<Response<pb::CreateTweetResponse>, Status> {
+        let tweet = to_proto(tweet, &ViewerStates::default());
+        let tweet = self.with_cards(vec![tweet], None).await?.pop();
+        Ok(Response::new(pb::CreateTweetResponse { tweet }))
     }
 
     /// Applies `update` (plus the outbox `events`) to a live tweet and returns it as it is now.
@@ -230,7 +231,7 @@ impl TweetService for TweetApi {
         if let Some(claim) = &claim
             && let Some(tweet) = self.replay(claim).await?
         {
-            return Ok(created(tweet));
+            return self.created(tweet).await;
         }
 
         let parent = match reply_to {
@@ -248,7 +249,7 @@ impl TweetService for TweetApi {
         if let Some(claim) = &claim
             && let Some(tweet) = self.claim(claim, tweet_id).await?
         {
-            return Ok(created(tweet));
+            return self.created(tweet).await;
         }
         let tweet = compose::document(NewTweet {
             id: tweet_id,
@@ -273,7 +274,7 @@ impl TweetService for TweetApi {
         if let Some(quoted) = &quoted {
             self.bump(quoted.id, "quote_count", 1, &[]).await?;
         }
-        Ok(created(tweet))
+        self.created(tweet).await
     }
 
     async fn get_tweet(
@@ -282,8 +283,9 @@ impl TweetService for TweetApi {
     ) -> Result<Response<pb::GetTweetResponse>, Status> {
         let viewer = viewer_of(&request);
         let id = field("tweet_id", TweetId::parse(request.into_inner().tweet_id))?;
+        let tweet = self.hydrate(&[id.get()], viewer).await?;
         let tweet = self
-            .hydrate(&[id.get()], viewer)
+            .with_cards(tweet, viewer)
             .await?
             .pop()
             .ok_or(Error::NotFound("tweet"))?;
@@ -425,6 +427,7 @@ impl TweetService for TweetApi {
         };
         let tweet_ids: Vec<i64> = items.iter().map(|i| i.tweet_id).collect();
         let tweets = self.hydrate(&dedup(&tweet_ids), viewer).await?;
+        let tweets = self.with_cards(tweets, viewer).await?;
         let by_id: HashMap<i64, &pb::Tweet> = tweets.iter().map(|t| (t.tweet_id, t)).collect();
         let items = items
             .iter()
@@ -505,10 +508,20 @@ impl TweetService for TweetApi {
                 .map(|t| to_proto(t, &states))
                 .collect()
         };
+        // One page of cards for the whole thread, then cut back into its parts.
+        let ancestors: Vec<pb::Tweet> = ancestors;
+        let (above, replies_count) = (ancestors.len(), replies.len());
+        let mut page = ancestors;
+        page.push(to_proto(tweet, &states));
+        page.extend(replies.into_iter().map(|r| to_proto(r, &states)));
+        let mut page = self.with_cards(page, viewer).await?;
+        let replies = page.split_off(above + 1);
+        let tweet = page.pop();
+        debug_assert_eq!(replies.len(), replies_count);
         Ok(Response::new(pb::GetThreadResponse {
-            ancestors,
-            tweet: Some(to_proto(tweet, &states)),
-            replies: replies.into_iter().map(|r| to_proto(r, &states)).collect(),
+            ancestors: page,
+            tweet,
+            replies,
             next_replies_after_id: next,
         }))
     }
@@ -544,7 +557,12 @@ impl TweetService for TweetApi {
         let ids: Vec<i64> = found.iter().map(|t| t.id).collect();
         let states = self.viewer_states(viewer, &ids).await?;
         Ok(Response::new(pb::ListHashtagTweetsResponse {
-            tweets: found.into_iter().map(|t| to_proto(t, &states)).collect(),
+            tweets: self
+                .with_cards(
+                    found.into_iter().map(|t| to_proto(t, &states)).collect(),
+                    viewer,
+                )
+                .await?,
             next_max_id,
         }))
     }

@@ -45,7 +45,7 @@ pub const INTERNAL_RPCS: &[InternalRpc] = &[
     },
     InternalRpc {
         method: "BatchGetProfiles",
-        callers: &[Peer::Timeline],
+        callers: &[Peer::Tweet, Peer::Timeline],
     },
     InternalRpc {
         method: "ResolveUsernames",

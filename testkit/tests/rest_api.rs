@@ -583,8 +583,45 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
     assert_eq!(posts["items"].as_array().map(Vec::len), Some(1), "{posts}");
     assert_eq!(id(&posts["items"][0]["itemId"]), original);
 
-    // Dave follows, likes and reposts: two notifications for carol, and the repost comes
-    // into carol's timeline (she follows dave) with its time.
+    // Pages render from one call: every tweet carries its author, a quote its quoted tweet.
+    assert_eq!(
+        posts["items"][0]["tweet"]["author"]["username"],
+        "carol_rest"
+    );
+    let thread = eventually_get(
+        &edge,
+        &format!("/v1/tweets/{reply}/thread"),
+        &carol.token,
+        |_| true,
+    )
+    .await;
+    assert_eq!(id(&thread["ancestors"][0]["tweetId"]), original);
+    assert_eq!(thread["ancestors"][0]["author"]["username"], "carol_rest");
+    assert_eq!(thread["tweet"]["author"]["displayName"], "CAROL_REST");
+    let quoting = rest
+        .request(
+            Method::POST,
+            "/v1/tweets",
+            Some(&dave.token),
+            Some(json!({"text": "quoting #cards", "quoteOfId": original})),
+        )
+        .await;
+    assert_eq!(quoting.status, StatusCode::OK, "{}", quoting.text);
+    assert_eq!(quoting.json["tweet"]["author"]["username"], "dave_rest");
+    assert_eq!(id(&quoting.json["tweet"]["quoted"]["tweetId"]), original);
+    assert_eq!(
+        quoting.json["tweet"]["quoted"]["author"]["username"],
+        "carol_rest"
+    );
+    let tagged = eventually_get(&edge, "/v1/hashtags/cards/tweets", &carol.token, |json| {
+        json["tweets"].as_array().map(Vec::len) == Some(1)
+    })
+    .await;
+    assert_eq!(tagged["tweets"][0]["author"]["username"], "dave_rest");
+    assert_eq!(tagged["tweets"][0]["quoted"]["text"], "a post");
+
+    // Dave (who quoted her above) follows, likes and reposts: four notifications for carol,
+    // and the repost comes into carol's timeline (she follows dave) with its time.
     for (method, path, token) in [
         (
             Method::POST,
@@ -622,13 +659,13 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
     );
 
     let listed = eventually_get(&edge, "/v1/notifications", &carol.token, |json| {
-        json["notifications"].as_array().map(Vec::len) == Some(3)
+        json["notifications"].as_array().map(Vec::len) == Some(4)
     })
     .await;
     // Nothing read yet: everything is unread (int64 as a string).
-    assert_eq!(listed["unreadCount"], "3", "{listed}");
+    assert_eq!(listed["unreadCount"], "4", "{listed}");
     let newest = id(&listed["notifications"][0]["notificationId"]);
-    let oldest = id(&listed["notifications"][2]["notificationId"]);
+    let oldest = id(&listed["notifications"][3]["notificationId"]);
 
     let since = rest
         .request(
@@ -641,7 +678,7 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
     assert_eq!(since.status, StatusCode::OK, "{}", since.text);
     assert_eq!(
         since.json["notifications"].as_array().map(Vec::len),
-        Some(2)
+        Some(3)
     );
 
     let marker = rest
@@ -653,7 +690,7 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
         )
         .await;
     assert_eq!(marker.status, StatusCode::OK, "{}", marker.text);
-    assert_eq!(marker.json["unreadCount"], "3", "{}", marker.text);
+    assert_eq!(marker.json["unreadCount"], "4", "{}", marker.text);
     let set = async |last_read: &str| {
         rest.request(
             Method::PUT,

@@ -81,7 +81,7 @@ AuthorizationPolicies enforce it too.
 {{- define "xir.internalRpcs" -}}
 user:
   CreateProfile: [svc-auth]
-  BatchGetProfiles: [svc-timeline]
+  BatchGetProfiles: [svc-tweet, svc-timeline]
   ResolveUsernames: [svc-tweet]
   ListFollowerIds: [svc-timeline]
   ListFollowingIds: [svc-timeline]
