@@ -23,15 +23,13 @@ use xir_proto::{
         self as pb, NotificationKind, timeline_service_server::TimelineService, tweet_event::Kind,
     },
     tweet::v1::{ListRecentByAuthorsRequest, tweet_service_client::TweetServiceClient},
-    user::v1::{ListFollowingIdsRequest, user_service_client::UserServiceClient},
+    user::v1::user_service_client::UserServiceClient,
 };
 
 use crate::{
     error::Error,
     fanout::{Entry, Fanout},
-    home::{self, Item},
-    hydration::BATCH,
-    markers, store,
+    home, markers, store,
 };
 
 pub const EVENTS_APPLIED: &str = "timeline_events_applied_total";
@@ -44,7 +42,7 @@ pub struct TimelineApi {
     in_flight: InFlight,
     database: Database,
     ids: Arc<IdGenerator>,
-    fanout: Arc<Fanout>,
+    pub(crate) fanout: Arc<Fanout>,
     pub(crate) users: UserServiceClient<PeerChannel>,
     pub(crate) tweets: TweetServiceClient<PeerChannel>,
 }
@@ -68,7 +66,7 @@ fn positive(name: &str, raw: i64, violations: &mut FieldViolations) -> i64 {
 }
 
 /// When the item or notification `id` was made (ids carry their creation time).
-fn timestamp_of(id: i64) -> prost_types::Timestamp {
+pub(crate) fn timestamp_of(id: i64) -> prost_types::Timestamp {
     let ms = ids::timestamp_ms(id);
     prost_types::Timestamp {
         seconds: (ms / 1000) as i64,
@@ -158,7 +156,7 @@ impl TimelineApi {
         }
     }
 
-    fn entries(&self) -> Collection<Document> {
+    pub(crate) fn entries(&self) -> Collection<Document> {
         self.database.collection(store::ENTRIES)
     }
 
@@ -357,64 +355,12 @@ impl TimelineService for TimelineApi {
             .map_err(|e| Error::from(FieldViolations::single("limit", e.to_string())))?;
         let range = id_range(request.max_id, request.since_id).map_err(Error::from)?;
 
-        let mut filter = doc! { "owner_id": me.get() };
-        if !range.is_empty() {
-            filter.insert("item_id", range.clone());
-        }
-        let stored: Vec<Document> = self
-            .entries()
-            .find(filter)
-            .sort(doc! { "item_id": -1 })
-            .limit(limit.probe())
-            .await
-            .map_err(Error::from)?
-            .try_collect()
-            .await
-            .map_err(Error::from)?;
-        let mut items: Vec<Item> = stored
-            .iter()
-            .filter_map(|d| {
-                Some(Item {
-                    item_id: d.get_i64("item_id").ok()?,
-                    tweet_id: d.get_i64("tweet_id").ok()?,
-                    reposted_by: d.get_i64("reposted_by").unwrap_or(0),
-                })
-            })
-            .collect();
-
-        // Read-time fan-in: authors too big to fan out on write.
-        let celebrities = self
-            .users
-            .clone()
-            .list_following_ids(ListFollowingIdsRequest {
-                user_id: me.get(),
-                min_followers_count: self.fanout.settings.celebrity_followers + 1,
-            })
-            .await
-            .map_err(Error::Dependency)?
-            .into_inner()
-            .user_ids;
-        for chunk in celebrities.chunks(BATCH) {
-            let recent = self
-                .tweets
-                .clone()
-                .list_recent_by_authors(ListRecentByAuthorsRequest {
-                    author_ids: chunk.to_vec(),
-                    max_id: request.max_id,
-                    since_id: request.since_id,
-                    limit: limit.probe() as i32,
-                })
-                .await
-                .map_err(Error::Dependency)?
-                .into_inner()
-                .items;
-            items.extend(recent.into_iter().map(|r| Item {
-                item_id: r.item_id,
-                tweet_id: r.tweet_id,
-                reposted_by: r.reposted_by_user_id,
-            }));
-        }
-
+        // The stored entries and the celebrities' recent items, read at once.
+        let (stored, pulled) = tokio::try_join!(
+            self.stored_items(me, &range, limit.probe()),
+            self.celebrity_items(me, request.max_id, request.since_id, limit.probe()),
+        )?;
+        let items = stored.into_iter().chain(pulled).collect();
         let (items, next_max_id) = home::merge(items, limit.get() as usize);
 
         let tweet_ids: Vec<i64> = items.iter().map(|i| i.tweet_id).collect();
@@ -423,24 +369,8 @@ impl TimelineService for TimelineApi {
             .map(|i| i.reposted_by)
             .filter(|&r| r != 0)
             .collect();
-        let (mut cards, profiles) = self.cards(&tweet_ids, &reposters, me).await?;
-        let items = items
-            .into_iter()
-            .filter_map(|item| {
-                let card = if item.reposted_by == 0 {
-                    cards.remove(&item.tweet_id)?
-                } else {
-                    cards.get(&item.tweet_id)?.clone()
-                };
-                Some(pb::TimelineItem {
-                    item_id: item.item_id,
-                    card: Some(card),
-                    reposted_by: profiles.get(&item.reposted_by).cloned(),
-                    // A repost's item id is minted when the repost is made.
-                    reposted_at: (item.reposted_by != 0).then(|| timestamp_of(item.item_id)),
-                })
-            })
-            .collect();
+        let (cards, profiles) = self.cards(&tweet_ids, &reposters, me).await?;
+        let items = home::timeline_items(items, cards, &profiles);
         Ok(Response::new(pb::GetHomeTimelineResponse {
             items,
             next_max_id,

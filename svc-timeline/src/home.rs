@@ -1,7 +1,21 @@
-//! The home-timeline merge: a page from the owner's stored fan-out entries and the recent
-//! items of the celebrities they follow (read at request time, never fanned out).
+//! The home timeline: a page from the owner's stored fan-out entries and the recent items of
+//! the celebrities they follow (read at request time, never fanned out), merged, then turned
+//! into items with their cards.
 
 use std::collections::HashSet;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use xir_common::domain::UserId;
+use xir_proto::{
+    timeline::v1 as pb, tweet::v1::ListRecentByAuthorsRequest, user::v1::ListFollowingIdsRequest,
+};
+
+use crate::{
+    error::Error,
+    grpc::{TimelineApi, timestamp_of},
+    hydration::{BATCH, CardsById, ProfilesById},
+};
 
 /// A timeline item before hydration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +45,110 @@ pub fn merge(mut candidates: Vec<Item>, limit: usize) -> (Vec<Item>, i64) {
         0
     };
     (candidates, next_max_id)
+}
+
+/// The page's items with their cards; an item whose tweet is gone is left out. A repost says
+/// who made it and when (its item id is minted when the repost is made).
+pub fn timeline_items(
+    items: Vec<Item>,
+    mut cards: CardsById,
+    profiles: &ProfilesById,
+) -> Vec<pb::TimelineItem> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let card = if item.reposted_by == 0 {
+                cards.remove(&item.tweet_id)?
+            } else {
+                cards.get(&item.tweet_id)?.clone()
+            };
+            Some(pb::TimelineItem {
+                item_id: item.item_id,
+                card: Some(card),
+                reposted_by: profiles.get(&item.reposted_by).cloned(),
+                reposted_at: (item.reposted_by != 0).then(|| timestamp_of(item.item_id)),
+            })
+        })
+        .collect()
+}
+
+impl TimelineApi {
+    /// The owner's stored fan-out entries in `range`, newest first, at most `probe`.
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn stored_items(
+        &self,
+        owner: UserId,
+        range: &Document,
+        probe: i64,
+    ) -> Result<Vec<Item>, Error> {
+        let mut filter = doc! { "owner_id": owner.get() };
+        if !range.is_empty() {
+            filter.insert("item_id", range.clone());
+        }
+        let stored: Vec<Document> = self
+            .entries()
+            .find(filter)
+            .sort(doc! { "item_id": -1 })
+            .limit(probe)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(stored
+            .iter()
+            .filter_map(|d| {
+                Some(Item {
+                    item_id: d.get_i64("item_id").ok()?,
+                    tweet_id: d.get_i64("tweet_id").ok()?,
+                    reposted_by: d.get_i64("reposted_by").unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+
+    /// Read-time fan-in: the recent items, in the same range, of the authors `owner` follows
+    /// who are too big to fan out on write, at most `probe` per batch of authors.
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn celebrity_items(
+        &self,
+        owner: UserId,
+        max_id: i64,
+        since_id: i64,
+        probe: i64,
+    ) -> Result<Vec<Item>, Error> {
+        let celebrities = self
+            .users
+            .clone()
+            .list_following_ids(ListFollowingIdsRequest {
+                user_id: owner.get(),
+                min_followers_count: self.fanout.settings.celebrity_followers + 1,
+            })
+            .await
+            .map_err(Error::Dependency)?
+            .into_inner()
+            .user_ids;
+        let mut items = Vec::new();
+        for chunk in celebrities.chunks(BATCH) {
+            let recent = self
+                .tweets
+                .clone()
+                .list_recent_by_authors(ListRecentByAuthorsRequest {
+                    author_ids: chunk.to_vec(),
+                    max_id,
+                    since_id,
+                    limit: probe as i32,
+                })
+                .await
+                .map_err(Error::Dependency)?
+                .into_inner()
+                .items;
+            items.extend(recent.into_iter().map(|r| Item {
+                item_id: r.item_id,
+                tweet_id: r.tweet_id,
+                reposted_by: r.reposted_by_user_id,
+            }));
+        }
+        Ok(items)
+    }
 }
 
 #[cfg(test)]
