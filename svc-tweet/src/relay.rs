@@ -87,25 +87,84 @@ pub async fn relay_once(
     settings: &OutboxSettings,
     receivers: &Receivers,
 ) -> mongodb::error::Result<bool> {
-    let now = DateTime::now();
     let lease = millis_from_now(settings.lease_ms);
+    let Some(claim) = claim(tweets, lease).await? else {
+        return Ok(false);
+    };
+    let Some((id, claimed)) = claim else {
+        // Another relay claimed it first.
+        return Ok(true);
+    };
+    let mut settlement = Settlement::default();
+    for (key, event) in pending_events(&claimed) {
+        match deliver(receivers, &event).await {
+            Ok(()) => settlement.delivered(&key, &event),
+            Err(DeliveryError::Rejected(reason)) => {
+                tracing::error!(
+                    tweet_id = id,
+                    event = key,
+                    reason,
+                    "outbox event refused by its receiver; set aside, the others go on"
+                );
+                settlement.rejected(&key, &event, reason);
+            }
+            Err(DeliveryError::Retry(reason)) => {
+                let attempts = event.attempts + 1;
+                tracing::warn!(
+                    tweet_id = id,
+                    event = key,
+                    attempts,
+                    reason,
+                    "outbox delivery failed; will retry"
+                );
+                // Later events of this tweet wait too, so receivers see them in order.
+                settlement.retry_later(&key, &event, settings.backoff(attempts));
+                break;
+            }
+        }
+    }
+    // Only while the lease is still ours: past it another relay may be working the document.
+    let _serialised = store::locks::tweet(id).await;
+    let outcome = tweets
+        .update_one(
+            doc! { "_id": id, "outbox_lease_until": lease },
+            settlement.into_update(),
+        )
+        .await?;
+    if outcome.matched_count == 0 {
+        tracing::warn!(
+            tweet_id = id,
+            "outbox lease expired before the relay finished; events may be delivered again"
+        );
+    }
+    Ok(true)
+}
+
+/// Finds a tweet with due events and claims it until `lease`, re-checking under its lock that
+/// it is still due (another replica may have claimed it in between). `None`: nothing is due;
+/// `Some(None)`: it was claimed first by another relay.
+async fn claim(
+    tweets: &Collection<Document>,
+    lease: DateTime,
+) -> mongodb::error::Result<Option<Option<(i64, Document)>>> {
     let due = doc! {
         "outbox_count": { "$gt": 0 },
-        "$or": [ { "outbox_lease_until": null }, { "outbox_lease_until": { "$lt": now } } ],
+        "$or": [
+            { "outbox_lease_until": null },
+            { "outbox_lease_until": { "$lt": DateTime::now() } },
+        ],
     };
-    // Find a due tweet, then claim it under its lock, re-checking that it is still due (another
-    // replica may have claimed it in between).
     let Some(candidate) = tweets
         .find_one(due.clone())
         .projection(doc! { "_id": 1 })
         .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let Ok(id) = candidate.get_i64("_id") else {
-        return Ok(false);
+        return Ok(None);
     };
-    let guard = store::locks::tweet(id).await;
+    let _serialised = store::locks::tweet(id).await;
     let mut filter = due;
     filter.insert("_id", id);
     let claimed = tweets
@@ -113,10 +172,12 @@ pub async fn relay_once(
         // No projection: FerretDB's findAndModify does not take one.
         .return_document(ReturnDocument::After)
         .await?;
-    drop(guard);
-    let Some(claimed) = claimed else {
-        return Ok(true);
-    };
+    Ok(Some(claimed.map(|claimed| (id, claimed))))
+}
+
+/// A claimed tweet's pending events in the order they were written (their keys are
+/// time-ordered ids); an entry that does not parse is left where it is.
+fn pending_events(claimed: &Document) -> Vec<(String, PendingEvent)> {
     let mut pending: Vec<(i64, String, PendingEvent)> = claimed
         .get_document("outbox")
         .map(|outbox| {
@@ -130,84 +191,68 @@ pub async fn relay_once(
         })
         .unwrap_or_default();
     pending.sort_by_key(|(order, _, _)| *order);
+    pending
+        .into_iter()
+        .map(|(_, key, event)| (key, event))
+        .collect()
+}
 
-    let mut unset = Document::new();
-    let mut set = Document::new();
-    let mut inc = Document::new();
-    let mut delivered = 0_i64;
-    for (_, key, event) in &pending {
-        match deliver(receivers, event).await {
-            Ok(()) => {
-                unset.insert(format!("outbox.{key}"), "");
-                delivered += 1;
-                let lag_ms = (DateTime::now().timestamp_millis()
-                    - event.created_at.timestamp_millis())
-                .max(0);
-                delivery::record_delivered(
-                    event.target.topic(),
-                    Duration::from_millis(lag_ms as u64),
-                );
-            }
-            Err(DeliveryError::Rejected(reason)) => {
-                tracing::error!(
-                    tweet_id = id,
-                    event = key,
-                    reason,
-                    "outbox event refused by its receiver; set aside, the others go on"
-                );
-                delivery::record_rejected(event.target.topic());
-                unset.insert(format!("outbox.{key}"), "");
-                set.insert(
-                    format!("outbox_rejected.{key}"),
-                    doc! { "reason": reason, "event": bson::to_bson(event).unwrap_or_default() },
-                );
-                delivered += 1;
-            }
-            Err(DeliveryError::Retry(reason)) => {
-                let attempts = event.attempts + 1;
-                tracing::warn!(
-                    tweet_id = id,
-                    event = key,
-                    attempts,
-                    reason,
-                    "outbox delivery failed; will retry"
-                );
-                delivery::record_failure(event.target.topic());
-                inc.insert(format!("outbox.{key}.attempts"), 1);
-                // Later events of this tweet wait too, so receivers see them in order.
-                set.insert(
-                    "outbox_lease_until",
-                    millis_from_now(settings.backoff(attempts).as_millis() as u64),
-                );
-                break;
-            }
-        }
+/// What one pass did to a tweet's outbox, as the single update that records it: delivered and
+/// refused events leave the outbox (refused ones kept in `outbox_rejected` with the reason), a
+/// failed one counts an attempt and holds the lease until its retry.
+#[derive(Default)]
+struct Settlement {
+    unset: Document,
+    set: Document,
+    inc: Document,
+    settled: i64,
+}
+
+impl Settlement {
+    fn delivered(&mut self, key: &str, event: &PendingEvent) {
+        self.unset.insert(format!("outbox.{key}"), "");
+        self.settled += 1;
+        let lag_ms =
+            (DateTime::now().timestamp_millis() - event.created_at.timestamp_millis()).max(0);
+        delivery::record_delivered(event.target.topic(), Duration::from_millis(lag_ms as u64));
     }
-    if !set.contains_key("outbox_lease_until") {
-        set.insert("outbox_lease_until", bson::Bson::Null);
+
+    fn rejected(&mut self, key: &str, event: &PendingEvent, reason: String) {
+        delivery::record_rejected(event.target.topic());
+        self.unset.insert(format!("outbox.{key}"), "");
+        self.set.insert(
+            format!("outbox_rejected.{key}"),
+            doc! { "reason": reason, "event": bson::to_bson(event).unwrap_or_default() },
+        );
+        self.settled += 1;
     }
-    if delivered > 0 {
-        inc.insert("outbox_count", -delivered);
-    }
-    let mut update = doc! { "$set": set };
-    if !unset.is_empty() {
-        update.insert("$unset", unset);
-    }
-    if !inc.is_empty() {
-        update.insert("$inc", inc);
-    }
-    // Only while the lease is still ours: past it another relay may be working the document.
-    let _serialised = store::locks::tweet(id).await;
-    let outcome = tweets
-        .update_one(doc! { "_id": id, "outbox_lease_until": lease }, update)
-        .await?;
-    if outcome.matched_count == 0 {
-        tracing::warn!(
-            tweet_id = id,
-            "outbox lease expired before the relay finished; events may be delivered again"
+
+    fn retry_later(&mut self, key: &str, event: &PendingEvent, backoff: Duration) {
+        delivery::record_failure(event.target.topic());
+        self.inc.insert(format!("outbox.{key}.attempts"), 1);
+        self.set.insert(
+            "outbox_lease_until",
+            millis_from_now(backoff.as_millis() as u64),
         );
     }
-    Ok(true)
+
+    fn into_update(mut self) -> Document {
+        // Released now unless a retry holds it.
+        if !self.set.contains_key("outbox_lease_until") {
+            self.set.insert("outbox_lease_until", bson::Bson::Null);
+        }
+        if self.settled > 0 {
+            self.inc.insert("outbox_count", -self.settled);
+        }
+        let mut update = doc! { "$set": self.set };
+        if !self.unset.is_empty() {
+            update.insert("$unset", self.unset);
+        }
+        if !self.inc.is_empty() {
+            update.insert("$inc", self.inc);
+        }
+        update
+    }
 }
 
 async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), DeliveryError> {
@@ -234,4 +279,73 @@ async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), Deli
         }
     };
     result.map_err(DeliveryError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(target: Target) -> PendingEvent {
+        PendingEvent::new(target, vec![1, 2, 3])
+    }
+
+    #[test]
+    fn events_come_in_the_order_they_were_written() {
+        let claimed = doc! {
+            "_id": 1_i64,
+            "outbox": {
+                "30": bson::to_bson(&event(Target::Timeline)).unwrap(),
+                "4": bson::to_bson(&event(Target::UserTweetCount)).unwrap(),
+                "not an event": 7,
+            },
+        };
+        let keys: Vec<String> = pending_events(&claimed)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["4", "30"]);
+    }
+
+    #[test]
+    fn a_pass_that_delivers_all_releases_the_lease_and_empties_the_outbox() {
+        let mut settlement = Settlement::default();
+        settlement.delivered("4", &event(Target::UserTweetCount));
+        settlement.rejected("5", &event(Target::Timeline), "invalid".into());
+        let update = settlement.into_update();
+        assert_eq!(
+            update
+                .get_document("$set")
+                .unwrap()
+                .get("outbox_lease_until"),
+            Some(&bson::Bson::Null)
+        );
+        assert!(
+            update
+                .get_document("$set")
+                .unwrap()
+                .contains_key("outbox_rejected.5")
+        );
+        let unset = update.get_document("$unset").unwrap();
+        assert!(unset.contains_key("outbox.4") && unset.contains_key("outbox.5"));
+        assert_eq!(
+            update.get_document("$inc").unwrap().get_i64("outbox_count"),
+            Ok(-2)
+        );
+    }
+
+    #[test]
+    fn a_failed_delivery_counts_an_attempt_and_holds_the_lease_until_its_retry() {
+        let mut settlement = Settlement::default();
+        settlement.retry_later("6", &event(Target::Timeline), Duration::from_secs(60));
+        let update = settlement.into_update();
+        let lease = update
+            .get_document("$set")
+            .unwrap()
+            .get_datetime("outbox_lease_until");
+        assert!(lease.is_ok_and(|until| *until > DateTime::now()));
+        let inc = update.get_document("$inc").unwrap();
+        assert_eq!(inc.get_i32("outbox.6.attempts"), Ok(1));
+        assert!(!inc.contains_key("outbox_count"));
+        assert!(!update.contains_key("$unset"));
+    }
 }
