@@ -28,6 +28,7 @@ use xir_proto::{
 
 use crate::{
     error::Error,
+    events::{self, Removal},
     fanout::{Entry, Fanout},
     home, markers, store,
 };
@@ -223,94 +224,32 @@ impl TimelineApi {
     }
 
     async fn apply_tweet_kind(&self, event_id: &str, kind: Kind) -> Result<&'static str, Error> {
-        Ok(match kind {
-            Kind::Created(created) => {
-                let tweet = created.tweet_id;
-                if created.reply_to_tweet_id != 0 {
-                    self.notify(
-                        event_id,
-                        created.reply_to_user_id,
-                        created.author_id,
-                        NotificationKind::Reply,
-                        tweet,
-                    )
-                    .await?;
-                }
-                if created.quote_of_tweet_id != 0 {
-                    self.notify(
-                        event_id,
-                        created.quoted_user_id,
-                        created.author_id,
-                        NotificationKind::Quote,
-                        tweet,
-                    )
-                    .await?;
-                }
-                for &mentioned in &created.mentioned_user_ids {
-                    self.notify(
-                        event_id,
-                        mentioned,
-                        created.author_id,
-                        NotificationKind::Mention,
-                        tweet,
-                    )
-                    .await?;
-                }
-                let entry = Entry {
-                    item_id: tweet,
-                    tweet_id: tweet,
-                    author_id: created.author_id,
-                    reposted_by: 0,
-                };
-                self.fanout.fan_out(entry, ids::timestamp_ms(tweet)).await?;
-                "created"
-            }
-            Kind::Deleted(deleted) => {
-                self.entries()
-                    .delete_many(doc! { "tweet_id": deleted.tweet_id })
-                    .await?;
-                "deleted"
-            }
-            Kind::Reposted(reposted) => {
-                self.notify(
-                    event_id,
-                    reposted.tweet_author_id,
-                    reposted.reposter_id,
-                    NotificationKind::Repost,
-                    reposted.tweet_id,
-                )
+        let effects = events::effects(kind);
+        for notice in &effects.notices {
+            self.notify(
+                event_id,
+                notice.recipient,
+                notice.actor,
+                notice.kind,
+                notice.tweet_id,
+            )
+            .await?;
+        }
+        if let Some(entry) = effects.fan_out {
+            self.fanout
+                .fan_out(entry, ids::timestamp_ms(entry.item_id))
                 .await?;
-                let entry = Entry {
-                    item_id: reposted.repost_id,
-                    tweet_id: reposted.tweet_id,
-                    author_id: reposted.reposter_id,
-                    reposted_by: reposted.reposter_id,
-                };
-                self.fanout
-                    .fan_out(entry, ids::timestamp_ms(reposted.repost_id))
-                    .await?;
-                "reposted"
-            }
-            Kind::Unreposted(unreposted) => {
-                self.entries()
-                    .delete_many(
-                        doc! { "tweet_id": unreposted.tweet_id, "item_id": unreposted.repost_id },
-                    )
-                    .await?;
-                "unreposted"
-            }
-            Kind::Liked(liked) => {
-                self.notify(
-                    event_id,
-                    liked.tweet_author_id,
-                    liked.liker_id,
-                    NotificationKind::Like,
-                    liked.tweet_id,
-                )
-                .await?;
-                "liked"
-            }
-        })
+        }
+        let removed = match effects.removal {
+            Some(Removal::Tweet(tweet_id)) => doc! { "tweet_id": tweet_id },
+            Some(Removal::Repost {
+                tweet_id,
+                repost_id,
+            }) => doc! { "tweet_id": tweet_id, "item_id": repost_id },
+            None => return Ok(effects.label),
+        };
+        self.entries().delete_many(removed).await?;
+        Ok(effects.label)
     }
 
     /// The followee's recent tweets and reposts, into the follower's timeline.

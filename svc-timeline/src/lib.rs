@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod error;
+mod events;
 pub mod fanout;
 pub mod grpc;
 mod home;

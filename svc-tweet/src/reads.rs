@@ -231,7 +231,13 @@ impl TweetApi {
             .collect();
         items.sort_by_key(|item| std::cmp::Reverse(item.item_id));
         items.truncate(limit.probe() as usize);
-        // Reposts name the original's author too (one query for the page).
+        self.name_original_authors(&mut items).await?;
+        Ok(items)
+    }
+
+    /// Reposts name the original's author too (one query for the page); a repost whose
+    /// original was deleted leaves the page.
+    async fn name_original_authors(&self, items: &mut Vec<pb::RecentItem>) -> Result<(), Error> {
         let missing: Vec<i64> = dedup(
             &items
                 .iter()
@@ -239,34 +245,35 @@ impl TweetApi {
                 .map(|i| i.tweet_id)
                 .collect::<Vec<_>>(),
         );
-        if !missing.is_empty() {
-            let mut filter = store::live();
-            filter.insert("_id", doc! { "$in": &missing });
-            let originals: Vec<Document> = self
-                .raw_tweets
-                .find(filter)
-                .projection(doc! { "author_id": 1 })
-                .await?
-                .try_collect()
-                .await?;
-            let authors: HashMap<i64, i64> = originals
-                .iter()
-                .filter_map(|d| Some((d.get_i64("_id").ok()?, d.get_i64("author_id").ok()?)))
-                .collect();
-            items.retain_mut(|item| {
-                if item.author_id != 0 {
-                    return true;
-                }
-                match authors.get(&item.tweet_id) {
-                    Some(&author) => {
-                        item.author_id = author;
-                        true
-                    }
-                    None => false, // the original was deleted
-                }
-            });
+        if missing.is_empty() {
+            return Ok(());
         }
-        Ok(items)
+        let mut filter = store::live();
+        filter.insert("_id", doc! { "$in": &missing });
+        let originals: Vec<Document> = self
+            .raw_tweets
+            .find(filter)
+            .projection(doc! { "author_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let authors: HashMap<i64, i64> = originals
+            .iter()
+            .filter_map(|d| Some((d.get_i64("_id").ok()?, d.get_i64("author_id").ok()?)))
+            .collect();
+        items.retain_mut(|item| {
+            if item.author_id != 0 {
+                return true;
+            }
+            match authors.get(&item.tweet_id) {
+                Some(&author) => {
+                    item.author_id = author;
+                    true
+                }
+                None => false, // the original was deleted
+            }
+        });
+        Ok(())
     }
 
     /// Completes tweets for a client: each gets its author's profile and its quoted tweet (with
