@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod peer;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod profiles;
 pub mod propagation;
 pub mod rate;
 pub mod readiness;

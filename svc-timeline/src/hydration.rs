@@ -8,7 +8,7 @@ use xir_common::domain::UserId;
 use xir_proto::{
     timeline::v1 as pb,
     tweet::v1::{BatchGetTweetsRequest, Tweet},
-    user::v1::{BatchGetProfilesRequest, Profile},
+    user::v1::Profile,
 };
 
 use crate::{error::Error, grpc::TimelineApi};
@@ -20,26 +20,10 @@ pub type CardsById = HashMap<i64, pb::TweetCard>;
 pub type ProfilesById = HashMap<i64, Profile>;
 
 impl TimelineApi {
-    #[tracing::instrument(skip_all, fields(profiles = ids.len()))]
-    pub(crate) async fn profiles(&self, ids: &[i64]) -> Result<HashMap<i64, Profile>, Error> {
-        let mut unique: Vec<i64> = ids.iter().copied().filter(|&id| id > 0).collect();
-        unique.sort_unstable();
-        unique.dedup();
-        let mut found = HashMap::new();
-        for chunk in unique.chunks(BATCH) {
-            let profiles = self
-                .users
-                .clone()
-                .batch_get_profiles(BatchGetProfilesRequest {
-                    user_ids: chunk.to_vec(),
-                })
-                .await
-                .map_err(Error::Dependency)?
-                .into_inner()
-                .profiles;
-            found.extend(profiles.into_iter().map(|p| (p.user_id, p)));
-        }
-        Ok(found)
+    pub(crate) async fn profiles(&self, ids: &[i64]) -> Result<ProfilesById, Error> {
+        xir_common::profiles::by_id(&self.users, ids)
+            .await
+            .map_err(Error::Dependency)
     }
 
     pub(crate) async fn batch_tweets(

@@ -36,8 +36,8 @@ use crate::{
     },
 };
 
-/// Most ids one batch request (or one call to svc-user) carries.
-pub(crate) const MAX_BATCH: usize = 100;
+/// Most ids one batch request carries.
+const MAX_BATCH: usize = 100;
 
 pub struct TweetApi {
     pub(crate) tweets: Collection<TweetDoc>,

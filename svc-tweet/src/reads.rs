@@ -7,15 +7,12 @@ use std::collections::{HashMap, HashSet};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use tonic::Status;
-use xir_proto::{
-    tweet::v1 as pb,
-    user::v1::{BatchGetProfilesRequest, Profile},
-};
+use xir_proto::{tweet::v1 as pb, user::v1::Profile};
 
 use crate::{
     domain::{PageLimit, TweetId, UserId},
     error::Error,
-    grpc::{MAX_BATCH, TweetApi},
+    grpc::TweetApi,
     reactions,
     store::{self, RepostDoc, TweetDoc, timestamp},
 };
@@ -316,21 +313,9 @@ impl TweetApi {
 
     /// Profiles by id from svc-user.
     async fn profiles(&self, ids: &[i64]) -> Result<HashMap<i64, Profile>, Error> {
-        let mut found = HashMap::new();
-        for chunk in ids.chunks(MAX_BATCH) {
-            let profiles = self
-                .users
-                .clone()
-                .batch_get_profiles(BatchGetProfilesRequest {
-                    user_ids: chunk.to_vec(),
-                })
-                .await
-                .map_err(Error::Dependency)?
-                .into_inner()
-                .profiles;
-            found.extend(profiles.into_iter().map(|p| (p.user_id, p)));
-        }
-        Ok(found)
+        xir_common::profiles::by_id(&self.users, ids)
+            .await
+            .map_err(Error::Dependency)
     }
 }
 
