@@ -19,6 +19,40 @@ pub trait ServiceSettings: Sized {
     fn telemetry(&self) -> &TelemetrySettings;
 }
 
+/// Implements [`ServiceSettings`] for a service's `Settings` (with `server` and `telemetry`
+/// fields) over its compiled `defaults` (TOML), and `Settings::with_overrides`: the defaults
+/// with more TOML on top, ignoring files and the environment (tests, the fuzz targets).
+#[macro_export]
+macro_rules! service_settings {
+    ($settings:ty, $defaults:expr) => {
+        impl $crate::bootstrap::ServiceSettings for $settings {
+            fn load(
+                config_file: Option<std::path::PathBuf>,
+            ) -> Result<Self, $crate::settings::SettingsError> {
+                $crate::settings::load($defaults, config_file)
+            }
+
+            fn server(&self) -> &$crate::settings::ServerSettings {
+                &self.server
+            }
+
+            fn telemetry(&self) -> &$crate::settings::TelemetrySettings {
+                &self.telemetry
+            }
+        }
+
+        impl $settings {
+            /// The compiled defaults with `overrides` (TOML) on top, ignoring files and
+            /// environment.
+            pub fn with_overrides(
+                overrides: &str,
+            ) -> Result<Self, $crate::settings::SettingsError> {
+                $crate::settings::load_with($defaults, overrides)
+            }
+        }
+    };
+}
+
 /// A service's application: built from its settings (listeners bound, nothing served yet),
 /// then served until `shutdown` completes.
 pub trait Service: Sized {

@@ -1,17 +1,13 @@
 //! svc-auth's settings: see xir_common::settings for the layering rules.
 
-use std::path::PathBuf;
-
 use serde::Deserialize;
 use xir_common::identity::IdentitySettings;
 use xir_common::{
     auth::AuthSettings,
-    bootstrap::ServiceSettings,
     ids::IdSettings,
     outbox::OutboxSettings,
     settings::{
-        self, PostgresSettings, ReadinessSettings, Secret, ServerSettings, ServiceUrl,
-        SettingsError, TelemetrySettings,
+        PostgresSettings, ReadinessSettings, Secret, ServerSettings, ServiceUrl, TelemetrySettings,
     },
 };
 
@@ -135,23 +131,4 @@ impl Default for ThrottleSettings {
     }
 }
 
-impl ServiceSettings for Settings {
-    fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
-        settings::load(DEFAULTS, config_file)
-    }
-
-    fn server(&self) -> &ServerSettings {
-        &self.server
-    }
-
-    fn telemetry(&self) -> &TelemetrySettings {
-        &self.telemetry
-    }
-}
-
-impl Settings {
-    /// The compiled defaults with `overrides` (TOML) on top, ignoring files and environment.
-    pub fn with_overrides(overrides: &str) -> Result<Self, SettingsError> {
-        settings::load_with(DEFAULTS, overrides)
-    }
-}
+xir_common::service_settings!(Settings, DEFAULTS);

@@ -1,17 +1,13 @@
 //! svc-tweet's settings: see xir_common::settings for the layering rules.
 
-use std::path::PathBuf;
-
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
-use xir_common::bootstrap::ServiceSettings;
 use xir_common::identity::IdentitySettings;
 use xir_common::ids::IdSettings;
 use xir_common::rate::RateSettings;
 use xir_common::settings::OutboxSettings;
 use xir_common::settings::{
-    self, MongoSettings, ReadinessSettings, ServerSettings, ServiceUrl, SettingsError,
-    TelemetrySettings,
+    MongoSettings, ReadinessSettings, ServerSettings, ServiceUrl, TelemetrySettings,
 };
 
 /// Compiled defaults; `database.url` has none on purpose (it may carry a password).
@@ -60,23 +56,4 @@ pub struct Settings {
     pub timeline_service: ServiceUrl,
 }
 
-impl ServiceSettings for Settings {
-    fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError> {
-        settings::load(DEFAULTS, config_file)
-    }
-
-    fn server(&self) -> &ServerSettings {
-        &self.server
-    }
-
-    fn telemetry(&self) -> &TelemetrySettings {
-        &self.telemetry
-    }
-}
-
-impl Settings {
-    /// The compiled defaults with `overrides` (TOML) on top, ignoring files and environment.
-    pub fn with_overrides(overrides: &str) -> Result<Self, SettingsError> {
-        settings::load_with(DEFAULTS, overrides)
-    }
-}
+xir_common::service_settings!(Settings, DEFAULTS);
