@@ -234,6 +234,16 @@ pub fn timestamp_ms(id: i64) -> u64 {
     ((id as u64) >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS
 }
 
+/// When `id` was generated, as a protobuf timestamp (a repost's or notification's time is its
+/// id's).
+pub fn created_at(id: i64) -> prost_types::Timestamp {
+    let ms = timestamp_ms(id);
+    prost_types::Timestamp {
+        seconds: (ms / 1000) as i64,
+        nanos: ((ms % 1000) * 1_000_000) as i32,
+    }
+}
+
 /// The smallest id generated at or after `unix_ms`: a cursor bound for "since this time".
 pub fn first_id_at(unix_ms: u64) -> i64 {
     (unix_ms.saturating_sub(EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)) as i64

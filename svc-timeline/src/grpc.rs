@@ -66,15 +66,6 @@ fn positive(name: &str, raw: i64, violations: &mut FieldViolations) -> i64 {
     raw
 }
 
-/// When the item or notification `id` was made (ids carry their creation time).
-pub(crate) fn timestamp_of(id: i64) -> prost_types::Timestamp {
-    let ms = ids::timestamp_ms(id);
-    prost_types::Timestamp {
-        seconds: (ms / 1000) as i64,
-        nanos: ((ms % 1000) * 1_000_000) as i32,
-    }
-}
-
 fn unix_now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -370,7 +361,7 @@ impl TimelineService for TimelineApi {
                     kind: d.get_i32("kind").unwrap_or(0),
                     actor: profiles.get(&d.get_i64("actor_id").ok()?).cloned(),
                     card: cards.get(&tweet_id).cloned(),
-                    created_at: Some(timestamp_of(id)),
+                    created_at: Some(ids::created_at(id)),
                 })
             })
             .collect();

@@ -6,14 +6,14 @@ use std::collections::HashSet;
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
-use xir_common::domain::UserId;
+use xir_common::{domain::UserId, ids};
 use xir_proto::{
     timeline::v1 as pb, tweet::v1::ListRecentByAuthorsRequest, user::v1::ListFollowingIdsRequest,
 };
 
 use crate::{
     error::Error,
-    grpc::{TimelineApi, timestamp_of},
+    grpc::TimelineApi,
     hydration::{BATCH, CardsById, ProfilesById},
 };
 
@@ -66,7 +66,7 @@ pub fn timeline_items(
                 item_id: item.item_id,
                 card: Some(card),
                 reposted_by: profiles.get(&item.reposted_by).cloned(),
-                reposted_at: (item.reposted_by != 0).then(|| timestamp_of(item.item_id)),
+                reposted_at: (item.reposted_by != 0).then(|| ids::created_at(item.item_id)),
             })
         })
         .collect()

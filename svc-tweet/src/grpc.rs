@@ -31,9 +31,7 @@ use crate::{
     idempotency::Claim,
     reactions::{self, Reaction, Reactions},
     reads::{ViewerStates, dedup, to_proto, with_range},
-    store::{
-        self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, TweetDoc, outbox_push, timestamp,
-    },
+    store::{self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, TweetDoc, outbox_push},
 };
 
 /// Most ids one batch request carries.
@@ -438,11 +436,7 @@ impl TweetService for TweetApi {
                     item_id: item.item_id,
                     tweet: Some(tweet),
                     reposted_by_user_id: item.reposted_by_user_id,
-                    reposted_at: repost.then(|| {
-                        timestamp(DateTime::from_millis(
-                            xir_common::ids::timestamp_ms(item.item_id) as i64,
-                        ))
-                    }),
+                    reposted_at: repost.then(|| xir_common::ids::created_at(item.item_id)),
                 })
             })
             .collect();
