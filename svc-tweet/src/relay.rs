@@ -88,12 +88,10 @@ pub async fn relay_once(
     receivers: &Receivers,
 ) -> mongodb::error::Result<bool> {
     let lease = millis_from_now(settings.lease_ms);
-    let Some(claim) = claim(tweets, lease).await? else {
-        return Ok(false);
-    };
-    let Some((id, claimed)) = claim else {
-        // Another relay claimed it first.
-        return Ok(true);
+    let (id, claimed) = match claim(tweets, lease).await? {
+        Claim::NoneDue => return Ok(false),
+        Claim::TakenElsewhere => return Ok(true),
+        Claim::Claimed { id, document } => (id, document),
     };
     let mut settlement = Settlement::default();
     for (key, event) in pending_events(&claimed) {
@@ -140,13 +138,21 @@ pub async fn relay_once(
     Ok(true)
 }
 
+/// What looking for a tweet with due events found.
+enum Claim {
+    NoneDue,
+    /// Another relay claimed it between the search and the claim.
+    TakenElsewhere,
+    /// Ours until the lease ends: the tweet as it is now.
+    Claimed {
+        id: i64,
+        document: Document,
+    },
+}
+
 /// Finds a tweet with due events and claims it until `lease`, re-checking under its lock that
-/// it is still due (another replica may have claimed it in between). `None`: nothing is due;
-/// `Some(None)`: it was claimed first by another relay.
-async fn claim(
-    tweets: &Collection<Document>,
-    lease: DateTime,
-) -> mongodb::error::Result<Option<Option<(i64, Document)>>> {
+/// it is still due (another replica may have claimed it in between).
+async fn claim(tweets: &Collection<Document>, lease: DateTime) -> mongodb::error::Result<Claim> {
     let due = doc! {
         "outbox_count": { "$gt": 0 },
         "$or": [
@@ -159,10 +165,10 @@ async fn claim(
         .projection(doc! { "_id": 1 })
         .await?
     else {
-        return Ok(None);
+        return Ok(Claim::NoneDue);
     };
     let Ok(id) = candidate.get_i64("_id") else {
-        return Ok(None);
+        return Ok(Claim::NoneDue);
     };
     let _serialised = store::locks::tweet(id).await;
     let mut filter = due;
@@ -172,7 +178,10 @@ async fn claim(
         // No projection: FerretDB's findAndModify does not take one.
         .return_document(ReturnDocument::After)
         .await?;
-    Ok(Some(claimed.map(|claimed| (id, claimed))))
+    Ok(match claimed {
+        Some(document) => Claim::Claimed { id, document },
+        None => Claim::TakenElsewhere,
+    })
 }
 
 /// A claimed tweet's pending events in the order they were written (their keys are

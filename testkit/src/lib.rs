@@ -22,7 +22,7 @@ use xir_proto::{
     auth::v1::auth_service_client::AuthServiceClient,
     timeline::v1::timeline_service_client::TimelineServiceClient,
     tweet::v1::tweet_service_client::TweetServiceClient,
-    user::v1::user_service_client::UserServiceClient,
+    user::v1::{FollowRequest, user_service_client::UserServiceClient},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,6 +372,19 @@ url = \"{}\"
         .await
         .expect("seed profiles");
         (first..first + count).collect()
+    }
+
+    /// `follower` follows `followee` through svc-user's Follow RPC (events and all); panics
+    /// unless it succeeds.
+    pub async fn follow(&self, follower: i64, followee: i64) {
+        self.users()
+            .await
+            .follow(bearer(
+                &self.token(follower),
+                FollowRequest { user_id: followee },
+            ))
+            .await
+            .expect("follow");
     }
 
     /// Makes each of `followers` follow `followee` directly in svc-user's tables (edges and

@@ -255,7 +255,7 @@ async fn read_everything(
                 .list_user_tweets(authed(
                     token,
                     ListUserTweetsRequest {
-                        exclude_replies: Default::default(),
+                        exclude_replies: false,
                         user_id: *author,
                         max_id,
                         since_id: 0,

@@ -29,7 +29,7 @@ use xir_proto::{
         timeline_service_client::TimelineServiceClient,
     },
     tweet::v1::{CreateTweetRequest, DeleteTweetRequest, ListUserTweetsRequest},
-    user::v1::{FollowRequest, ListFollowersRequest, UnfollowRequest},
+    user::v1::{ListFollowersRequest, UnfollowRequest},
 };
 use xir_testkit::{Options, Stack, bearer};
 
@@ -119,15 +119,10 @@ fn check(seen: &[i64], initial: &[i64], left: &HashSet<i64>, arrived: &HashSet<i
         .copied()
         .filter(|id| !left.contains(id))
         .collect();
-    let seen_of_initial: Vec<i64> = seen
+    let seen_that_stayed: Vec<i64> = seen
         .iter()
         .copied()
-        .filter(|id| initial.contains(id))
-        .collect();
-    let seen_that_stayed: Vec<i64> = seen_of_initial
-        .iter()
-        .copied()
-        .filter(|id| !left.contains(id))
+        .filter(|id| initial.contains(id) && !left.contains(id))
         .collect();
     assert_eq!(
         seen_that_stayed, stayed,
@@ -205,7 +200,7 @@ fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
                     return;
                 }
                 let follower = later.next().expect("enough later followers");
-                follow(&stack, follower, *followee).await;
+                stack.follow(follower, *followee).await;
                 arrived.insert(follower);
             },
         )
@@ -222,7 +217,7 @@ async fn followed_by(stack: &Stack, count: usize) -> (i64, Vec<i64>, Vec<i64>) {
     let followee = people[0];
     let (followers, later) = people[1..].split_at(count);
     for &follower in followers {
-        follow(stack, follower, followee).await;
+        stack.follow(follower, followee).await;
     }
     (followee, followers.to_vec(), later.to_vec())
 }
@@ -232,18 +227,6 @@ async fn seed(stack: &Stack, people: &[i64]) {
     stack
         .seed_profiles(people[0], people.len() as i64, "pager")
         .await;
-}
-
-async fn follow(stack: &Stack, follower: i64, followee: i64) {
-    stack
-        .users()
-        .await
-        .follow(bearer(
-            &stack.token(follower),
-            FollowRequest { user_id: followee },
-        ))
-        .await
-        .expect("follow");
 }
 
 async fn unfollow(stack: &Stack, follower: i64, followee: i64) {
@@ -314,7 +297,7 @@ fn a_users_tweets_page_without_gaps_or_repeats_while_they_post_and_delete() {
                     .list_user_tweets(bearer(
                         &reader,
                         ListUserTweetsRequest {
-                            exclude_replies: Default::default(),
+                            exclude_replies: false,
                             user_id: author,
                             max_id: max_id.unwrap_or(0),
                             since_id: 0,
@@ -381,7 +364,7 @@ fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_post() {
         let (viewer, regular, celebrity) = (people[0], people[1], people[2]);
         stack.seed_followers(celebrity, &people[3..]).await;
         for followee in [regular, celebrity] {
-            follow(&stack, viewer, followee).await;
+            stack.follow(viewer, followee).await;
         }
         let mut posted = Vec::new();
         for n in 0..scenario.initial {
@@ -502,7 +485,7 @@ fn notifications_page_without_gaps_or_repeats_while_new_ones_arrive() {
             },
             async || {
                 let follower = later.next().expect("enough later followers");
-                follow(&stack, follower, *recipient).await;
+                stack.follow(follower, *recipient).await;
                 followed += 1;
             },
         )

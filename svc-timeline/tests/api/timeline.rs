@@ -89,18 +89,6 @@ async fn home_when_answered(stack: &Stack, user: i64) -> GetHomeTimelineResponse
     .await
 }
 
-async fn follow(stack: &Stack, follower: i64, followee: i64) {
-    stack
-        .users()
-        .await
-        .follow(bearer(
-            &stack.token(follower),
-            FollowRequest { user_id: followee },
-        ))
-        .await
-        .expect("follow");
-}
-
 /// Waits until `user`'s timeline holds exactly `ids` (as tweet ids, newest first).
 async fn wait_for_timeline(stack: &Stack, user: i64, expected: &[i64]) {
     testing::eventually(
@@ -143,7 +131,7 @@ async fn pages_are_newest_first_without_gaps_or_duplicates_while_tweets_arrive()
     let stack = Stack::start(Options::default()).await;
     stack.seed_profiles(1, 4, "user").await; // 1 reads; 2, 3, 4 write
     for author in 2..=4 {
-        follow(&stack, 1, author).await;
+        stack.follow(1, author).await;
     }
     drained(&stack).await;
     let mut posted = Vec::new();
@@ -281,7 +269,7 @@ async fn celebrities_are_merged_at_read_time() {
     stack.seed_profiles(10, 1, "friend").await;
     let fans = stack.seed_profiles(100, 4, "fan").await;
     stack.seed_followers(1, &fans).await; // 4 followers > threshold 3
-    follow(&stack, 100, 10).await;
+    stack.follow(100, 10).await;
     drained(&stack).await;
 
     let famous = say(&stack, 1, "from the celebrity").await;
@@ -309,7 +297,7 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
     let stack = Stack::start(Options::default()).await;
     stack.seed_profiles(1, 3, "user").await; // 1 reads; 2 and 3 write
     let old = say(&stack, 2, "before the follow").await;
-    follow(&stack, 1, 2).await;
+    stack.follow(1, 2).await;
     wait_for_timeline(&stack, 1, &[old.tweet_id]).await;
 
     let doomed = say(&stack, 2, "soon gone").await;
@@ -428,7 +416,7 @@ async fn notifications_are_exactly_once_and_never_for_yourself() {
     )
     .await;
     say(&stack, 2, "hey @user1").await;
-    follow(&stack, 2, 1).await;
+    stack.follow(2, 1).await;
     // Your own actions notify nobody.
     tweets
         .like_tweet(bearer(

@@ -165,7 +165,7 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
                 .list_notifications(bearer(
                     &stack.token(1),
                     ListNotificationsRequest {
-                        since_id: Default::default(),
+                        since_id: 0,
                         max_id: 0,
                         limit: 20,
                     },
