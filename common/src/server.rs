@@ -70,6 +70,14 @@ pub struct Readiness {
 impl Readiness {
     pub async fn set(&self, ready: bool) {
         let ready = ready && !self.stopping.load(Ordering::SeqCst);
+        self.report(ready).await;
+        // A stop between the check above and the report would be overwritten: look again.
+        if ready && self.stopping.load(Ordering::SeqCst) {
+            self.report(false).await;
+        }
+    }
+
+    async fn report(&self, ready: bool) {
         let status = if ready {
             ServingStatus::Serving
         } else {
