@@ -495,7 +495,8 @@ async fn parallel_guesses_get_no_more_than_the_limit() {
 }
 
 /// An event svc-user refuses for good (here an invalid profile, as a squatted or corrupt one
-/// would be) is set aside with its reason; the sign-ups queued behind it get their profiles.
+/// would be) is set aside with its reason; the events queued behind it in the relay get
+/// through, and sign-ups go on.
 #[tokio::test]
 async fn a_refused_outbox_event_blocks_no_other() {
     use prost::Message;
@@ -504,21 +505,39 @@ async fn a_refused_outbox_event_blocks_no_other() {
     let pool = sqlx::PgPool::connect(&stack.auth_database_url)
         .await
         .expect("connect");
-    let refused = xir_proto::user::v1::CreateProfileRequest {
+    let queue = |request: xir_proto::user::v1::CreateProfileRequest| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query("INSERT INTO outbox (topic, payload) VALUES ('user.create_profile', $1)")
+                .bind(request.encode_to_vec())
+                .execute(&pool)
+                .await
+                .expect("queue an event");
+        }
+    };
+    queue(xir_proto::user::v1::CreateProfileRequest {
         user_id: 0,
         username: "not a username!".into(),
         display_name: String::new(),
         created_at: None,
-    };
-    sqlx::query("INSERT INTO outbox (topic, payload) VALUES ('user.create_profile', $1)")
-        .bind(refused.encode_to_vec())
-        .execute(&pool)
-        .await
-        .expect("queue an event svc-user refuses");
-
-    let signed_up = stack.sign_up("queued_behind").await;
-    let profile = stack.wait_for_profile(signed_up.user_id).await;
+    })
+    .await;
+    // Queued behind it, for the relay alone (SignUp delivers its own event itself).
+    queue(xir_proto::user::v1::CreateProfileRequest {
+        user_id: 424_242,
+        username: "queued_behind".into(),
+        display_name: "Queued".into(),
+        created_at: Some(prost_types::Timestamp {
+            seconds: 1_800_000_000,
+            nanos: 0,
+        }),
+    })
+    .await;
+    let profile = stack.wait_for_profile(424_242).await;
     assert_eq!(profile.username, "queued_behind");
+    let signed_up = stack.sign_up("signed_up_after").await;
+    let profile = stack.wait_for_profile(signed_up.user_id).await;
+    assert_eq!(profile.username, "signed_up_after");
 
     let (next_attempt, last_error): (String, String) = sqlx::query_as(
         // The first event queued: the refused one (the sign-up's own may still be there).
