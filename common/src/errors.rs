@@ -38,6 +38,17 @@ impl FieldViolations {
         }
     }
 
+    /// Takes in the violations of `result` (a check of several fields) and returns its value.
+    pub fn absorb<T>(&mut self, result: Result<T, FieldViolations>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(violations) => {
+                self.0.extend(violations.0);
+                None
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -102,4 +113,25 @@ pub fn opaque(code: Code, error: &(dyn std::error::Error + 'static)) -> Status {
         _ => "internal error",
     };
     Status::new(code, message)
+}
+
+/// A database call that failed, with what it was doing: the log of a failed request then says
+/// "insert tweet failed: <cause>" rather than only "database error".
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed")]
+pub struct DbError<E: std::error::Error + 'static> {
+    pub operation: &'static str,
+    #[source]
+    pub source: E,
+}
+
+/// Names the operation of a database result: `collection.find_one(filter).await.during("find tweet")?`.
+pub trait During<T, E: std::error::Error + 'static> {
+    fn during(self, operation: &'static str) -> Result<T, DbError<E>>;
+}
+
+impl<T, E: std::error::Error + 'static> During<T, E> for Result<T, E> {
+    fn during(self, operation: &'static str) -> Result<T, DbError<E>> {
+        self.map_err(|source| DbError { operation, source })
+    }
 }

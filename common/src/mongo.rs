@@ -7,6 +7,8 @@ use std::time::Duration;
 use mongodb::{Client, Database, bson::doc, error::ErrorKind, options::ClientOptions};
 use tonic::{Code, Status};
 
+use crate::errors::DbError;
+
 use crate::{
     ids::{IdGenerator, MAX_WORKER_ID, WorkerLease},
     settings::MongoSettings,
@@ -30,8 +32,8 @@ pub async fn ping(database: &Database) -> mongodb::error::Result<()> {
 }
 
 /// `Unavailable` when no server can be reached, otherwise an opaque `Internal`.
-pub fn status(error: &mongodb::error::Error) -> Status {
-    let code = match *error.kind {
+pub fn status(error: &DbError<mongodb::error::Error>) -> Status {
+    let code = match *error.source.kind {
         ErrorKind::ServerSelection { .. }
         | ErrorKind::Io(_)
         | ErrorKind::ConnectionPoolCleared { .. } => Code::Unavailable,

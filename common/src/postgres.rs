@@ -17,6 +17,8 @@ use sqlx::{
 };
 use tonic::{Code, Status};
 
+use crate::errors::DbError;
+
 use crate::{
     ids::{IdGenerator, MAX_WORKER_ID, WorkerLease},
     settings::PostgresSettings,
@@ -141,8 +143,8 @@ async fn keep_lease(pool: &PgPool, lease: &WorkerLease) -> Result<(), CheckError
 
 /// `Unavailable` when the database cannot be reached (the client may retry), otherwise an
 /// opaque `Internal`; both logged with their cause.
-pub fn status(error: &sqlx::Error) -> Status {
-    let code = match error {
+pub fn status(error: &DbError<sqlx::Error>) -> Status {
+    let code = match &error.source {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)

@@ -31,6 +31,19 @@ impl PageLimit {
     pub fn probe(self) -> i64 {
         i64::from(self.0) + 1
     }
+
+    /// Cuts rows read with [`probe`](Self::probe) to the page and returns the cursor of the
+    /// next page: `cursor_of` the page's last row when a row was left over, else `None`.
+    pub fn cut<T, C>(self, mut rows: Vec<T>, cursor_of: impl Fn(&T) -> C) -> (Vec<T>, Option<C>) {
+        let more = rows.len() > self.0 as usize;
+        rows.truncate(self.0 as usize);
+        let next = if more {
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
+        (rows, next)
+    }
 }
 
 #[cfg(test)]
@@ -43,6 +56,14 @@ mod tests {
         assert_eq!(PageLimit::parse(7).map(PageLimit::get), Ok(7));
         assert_eq!(PageLimit::parse(1000).map(PageLimit::get), Ok(100));
         assert_eq!(PageLimit::parse(-1), Err(NegativeLimit));
+    }
+
+    #[test]
+    fn a_cut_names_the_next_page_only_when_a_row_was_left_over() {
+        let limit = PageLimit::parse(2).unwrap();
+        assert_eq!(limit.cut(vec![9, 8, 7], |&id| id), (vec![9, 8], Some(8)));
+        assert_eq!(limit.cut(vec![9, 8], |&id| id), (vec![9, 8], None));
+        assert_eq!(limit.cut(Vec::<i64>::new(), |&id| id), (vec![], None));
         assert_eq!(PageLimit::parse_with(0, 20, 20).map(PageLimit::get), Ok(20));
     }
 }
