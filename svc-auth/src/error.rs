@@ -1,7 +1,7 @@
 //! svc-auth's one error type and its mapping onto gRPC statuses.
 
 use tonic::{Code, Status};
-use xir_common::errors::FieldViolations;
+use xir_common::errors::{DbError, FieldViolations};
 
 use crate::passwords::HashError;
 
@@ -15,10 +15,15 @@ pub enum Error {
     Unauthenticated(&'static str),
     #[error("too many failed logins")]
     Throttled { retry_after_secs: u64 },
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
+    /// Refused by the shared kit (a rate limit, a busy pool), already a status.
+    #[error("{}", .0.message())]
+    Refused(Status),
+    #[error(transparent)]
+    Database(#[from] DbError<sqlx::Error>),
     #[error("password hashing failed")]
     Hash(#[from] HashError),
+    #[error(transparent)]
+    Ids(#[from] xir_common::ids::IdsUnavailable),
     #[error("cannot sign a token")]
     Sign(#[from] jsonwebtoken::errors::Error),
 }
@@ -52,7 +57,9 @@ impl From<Error> for Status {
                 format!("too many failed logins; try again in {retry_after_secs} s"),
                 retry_after_secs,
             ),
+            Error::Refused(status) => status,
             Error::Database(error) => xir_common::postgres::status(&error),
+            Error::Ids(error) => error.into(),
             // Too many hashes running and queued: the client should try again shortly.
             Error::Hash(HashError::Busy(busy)) => busy.into(),
             error @ (Error::Hash(_) | Error::Sign(_)) => {

@@ -1,5 +1,6 @@
 //! svc-auth: accounts, passwords, rotating refresh tokens and the JWKS, over PostgreSQL.
 
+pub mod accounts;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -9,5 +10,6 @@ pub mod keys;
 pub mod passwords;
 pub mod profiles;
 pub mod refresh_tokens;
+mod sessions;
 pub mod startup;
 pub mod throttle;

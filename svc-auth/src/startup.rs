@@ -23,7 +23,8 @@ use xir_proto::{
 };
 
 use crate::{
-    config::Settings, db, grpc::AuthApi, keys::SigningKeys, passwords::Hasher, profiles::Profiles,
+    accounts::Accounts, config::Settings, db, grpc::AuthApi, keys::SigningKeys, passwords::Hasher,
+    profiles::Profiles,
 };
 
 pub const COMPONENT: &str = "svc-auth";
@@ -104,14 +105,14 @@ impl Service for Application {
             self.identity.clone(),
             AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, &[]),
         );
-        let api = AuthApi::new(
+        let api = AuthApi::new(Accounts::new(
             self.pool.clone(),
             self.keys.clone(),
             self.hasher.clone(),
             self.ids.clone(),
             self.settings.clone(),
             profiles,
-        );
+        ));
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR)
             .with_worker_lease(self.ids.clone());
         let served = self
