@@ -1,7 +1,7 @@
 //! svc-user's one error type and its mapping onto gRPC statuses.
 
 use tonic::Status;
-use xir_common::errors::FieldViolations;
+use xir_common::errors::{DbError, FieldViolations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -14,8 +14,11 @@ pub enum Error {
     NotYet(&'static str),
     #[error("{0}")]
     FailedPrecondition(&'static str),
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
+    /// Refused by the shared kit (a rate limit, a busy pool), already a status.
+    #[error("{}", .0.message())]
+    Refused(Status),
+    #[error(transparent)]
+    Database(#[from] DbError<sqlx::Error>),
 }
 
 impl From<FieldViolations> for Error {
@@ -31,6 +34,7 @@ impl From<Error> for Status {
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
             Error::NotYet(what) => xir_common::errors::not_yet(what, 1),
             Error::FailedPrecondition(why) => Status::failed_precondition(why),
+            Error::Refused(status) => status,
             Error::Database(error) => xir_common::postgres::status(&error),
         }
     }

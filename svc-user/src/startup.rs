@@ -21,11 +21,7 @@ use xir_common::{
 use xir_proto::timeline::v1::{FollowEvent, timeline_service_client::TimelineServiceClient};
 use xir_proto::user::v1::{SERVICE_NAME, user_service_server::UserServiceServer};
 
-use crate::{
-    config::Settings,
-    db,
-    grpc::{FOLLOW_TOPIC, UserApi},
-};
+use crate::{config::Settings, db, graph::FOLLOW_TOPIC, grpc::UserApi, profiles::Users};
 
 pub const COMPONENT: &str = "svc-user";
 
@@ -114,10 +110,10 @@ impl Service for Application {
         );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
         let routes = Routes::new(
-            UserServiceServer::new(UserApi::new(
+            UserServiceServer::new(UserApi::new(Users::new(
                 self.pool.clone(),
                 PerUserLimit::new(self.settings.notifying_writes.clone()),
-            ))
+            )))
             .max_decoding_message_size(MAX_REQUEST_BYTES),
         );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
