@@ -1,7 +1,7 @@
 //! svc-tweet's one error type and its mapping onto gRPC statuses.
 
 use tonic::Status;
-use xir_common::errors::FieldViolations;
+use xir_common::errors::{DbError, FieldViolations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,8 +15,11 @@ pub enum Error {
     Conflict(&'static str),
     #[error("a dependency failed: {0}")]
     Dependency(Status),
-    #[error("database error")]
-    Database(#[from] mongodb::error::Error),
+    /// Refused by the shared kit (a rate limit, a busy pool), already a status.
+    #[error("{}", .0.message())]
+    Refused(Status),
+    #[error(transparent)]
+    Database(#[from] DbError<mongodb::error::Error>),
     #[error(transparent)]
     Ids(#[from] xir_common::ids::IdsUnavailable),
 }
@@ -38,6 +41,7 @@ impl From<Error> for Status {
                 tracing::warn!(code = ?status.code(), message = status.message(), "svc-user call failed");
                 Status::unavailable("a dependency is unavailable, try again")
             }
+            Error::Refused(status) => status,
             Error::Database(error) => xir_common::mongo::status(&error),
             Error::Ids(error) => error.into(),
         }

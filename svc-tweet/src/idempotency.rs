@@ -1,17 +1,18 @@
 //! CreateTweet's idempotency keys: a client that retries a post with the same key gets the
 //! first tweet back, never a second one. A key is stored as `<author>:<key>` with the hash of
-//! the text and lives 24 hours; it is claimed before the tweet is written, so two concurrent
-//! retries make one tweet.
+//! the text and the tweet it made, and lives 24 hours. It is claimed before the tweet is
+//! written, so two concurrent retries make one tweet, and a retry that finds the key writes
+//! the tweet itself if it is still missing: nobody waits for anybody.
 
 use mongodb::bson::{DateTime, doc};
 use sha2::{Digest, Sha256};
-use xir_common::errors::FieldViolations;
+use xir_common::errors::{During, FieldViolations};
 
 use crate::{
     domain::{IdempotencyKey, TweetId, UserId},
     error::Error,
-    grpc::TweetApi,
     store::{self, IdempotencyDoc, TweetDoc},
+    tweets::Tweets,
 };
 
 /// How long a key is remembered.
@@ -56,59 +57,70 @@ impl Claim {
     }
 }
 
-impl TweetApi {
+/// What claiming a key found.
+pub enum Claimed {
+    /// The key is this request's: write the tweet.
+    Mine,
+    /// An earlier request with this key made this tweet: answer with it.
+    Earlier(Box<TweetDoc>),
+}
+
+impl Tweets {
     /// The tweet an earlier request with this key made, if there was one.
     pub(crate) async fn replay(&self, claim: &Claim) -> Result<Option<TweetDoc>, Error> {
-        let Some(stored) = self.keys.find_one(doc! { "_id": &claim.id }).await? else {
+        let Some(stored) = self
+            .keys
+            .find_one(doc! { "_id": &claim.id })
+            .await
+            .during("find idempotency key")?
+        else {
             return Ok(None);
         };
         let tweet_id = match claim.verdict(&stored, DateTime::now())? {
             Verdict::Expired => {
-                self.keys.delete_one(doc! { "_id": &claim.id }).await?;
+                self.keys
+                    .delete_one(doc! { "_id": &claim.id })
+                    .await
+                    .during("drop expired idempotency key")?;
                 return Ok(None);
             }
             Verdict::Repeat(tweet_id) => {
                 TweetId::parse(tweet_id).map_err(|_| Error::Conflict("corrupt idempotency key"))?
             }
         };
-        // The first request may still be writing its tweet; it is created right after the key.
-        for _ in 0..20 {
-            if let Some(tweet) = self.live_tweet(tweet_id).await? {
-                return Ok(Some(tweet));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if let Some(tweet) = stored.tweet {
+            // The first request may not have written it yet, or may have died first.
+            self.write_tweet(&tweet).await?;
         }
-        Err(Error::Conflict(
-            "a request with this idempotency key is still in progress",
-        ))
+        self.live_tweet(tweet_id)
+            .await?
+            .map(Some)
+            .ok_or(Error::Conflict(
+                "the tweet made with this idempotency key was deleted",
+            ))
     }
 
-    /// Claims the key for `tweet_id` before the tweet is written. `Some` is the tweet of a
-    /// request that claimed it first (the answer to give instead).
-    pub(crate) async fn claim(
-        &self,
-        claim: &Claim,
-        tweet_id: i64,
-    ) -> Result<Option<TweetDoc>, Error> {
+    /// Claims the key for `tweet` before the tweet is written, so that two concurrent
+    /// requests with one key make one tweet.
+    pub(crate) async fn claim(&self, claim: &Claim, tweet: &TweetDoc) -> Result<Claimed, Error> {
         let stored = IdempotencyDoc {
             id: claim.id.clone(),
-            tweet_id,
+            tweet_id: tweet.id,
             text_sha256: claim.text_sha256.clone(),
             expires_at: DateTime::from_millis(DateTime::now().timestamp_millis() + TTL_MS),
+            tweet: Some(tweet.clone()),
         };
         match self.keys.insert_one(stored).await {
-            Ok(_) => Ok(None),
+            Ok(_) => Ok(Claimed::Mine),
             Err(error) if store::is_duplicate(&error) => match self.replay(claim).await? {
-                Some(tweet) => Ok(Some(tweet)),
-                None => Err(Error::from(error)),
+                Some(tweet) => Ok(Claimed::Earlier(Box::new(tweet))),
+                // Expired between the insert and the read: one request in a day, so a conflict.
+                None => Err(Error::Conflict(
+                    "the idempotency key was claimed concurrently",
+                )),
             },
-            Err(error) => Err(Error::from(error)),
+            Err(error) => Err(Err(error).during("claim idempotency key")?),
         }
-    }
-
-    /// Gives the key back when its tweet could not be written, so a retry can make it.
-    pub(crate) async fn release(&self, claim: &Claim) {
-        let _ = self.keys.delete_one(doc! { "_id": &claim.id }).await;
     }
 }
 
@@ -130,6 +142,7 @@ mod tests {
             tweet_id: 99,
             text_sha256: claim.text_sha256,
             expires_at: DateTime::from_millis(expires_at_ms),
+            tweet: None,
         }
     }
 

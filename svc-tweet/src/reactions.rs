@@ -37,7 +37,10 @@ use mongodb::{
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-use xir_common::ids::IdGenerator;
+use xir_common::{
+    errors::{DbError, During},
+    ids::IdGenerator,
+};
 use xir_proto::timeline::v1::{self as events, tweet_event::Kind};
 
 use crate::{
@@ -141,7 +144,10 @@ impl Reactions {
                 .await
             {
                 self.queue_settled(tweet_id, markers);
-                return Err(error.into());
+                return Err(Error::from(DbError {
+                    operation: "drop settled markers",
+                    source: error,
+                }));
             }
         }
         Ok(())
@@ -186,7 +192,8 @@ impl Reactions {
                 Err(error) if store::is_duplicate(&error) => {
                     let existing = collection
                         .find_one(Self::find_filter(tweet_id, user_id))
-                        .await?;
+                        .await
+                        .during("find existing reaction")?;
                     let Some(existing) = existing else { continue };
                     match pending_delta(&existing) {
                         Some(-1) => self.complete(reaction, &existing).await?,
@@ -194,7 +201,12 @@ impl Reactions {
                         None => return Ok(()),
                     }
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => {
+                    return Err(Error::from(DbError {
+                        operation: "insert reaction",
+                        source: error,
+                    }));
+                }
             }
         }
         Ok(())
@@ -222,13 +234,15 @@ impl Reactions {
                     } } },
                 )
                 .return_document(mongodb::options::ReturnDocument::After)
-                .await?;
+                .await
+                .during("mark reaction for removal")?;
             if let Some(marked) = marked {
                 return self.complete(reaction, &marked).await;
             }
             let existing = collection
                 .find_one(Self::find_filter(tweet_id, user_id))
-                .await?;
+                .await
+                .during("find reaction to remove")?;
             match existing {
                 None => return Ok(()),
                 Some(existing) => {
@@ -262,7 +276,8 @@ impl Reactions {
             .tweets
             .find_one(doc! { "_id": tweet_id })
             .projection(doc! { "author_id": 1, "deleted_at": 1 })
-            .await?;
+            .await
+            .during("find reacted tweet")?;
         // A tweet gone or deleted has no counter to keep: only the reaction is settled.
         if let Some(tweet) = tweet.filter(|t| t.get_datetime("deleted_at").is_err()) {
             let author_id = tweet.get_i64("author_id").unwrap_or_default();
@@ -317,7 +332,10 @@ impl Reactions {
                 Ok(_) => self.queue_settled(tweet_id, stale),
                 Err(error) => {
                     self.queue_settled(tweet_id, stale);
-                    return Err(error.into());
+                    return Err(Error::from(DbError {
+                        operation: "count reaction on tweet",
+                        source: error,
+                    }));
                 }
             }
         }
@@ -326,9 +344,13 @@ impl Reactions {
         if delta > 0 {
             collection
                 .update_one(this_change, doc! { "$unset": { "pending": "" } })
-                .await?;
+                .await
+                .during("settle added reaction")?;
         } else {
-            collection.delete_one(this_change).await?;
+            collection
+                .delete_one(this_change)
+                .await
+                .during("delete removed reaction")?;
         }
         self.queue_settled(tweet_id, [marker]);
         Ok(())
@@ -346,9 +368,11 @@ impl Reactions {
             let abandoned: Vec<Document> = collection
                 .find(doc! { "pending.since": { "$lt": before } })
                 .limit(100)
-                .await?
+                .await
+                .during("find abandoned reactions")?
                 .try_collect()
-                .await?;
+                .await
+                .during("read abandoned reactions")?;
             for stored in &abandoned {
                 let Ok(event_id) = stored
                     .get_document("pending")
@@ -371,7 +395,8 @@ impl Reactions {
                         } },
                     )
                     .return_document(mongodb::options::ReturnDocument::After)
-                    .await?;
+                    .await
+                    .during("claim abandoned reaction")?;
                 let Some(claimed) = claimed else { continue };
                 // Well inside the claim: past it another replica may complete this one too.
                 match tokio::time::timeout(abandoned_after / 3, self.complete(reaction, &claimed))

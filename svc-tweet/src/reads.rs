@@ -6,15 +6,15 @@ use std::collections::{HashMap, HashSet};
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
-use tonic::Status;
+use xir_common::{errors::During, request::dedup};
 use xir_proto::{tweet::v1 as pb, user::v1::Profile};
 
 use crate::{
     domain::{PageLimit, TweetId, UserId},
     error::Error,
-    grpc::TweetApi,
     reactions,
     store::{self, RepostDoc, TweetDoc, timestamp},
+    tweets::Tweets,
 };
 
 /// What a viewer did to the tweets of one page: two indexed queries for the whole page.
@@ -58,7 +58,7 @@ pub(crate) fn to_proto(tweet: TweetDoc, states: &ViewerStates) -> pb::Tweet {
         reply_count: tweet.reply_count.max(0),
         repost_count: tweet.repost_count.max(0),
         quote_count: tweet.quote_count.max(0),
-        // Filled by `TweetApi::with_cards` for the client-facing answers.
+        // Filled by `Tweets::with_cards` for the client-facing answers.
         author: None,
         quoted: None,
     }
@@ -71,7 +71,7 @@ pub(crate) fn with_range(mut filter: Document, field: &str, range: &Document) ->
     filter
 }
 
-impl TweetApi {
+impl Tweets {
     pub(crate) async fn live_tweet(&self, id: TweetId) -> Result<Option<TweetDoc>, Error> {
         let mut filter = store::live();
         filter.insert("_id", id.get());
@@ -79,7 +79,8 @@ impl TweetApi {
             .tweets
             .find_one(filter)
             .projection(store::without_outbox())
-            .await?)
+            .await
+            .during("find live tweet")?)
     }
 
     pub(crate) async fn require_tweet(&self, id: TweetId) -> Result<TweetDoc, Error> {
@@ -102,8 +103,22 @@ impl TweetApi {
         }
         let mut filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
         filter.extend(reactions::current());
-        let liked: Vec<Document> = self.likes.find(filter.clone()).await?.try_collect().await?;
-        let reposted: Vec<RepostDoc> = self.reposts.find(filter).await?.try_collect().await?;
+        let liked: Vec<Document> = self
+            .likes
+            .find(filter.clone())
+            .await
+            .during("find viewer likes")?
+            .try_collect()
+            .await
+            .during("read viewer likes")?;
+        let reposted: Vec<RepostDoc> = self
+            .reposts
+            .find(filter)
+            .await
+            .during("find viewer reposts")?
+            .try_collect()
+            .await
+            .during("read viewer reposts")?;
         Ok(ViewerStates {
             viewer: true,
             liked: liked
@@ -115,15 +130,14 @@ impl TweetApi {
     }
 
     /// The tweet as `user` sees it after reacting to it (its counts moved, their state set).
-    pub(crate) async fn reacted_to(&self, id: TweetId, user: UserId) -> Result<pb::Tweet, Status> {
+    pub(crate) async fn reacted_to(&self, id: TweetId, user: UserId) -> Result<pb::Tweet, Error> {
         let tweet = self.require_tweet(id).await?;
         let states = self.viewer_states(Some(user), &[id.get()]).await?;
         let tweet = to_proto(tweet, &states);
-        Ok(self
-            .with_cards(vec![tweet], Some(user))
+        self.with_cards(vec![tweet], Some(user))
             .await?
             .pop()
-            .ok_or(Error::NotFound("tweet"))?)
+            .ok_or(Error::NotFound("tweet"))
     }
 
     /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.
@@ -142,9 +156,11 @@ impl TweetApi {
             .tweets
             .find(filter)
             .projection(store::without_outbox())
-            .await?
+            .await
+            .during("find tweets by id")?
             .try_collect()
-            .await?;
+            .await
+            .during("read tweets by id")?;
         let states = self.viewer_states(viewer, ids).await?;
         let mut by_id: HashMap<i64, TweetDoc> = found.into_iter().map(|t| (t.id, t)).collect();
         Ok(ids
@@ -167,9 +183,11 @@ impl TweetApi {
             .projection(store::without_outbox())
             .sort(doc! { "_id": if ascending { 1 } else { -1 } })
             .limit(limit)
-            .await?
+            .await
+            .during("find tweets")?
             .try_collect()
-            .await?)
+            .await
+            .during("read tweets")?)
     }
 
     /// The newest tweets and reposts of `authors` in `range`: one query for each, merged by id,
@@ -208,9 +226,11 @@ impl TweetApi {
             ))
             .sort(doc! { "_id": -1 })
             .limit(limit.probe())
-            .await?
+            .await
+            .during("find reposts")?
             .try_collect()
-            .await?;
+            .await
+            .during("read reposts")?;
         let mut items: Vec<pb::RecentItem> = tweets
             .into_iter()
             .map(|t| pb::RecentItem {
@@ -251,9 +271,11 @@ impl TweetApi {
             .raw_tweets
             .find(filter)
             .projection(doc! { "author_id": 1 })
-            .await?
+            .await
+            .during("find originals of reposts")?
             .try_collect()
-            .await?;
+            .await
+            .during("read originals of reposts")?;
         let authors: HashMap<i64, i64> = originals
             .iter()
             .filter_map(|d| Some((d.get_i64("_id").ok()?, d.get_i64("author_id").ok()?)))
@@ -317,9 +339,4 @@ impl TweetApi {
             .await
             .map_err(Error::Dependency)
     }
-}
-
-pub(crate) fn dedup(ids: &[i64]) -> Vec<i64> {
-    let mut seen = HashSet::new();
-    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
 }

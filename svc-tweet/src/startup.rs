@@ -29,6 +29,7 @@ use crate::{
     reactions,
     relay::{self, Receivers},
     store,
+    tweets::Tweets,
 };
 
 pub const COMPONENT: &str = "svc-tweet";
@@ -119,7 +120,7 @@ impl Service for Application {
         );
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
             .with_worker_lease(self.ids.clone());
-        let api = TweetApi::new(
+        let tweets = Tweets::new(
             &self.database,
             self.ids.clone(),
             self.users.clone(),
@@ -128,10 +129,11 @@ impl Service for Application {
         );
         // The same reactions as the API's: the sweeper drops the markers its requests queue.
         let sweeper = reactions::spawn_sweeper(
-            api.reactions(),
+            tweets.reactions(),
             self.settings.server.request_timeout() * 3,
             stop_relay.clone(),
         );
+        let api = TweetApi::new(tweets);
         let verifier = TokenVerifier::remote(&self.settings.auth)?;
         let auth = AuthLayer::new(
             Arc::new(verifier),

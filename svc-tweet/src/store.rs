@@ -218,6 +218,12 @@ pub struct IdempotencyDoc {
     /// SHA-256 of the text, hex: a reuse with another text is refused.
     pub text_sha256: String,
     pub expires_at: DateTime,
+    /// The tweet the key's first request made, written before the tweet itself: whichever
+    /// request finds the key writes the tweet if it is missing, so a repeat never waits for
+    /// the first request (and a first request that died still gets its tweet written).
+    /// Absent on keys stored before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tweet: Option<TweetDoc>,
 }
 
 /// Tweets not deleted.

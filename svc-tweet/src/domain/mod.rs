@@ -4,7 +4,7 @@ mod idempotency_key;
 mod tweet_text;
 
 pub use idempotency_key::IdempotencyKey;
-pub use tweet_text::{TweetText, extract, normalise_hashtag, weighted_length};
+pub use tweet_text::{InvalidText, TweetText, extract, normalise_hashtag, weighted_length};
 pub use xir_common::domain::{PageLimit, UserId};
 
 /// A tweet or repost id: positive.
