@@ -1,16 +1,24 @@
 //! svc-timeline's one error type and its mapping onto gRPC statuses.
 
 use tonic::Status;
-use xir_common::errors::FieldViolations;
+use xir_common::errors::{DbError, FieldViolations};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(FieldViolations),
+    /// A tweet event's application is still running (a big fan-out): the relay retries.
+    #[error("still applying the event")]
+    StillApplying,
+    #[error("applying the event failed: {0}")]
+    ApplyFailed(String),
     #[error("a dependency failed: {0}")]
     Dependency(Status),
-    #[error("database error")]
-    Database(#[from] mongodb::error::Error),
+    /// Refused by the shared kit (a rate limit, a busy pool), already a status.
+    #[error("{}", .0.message())]
+    Refused(Status),
+    #[error(transparent)]
+    Database(#[from] DbError<mongodb::error::Error>),
     #[error(transparent)]
     Ids(#[from] xir_common::ids::IdsUnavailable),
 }
@@ -25,10 +33,15 @@ impl From<Error> for Status {
     fn from(error: Error) -> Self {
         match error {
             Error::InvalidArgument(violations) => violations.into(),
+            Error::StillApplying => Status::unavailable("still applying the event; retry"),
+            Error::ApplyFailed(reason) => {
+                Status::unavailable(format!("applying the event failed: {reason}"))
+            }
             Error::Dependency(status) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "a call to another service failed");
                 Status::unavailable("a dependency is unavailable, try again")
             }
+            Error::Refused(status) => status,
             Error::Database(error) => xir_common::mongo::status(&error),
             Error::Ids(error) => error.into(),
         }

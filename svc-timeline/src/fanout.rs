@@ -5,18 +5,18 @@
 use std::time::Instant;
 
 use futures_util::TryStreamExt;
-use mongodb::{
-    Collection,
-    bson::{Document, doc},
-    options::InsertManyOptions,
-};
+use mongodb::{Collection, bson::doc, options::InsertManyOptions};
 use tokio_stream::StreamExt;
-use xir_common::peer::PeerChannel;
+use xir_common::{errors::During, peer::PeerChannel};
 use xir_proto::user::v1::{
     BatchGetProfilesRequest, ListFollowerIdsRequest, user_service_client::UserServiceClient,
 };
 
-use crate::{config::FanoutSettings, error::Error, store};
+use crate::{
+    config::FanoutSettings,
+    error::Error,
+    store::{self, EntryDoc},
+};
 
 pub const ENTRIES_WRITTEN: &str = "timeline_entries_written_total";
 pub const FANOUT_SECONDS: &str = "timeline_fanout_seconds";
@@ -34,19 +34,19 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn document(&self, owner: i64) -> Document {
-        doc! {
-            "owner_id": owner,
-            "item_id": self.item_id,
-            "tweet_id": self.tweet_id,
-            "author_id": self.author_id,
-            "reposted_by": self.reposted_by,
+    fn document(&self, owner: i64) -> EntryDoc {
+        EntryDoc {
+            owner_id: owner,
+            item_id: self.item_id,
+            tweet_id: self.tweet_id,
+            author_id: self.author_id,
+            reposted_by: self.reposted_by,
         }
     }
 }
 
 pub struct Fanout {
-    pub entries: Collection<Document>,
+    pub entries: Collection<EntryDoc>,
     pub users: UserServiceClient<PeerChannel>,
     pub settings: FanoutSettings,
 }
@@ -58,7 +58,7 @@ impl Fanout {
         if owners.is_empty() {
             return Ok(0);
         }
-        let documents: Vec<Document> = owners.iter().map(|&owner| entry.document(owner)).collect();
+        let documents: Vec<EntryDoc> = owners.iter().map(|&owner| entry.document(owner)).collect();
         let written = match self
             .entries
             .insert_many(documents)
@@ -67,7 +67,7 @@ impl Fanout {
         {
             Ok(result) => result.inserted_ids.len() as u64,
             Err(error) if store::is_duplicate(&error) => duplicates_written(&error, owners.len()),
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(Err(error).during("insert timeline entries")?),
         };
         metrics::counter!(ENTRIES_WRITTEN).increment(written);
         // Trim a sample of the timelines each time (amortised: every timeline is trimmed about
@@ -131,20 +131,24 @@ impl Fanout {
     /// Keeps the newest `timeline_cap` entries of `owner`'s timeline.
     #[tracing::instrument(skip_all)]
     pub async fn trim(&self, owner: i64) -> Result<(), Error> {
-        let cutoff: Vec<Document> = self
+        let first_dropped: Vec<EntryDoc> = self
             .entries
             .find(doc! { "owner_id": owner })
-            .projection(doc! { "item_id": 1 })
             .sort(doc! { "item_id": -1 })
             .skip(self.settings.timeline_cap as u64)
             .limit(1)
-            .await?
+            .await
+            .during("find the timeline's cut")?
             .try_collect()
-            .await?;
-        if let Some(oldest_kept) = cutoff.first().and_then(|d| d.get_i64("item_id").ok()) {
+            .await
+            .during("read the timeline's cut")?;
+        if let Some(first_dropped) = first_dropped.first() {
             self.entries
-                .delete_many(doc! { "owner_id": owner, "item_id": { "$lte": oldest_kept } })
-                .await?;
+                .delete_many(
+                    doc! { "owner_id": owner, "item_id": { "$lte": first_dropped.item_id } },
+                )
+                .await
+                .during("trim timeline")?;
         }
         Ok(())
     }

@@ -6,15 +6,20 @@ use std::collections::HashSet;
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
-use xir_common::{domain::UserId, ids};
+use xir_common::{
+    domain::{PageLimit, UserId},
+    errors::During,
+    ids,
+};
 use xir_proto::{
     timeline::v1 as pb, tweet::v1::ListRecentByAuthorsRequest, user::v1::ListFollowingIdsRequest,
 };
 
 use crate::{
     error::Error,
-    grpc::TimelineApi,
     hydration::{BATCH, CardsById, ProfilesById},
+    store::EntryDoc,
+    timelines::Timelines,
 };
 
 /// A timeline item before hydration.
@@ -32,6 +37,14 @@ pub struct Item {
 /// tweet and its reposts). Returns the page and the `max_id` of the next one, 0 when nothing
 /// is left. The cursor is the last item of the page, so the next page starts right below it
 /// and skips nothing.
+/// A page's bounds: the raw `max_id`/`since_id` (passed on to svc-tweet) and the id range
+/// they make.
+pub struct Range {
+    pub max_id: i64,
+    pub since_id: i64,
+    pub ids: Document,
+}
+
 pub fn merge(mut candidates: Vec<Item>, limit: usize) -> (Vec<Item>, i64) {
     candidates.sort_by_key(|item| std::cmp::Reverse(item.item_id));
     let mut seen_items = HashSet::new();
@@ -72,7 +85,32 @@ pub fn timeline_items(
         .collect()
 }
 
-impl TimelineApi {
+impl Timelines {
+    /// Stored entries merged with the recent tweets of followed authors above the fan-out
+    /// threshold, newest first, without duplicates, as cards; and the next page's `max_id`.
+    pub async fn home_timeline(
+        &self,
+        me: UserId,
+        range: &Range,
+        limit: PageLimit,
+    ) -> Result<(Vec<pb::TimelineItem>, i64), Error> {
+        // The stored entries and the celebrities' recent items, read at once.
+        let (stored, pulled) = tokio::try_join!(
+            self.stored_items(me, &range.ids, limit.probe()),
+            self.celebrity_items(me, range.max_id, range.since_id, limit.probe()),
+        )?;
+        let items = stored.into_iter().chain(pulled).collect();
+        let (items, next_max_id) = merge(items, limit.get() as usize);
+        let tweet_ids: Vec<i64> = items.iter().map(|i| i.tweet_id).collect();
+        let reposters: Vec<i64> = items
+            .iter()
+            .map(|i| i.reposted_by)
+            .filter(|&r| r != 0)
+            .collect();
+        let (cards, profiles) = self.cards(&tweet_ids, &reposters, me).await?;
+        Ok((timeline_items(items, cards, &profiles), next_max_id))
+    }
+
     /// The owner's stored fan-out entries in `range`, newest first, at most `probe`.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn stored_items(
@@ -85,22 +123,22 @@ impl TimelineApi {
         if !range.is_empty() {
             filter.insert("item_id", range.clone());
         }
-        let stored: Vec<Document> = self
-            .entries()
+        let stored: Vec<EntryDoc> = self
+            .entries
             .find(filter)
             .sort(doc! { "item_id": -1 })
             .limit(probe)
-            .await?
+            .await
+            .during("find timeline entries")?
             .try_collect()
-            .await?;
+            .await
+            .during("read timeline entries")?;
         Ok(stored
-            .iter()
-            .filter_map(|d| {
-                Some(Item {
-                    item_id: d.get_i64("item_id").ok()?,
-                    tweet_id: d.get_i64("tweet_id").ok()?,
-                    reposted_by: d.get_i64("reposted_by").unwrap_or(0),
-                })
+            .into_iter()
+            .map(|entry| Item {
+                item_id: entry.item_id,
+                tweet_id: entry.tweet_id,
+                reposted_by: entry.reposted_by,
             })
             .collect())
     }

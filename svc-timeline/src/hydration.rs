@@ -11,7 +11,7 @@ use xir_proto::{
     user::v1::Profile,
 };
 
-use crate::{error::Error, grpc::TimelineApi};
+use crate::{error::Error, timelines::Timelines};
 
 /// Most ids one batch call to another service takes.
 pub const BATCH: usize = 100;
@@ -19,7 +19,7 @@ pub const BATCH: usize = 100;
 pub type CardsById = HashMap<i64, pb::TweetCard>;
 pub type ProfilesById = HashMap<i64, Profile>;
 
-impl TimelineApi {
+impl Timelines {
     pub(crate) async fn profiles(&self, ids: &[i64]) -> Result<ProfilesById, Error> {
         xir_common::profiles::by_id(&self.users, ids)
             .await

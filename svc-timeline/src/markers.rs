@@ -1,15 +1,18 @@
 //! Notification read markers: the newest notification each user has seen, kept in one
 //! document per user (`_id` = the user), and how many are newer.
 
-use mongodb::{
-    Database,
-    bson::{Document, doc},
-    options::UpdateOptions,
-};
+use mongodb::{Collection, bson::doc, options::UpdateOptions};
 use tracing::instrument;
-use xir_common::{domain::UserId, errors::FieldViolations, ids};
+use xir_common::{
+    domain::UserId,
+    errors::{During, FieldViolations},
+    ids,
+};
 
-use crate::store;
+use crate::{
+    error::Error,
+    store::{MarkerDoc, NotificationDoc},
+};
 
 /// Unread counts stop here: a badge needs "many", not the exact size of a backlog, and the
 /// count stays bounded work.
@@ -40,47 +43,45 @@ pub fn parse_last_read(raw: i64, now_ms: u64) -> Result<i64, FieldViolations> {
 
 /// The user's marker; 0 when they never set one.
 #[instrument(skip_all, fields(user = user.get()))]
-pub async fn last_read(database: &Database, user: UserId) -> Result<i64, mongodb::error::Error> {
-    let marker = database
-        .collection::<Document>(store::MARKERS)
+pub async fn last_read(markers: &Collection<MarkerDoc>, user: UserId) -> Result<i64, Error> {
+    let marker = markers
         .find_one(doc! { "_id": user.get() })
-        .await?;
-    Ok(marker
-        .and_then(|m| m.get_i64("last_read_id").ok())
-        .unwrap_or(0))
+        .await
+        .during("read marker")?;
+    Ok(marker.map_or(0, |m| m.last_read_id))
 }
 
 /// Moves the marker to `last_read_id` unless it is already further (`$max`), and returns
 /// where it is now.
 #[instrument(skip_all, fields(user = user.get()))]
 pub async fn advance(
-    database: &Database,
+    markers: &Collection<MarkerDoc>,
     user: UserId,
     last_read_id: i64,
-) -> Result<i64, mongodb::error::Error> {
-    database
-        .collection::<Document>(store::MARKERS)
+) -> Result<i64, Error> {
+    markers
         .update_one(
             doc! { "_id": user.get() },
             doc! { "$max": { "last_read_id": last_read_id } },
         )
         .with_options(UpdateOptions::builder().upsert(true).build())
-        .await?;
-    last_read(database, user).await
+        .await
+        .during("advance marker")?;
+    last_read(markers, user).await
 }
 
 /// Notifications of `user` newer than `last_read`, up to [`UNREAD_CAP`].
 #[instrument(skip_all, fields(user = user.get()))]
 pub async fn unread(
-    database: &Database,
+    notifications: &Collection<NotificationDoc>,
     user: UserId,
     last_read: i64,
-) -> Result<i64, mongodb::error::Error> {
-    let count = database
-        .collection::<Document>(store::NOTIFICATIONS)
+) -> Result<i64, Error> {
+    let count = notifications
         .count_documents(doc! { "recipient_id": user.get(), "_id": { "$gt": last_read } })
         .limit(UNREAD_CAP)
-        .await?;
+        .await
+        .during("count unread notifications")?;
     Ok(count as i64)
 }
 

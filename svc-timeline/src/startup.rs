@@ -19,7 +19,7 @@ use xir_proto::{
     user::v1::user_service_client::UserServiceClient,
 };
 
-use crate::{config::Settings, fanout::Fanout, grpc::TimelineApi, store};
+use crate::{config::Settings, fanout::Fanout, grpc::TimelineApi, store, timelines::Timelines};
 
 pub const COMPONENT: &str = "svc-timeline";
 
@@ -93,8 +93,8 @@ impl Service for Application {
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
             .with_worker_lease(self.ids.clone());
         let routes = Routes::new(
-            TimelineServiceServer::new(TimelineApi::new(
-                self.database.clone(),
+            TimelineServiceServer::new(TimelineApi::new(Timelines::new(
+                &self.database,
                 self.ids.clone(),
                 Arc::new(Fanout {
                     entries: self.database.collection(store::ENTRIES),
@@ -103,7 +103,7 @@ impl Service for Application {
                 }),
                 self.users.clone(),
                 self.tweets.clone(),
-            ))
+            )))
             .max_decoding_message_size(MAX_REQUEST_BYTES),
         );
         let verifier = TokenVerifier::remote(&self.settings.auth)?;

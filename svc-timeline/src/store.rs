@@ -1,6 +1,7 @@
 //! svc-timeline's collections and the indexes every query needs.
 
-use mongodb::bson::doc;
+use mongodb::bson::{DateTime, doc};
+use serde::{Deserialize, Serialize};
 pub use xir_common::mongo::is_duplicate;
 use xir_common::mongo::{IndexPlan, index};
 
@@ -9,6 +10,52 @@ pub const NOTIFICATIONS: &str = "notifications";
 pub const APPLIED_EVENTS: &str = "applied_events";
 /// One read marker per user, by `_id` (see [`crate::markers`]).
 pub const MARKERS: &str = "notification_markers";
+
+/// One entry of one home timeline: `item_id` orders it (the tweet's id, or the repost's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryDoc {
+    pub owner_id: i64,
+    pub item_id: i64,
+    pub tweet_id: i64,
+    /// Whose follow brought it here: the author, or the reposter for a repost.
+    pub author_id: i64,
+    /// The reposter; 0 for an original tweet.
+    #[serde(default)]
+    pub reposted_by: i64,
+}
+
+/// A notification: `actor_id` did `kind` (a `NotificationKind`) to the recipient, on
+/// `tweet_id` (0 for a follow). Its id orders the list and dates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationDoc {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    /// The event that made it: one notification per event and recipient.
+    pub event_id: String,
+    pub recipient_id: i64,
+    pub actor_id: i64,
+    pub kind: i32,
+    #[serde(default)]
+    pub tweet_id: i64,
+    pub created_at: DateTime,
+}
+
+/// A user's read marker: the newest notification they have seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerDoc {
+    /// The user.
+    #[serde(rename = "_id")]
+    pub user_id: i64,
+    pub last_read_id: i64,
+}
+
+/// An event applied: its effects are written and a redelivery is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedDoc {
+    #[serde(rename = "_id")]
+    pub event_id: String,
+    pub applied_at: DateTime,
+}
 
 pub fn indexes() -> IndexPlan {
     vec![
