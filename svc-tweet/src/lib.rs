@@ -12,5 +12,6 @@ mod reads;
 pub mod relay;
 pub mod startup;
 pub mod store;
+mod sweeper;
 pub mod tweets;
 mod writes;

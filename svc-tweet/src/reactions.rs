@@ -17,7 +17,7 @@
 //!    loses the queue: a few leftover markers, harmless (each names one finished change).
 //!
 //! The request completes its own change. One interrupted is completed by the next request
-//! on the same reaction or, at the latest, by [`spawn_sweeper`], which completes reactions
+//! on the same reaction or, at the latest, by the sweeper (`crate::sweeper`), which completes reactions
 //! pending for longer than three request timeouts: by then the request that wrote them has
 //! been dropped by the server's timeout, so the two never race (a race could count twice once
 //! the marker is gone). Sweepers of several replicas claim each reaction before completing it,
@@ -27,16 +27,13 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
-use futures_util::TryStreamExt;
 use mongodb::{
     Collection, Database,
     bson::{DateTime, Document, doc},
 };
 use prost::Message;
-use tokio_util::sync::CancellationToken;
 use xir_common::{
     errors::{DbError, During},
     ids::IdGenerator,
@@ -47,8 +44,6 @@ use crate::{
     error::Error,
     store::{self, PendingEvent, Target, outbox_push},
 };
-
-const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reaction {
@@ -61,6 +56,46 @@ impl Reaction {
         match self {
             Reaction::Like => "like_count",
             Reaction::Repost => "repost_count",
+        }
+    }
+}
+
+/// One pending change of a reaction, as its document records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Change {
+    reaction: Reaction,
+    event_id: i64,
+    /// +1 for a new reaction, -1 for one undone.
+    delta: i32,
+    tweet_id: i64,
+    user_id: i64,
+    /// The reaction document's id (a repost's id orders it in timelines).
+    reaction_id: i64,
+}
+
+impl Change {
+    /// The timeline event the change makes: a like, a repost and its undoing tell
+    /// svc-timeline; taking back a like tells nobody.
+    fn event(&self, tweet_author_id: i64) -> Option<Kind> {
+        let (tweet_id, user_id, repost_id) = (self.tweet_id, self.user_id, self.reaction_id);
+        match (self.reaction, self.delta > 0) {
+            (Reaction::Like, true) => Some(Kind::Liked(events::TweetLiked {
+                tweet_id,
+                tweet_author_id,
+                liker_id: user_id,
+            })),
+            (Reaction::Like, false) => None,
+            (Reaction::Repost, true) => Some(Kind::Reposted(events::TweetReposted {
+                repost_id,
+                tweet_id,
+                tweet_author_id,
+                reposter_id: user_id,
+            })),
+            (Reaction::Repost, false) => Some(Kind::Unreposted(events::TweetUnreposted {
+                repost_id,
+                tweet_id,
+                reposter_id: user_id,
+            })),
         }
     }
 }
@@ -93,11 +128,11 @@ pub fn current() -> Document {
 
 #[derive(Clone)]
 pub struct Reactions {
-    tweets: Collection<Document>,
+    pub(crate) tweets: Collection<Document>,
     likes: Collection<Document>,
     reposts: Collection<Document>,
     /// Markers of settled changes, by tweet, waiting to be dropped.
-    settled: Arc<Mutex<HashMap<i64, Vec<String>>>>,
+    pub(crate) settled: Arc<Mutex<HashMap<i64, Vec<String>>>>,
 }
 
 impl Reactions {
@@ -110,7 +145,7 @@ impl Reactions {
         }
     }
 
-    fn take_settled(&self, tweet_id: i64) -> Vec<String> {
+    pub(crate) fn take_settled(&self, tweet_id: i64) -> Vec<String> {
         self.settled
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -118,7 +153,7 @@ impl Reactions {
             .unwrap_or_default()
     }
 
-    fn queue_settled(&self, tweet_id: i64, markers: impl IntoIterator<Item = String>) {
+    pub(crate) fn queue_settled(&self, tweet_id: i64, markers: impl IntoIterator<Item = String>) {
         self.settled
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -127,33 +162,7 @@ impl Reactions {
             .extend(markers);
     }
 
-    /// Drops every queued marker (the sweeper's pass).
-    pub async fn drop_settled_markers(&self) -> Result<(), Error> {
-        let queued: Vec<(i64, Vec<String>)> = self
-            .settled
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .drain()
-            .collect();
-        for (tweet_id, markers) in queued {
-            let unset: Document = markers.iter().map(|m| (m.clone(), "".into())).collect();
-            let _serialised = store::locks::tweet(tweet_id).await;
-            if let Err(error) = self
-                .tweets
-                .update_one(doc! { "_id": tweet_id }, doc! { "$unset": unset })
-                .await
-            {
-                self.queue_settled(tweet_id, markers);
-                return Err(Error::from(DbError {
-                    operation: "drop settled markers",
-                    source: error,
-                }));
-            }
-        }
-        Ok(())
-    }
-
-    fn collection(&self, reaction: Reaction) -> &Collection<Document> {
+    pub(crate) fn collection(&self, reaction: Reaction) -> &Collection<Document> {
         match reaction {
             Reaction::Like => &self.likes,
             Reaction::Repost => &self.reposts,
@@ -257,6 +266,53 @@ impl Reactions {
         Ok(())
     }
 
+    /// Step 1: moves the tweet's counter by the change, with its timeline event, unless the
+    /// tweet's marker says it was counted (or the tweet is gone or deleted: no counter to keep).
+    async fn count_once(&self, change: &Change, marker: &str) -> Result<(), Error> {
+        let tweet = self
+            .tweets
+            .find_one(doc! { "_id": change.tweet_id })
+            .projection(doc! { "author_id": 1, "deleted_at": 1 })
+            .await
+            .during("find reacted tweet")?;
+        let Some(tweet) = tweet.filter(|t| t.get_datetime("deleted_at").is_err()) else {
+            return Ok(());
+        };
+        let author_id = tweet.get_i64("author_id").unwrap_or_default();
+        let mut filter = store::live();
+        filter.insert("_id", change.tweet_id);
+        filter.insert(marker, doc! { "$exists": false });
+        if change.delta < 0 {
+            filter.insert(change.reaction.counter(), doc! { "$gt": 0 });
+        }
+        let mut set = doc! { marker: true };
+        let mut inc = doc! { change.reaction.counter(): i64::from(change.delta) };
+        if let Some(kind) = change.event(author_id) {
+            let (outbox_set, count) = outbox_push(&[timeline_event(change.event_id, kind)]);
+            set.extend(outbox_set);
+            inc.insert("outbox_count", count);
+        }
+        let stale = self.take_settled(change.tweet_id);
+        let mut update = doc! { "$set": set, "$inc": inc };
+        if !stale.is_empty() {
+            let unset: Document = stale.iter().map(|m| (m.clone(), "".into())).collect();
+            update.insert("$unset", unset);
+        }
+        let _serialised = store::locks::tweet(change.tweet_id).await;
+        match self.tweets.update_one(filter, update).await {
+            Ok(outcome) if outcome.matched_count == 1 => Ok(()),
+            // Counted already (or gone): the stale markers were not dropped either.
+            Ok(_) => {
+                self.queue_settled(change.tweet_id, stale);
+                Ok(())
+            }
+            Err(error) => {
+                self.queue_settled(change.tweet_id, stale);
+                Err(Err(error).during("count reaction on tweet")?)
+            }
+        }
+    }
+
     /// Completes the pending change of `stored` (a reaction document): see the module docs.
     pub async fn complete(&self, reaction: Reaction, stored: &Document) -> Result<(), Error> {
         let Ok(pending) = stored.get_document("pending") else {
@@ -272,73 +328,15 @@ impl Reactions {
             return Ok(());
         };
         let marker = format!("counted.{event_id}");
-        let tweet = self
-            .tweets
-            .find_one(doc! { "_id": tweet_id })
-            .projection(doc! { "author_id": 1, "deleted_at": 1 })
-            .await
-            .during("find reacted tweet")?;
-        // A tweet gone or deleted has no counter to keep: only the reaction is settled.
-        if let Some(tweet) = tweet.filter(|t| t.get_datetime("deleted_at").is_err()) {
-            let author_id = tweet.get_i64("author_id").unwrap_or_default();
-            let event = match (reaction, delta > 0) {
-                (Reaction::Like, true) => Some(Kind::Liked(events::TweetLiked {
-                    tweet_id,
-                    tweet_author_id: author_id,
-                    liker_id: user_id,
-                })),
-                (Reaction::Like, false) => None,
-                (Reaction::Repost, added) => {
-                    let repost_id = stored.get_i64("_id").unwrap_or_default();
-                    Some(if added {
-                        Kind::Reposted(events::TweetReposted {
-                            repost_id,
-                            tweet_id,
-                            tweet_author_id: author_id,
-                            reposter_id: user_id,
-                        })
-                    } else {
-                        Kind::Unreposted(events::TweetUnreposted {
-                            repost_id,
-                            tweet_id,
-                            reposter_id: user_id,
-                        })
-                    })
-                }
-            };
-            let mut filter = store::live();
-            filter.insert("_id", tweet_id);
-            filter.insert(marker.clone(), doc! { "$exists": false });
-            if delta < 0 {
-                filter.insert(reaction.counter(), doc! { "$gt": 0 });
-            }
-            let mut set = doc! { marker.clone(): true };
-            let mut inc = doc! { reaction.counter(): i64::from(delta) };
-            if let Some(kind) = event {
-                let (outbox_set, count) = outbox_push(&[timeline_event(event_id, kind)]);
-                set.extend(outbox_set);
-                inc.insert("outbox_count", count);
-            }
-            let stale = self.take_settled(tweet_id);
-            let mut update = doc! { "$set": set, "$inc": inc };
-            if !stale.is_empty() {
-                let unset: Document = stale.iter().map(|m| (m.clone(), "".into())).collect();
-                update.insert("$unset", unset);
-            }
-            let _serialised = store::locks::tweet(tweet_id).await;
-            match self.tweets.update_one(filter, update).await {
-                Ok(outcome) if outcome.matched_count == 1 => {}
-                // Counted already (or gone): the stale markers were not dropped either.
-                Ok(_) => self.queue_settled(tweet_id, stale),
-                Err(error) => {
-                    self.queue_settled(tweet_id, stale);
-                    return Err(Error::from(DbError {
-                        operation: "count reaction on tweet",
-                        source: error,
-                    }));
-                }
-            }
-        }
+        let change = Change {
+            reaction,
+            event_id,
+            delta,
+            tweet_id,
+            user_id,
+            reaction_id: stored.get_i64("_id").unwrap_or_default(),
+        };
+        self.count_once(&change, &marker).await?;
         let collection = self.collection(reaction);
         let this_change = doc! { "_id": stored.get("_id").cloned(), "pending.event_id": event_id };
         if delta > 0 {
@@ -355,86 +353,46 @@ impl Reactions {
         self.queue_settled(tweet_id, [marker]);
         Ok(())
     }
-
-    /// Completes reactions left pending (by a crash, or a request that lost its database) for
-    /// longer than `abandoned_after`; returns how many.
-    pub async fn sweep(&self, abandoned_after: Duration) -> Result<usize, Error> {
-        let now = DateTime::now().timestamp_millis();
-        let ms = abandoned_after.as_millis() as i64;
-        let before = DateTime::from_millis(now - ms);
-        let mut completed = 0;
-        for reaction in [Reaction::Like, Reaction::Repost] {
-            let collection = self.collection(reaction);
-            let abandoned: Vec<Document> = collection
-                .find(doc! { "pending.since": { "$lt": before } })
-                .limit(100)
-                .await
-                .during("find abandoned reactions")?
-                .try_collect()
-                .await
-                .during("read abandoned reactions")?;
-            for stored in &abandoned {
-                let Ok(event_id) = stored
-                    .get_document("pending")
-                    .and_then(|p| p.get_i64("event_id"))
-                else {
-                    continue;
-                };
-                let claimed = collection
-                    .find_one_and_update(
-                        doc! {
-                            "_id": stored.get("_id").cloned(),
-                            "pending.event_id": event_id,
-                            "$or": [
-                                { "pending.claimed_until": null },
-                                { "pending.claimed_until": { "$lt": DateTime::now() } },
-                            ],
-                        },
-                        doc! { "$set": {
-                            "pending.claimed_until": DateTime::from_millis(now + ms),
-                        } },
-                    )
-                    .return_document(mongodb::options::ReturnDocument::After)
-                    .await
-                    .during("claim abandoned reaction")?;
-                let Some(claimed) = claimed else { continue };
-                // Well inside the claim: past it another replica may complete this one too.
-                match tokio::time::timeout(abandoned_after / 3, self.complete(reaction, &claimed))
-                    .await
-                {
-                    Ok(result) => result?,
-                    Err(_) => continue,
-                }
-                completed += 1;
-            }
-        }
-        if completed > 0 {
-            tracing::info!(completed, "completed interrupted likes and reposts");
-        }
-        self.drop_settled_markers().await?;
-        Ok(completed)
-    }
 }
 
-/// Sweeps every few seconds until `stop` is cancelled, completing reactions pending for longer
-/// than `abandoned_after` (three request timeouts).
-pub fn spawn_sweeper(
-    reactions: Reactions,
-    abandoned_after: Duration,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            if let Err(error) = reactions.sweep(abandoned_after).await {
-                tracing::warn!(
-                    error = &error as &dyn std::error::Error,
-                    "cannot complete pending likes and reposts now"
-                );
-            }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(reaction: Reaction, delta: i32) -> Change {
+        Change {
+            reaction,
+            event_id: 1,
+            delta,
+            tweet_id: 10,
+            user_id: 20,
+            reaction_id: 30,
         }
-    })
+    }
+
+    #[test]
+    fn a_like_tells_the_timeline_and_its_undoing_tells_nobody() {
+        let liked = change(Reaction::Like, 1).event(5);
+        assert_eq!(
+            liked,
+            Some(Kind::Liked(events::TweetLiked {
+                tweet_id: 10,
+                tweet_author_id: 5,
+                liker_id: 20,
+            }))
+        );
+        assert_eq!(change(Reaction::Like, -1).event(5), None);
+    }
+
+    #[test]
+    fn a_repost_and_its_undoing_name_the_repost() {
+        let Some(Kind::Reposted(reposted)) = change(Reaction::Repost, 1).event(5) else {
+            panic!("a repost makes a Reposted event");
+        };
+        assert_eq!((reposted.repost_id, reposted.reposter_id), (30, 20));
+        let Some(Kind::Unreposted(undone)) = change(Reaction::Repost, -1).event(5) else {
+            panic!("an undone repost makes an Unreposted event");
+        };
+        assert_eq!((undone.repost_id, undone.tweet_id), (30, 10));
+    }
 }

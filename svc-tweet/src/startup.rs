@@ -26,9 +26,8 @@ use xir_proto::{
 use crate::{
     config::Settings,
     grpc::TweetApi,
-    reactions,
     relay::{self, Receivers},
-    store,
+    store, sweeper,
     tweets::Tweets,
 };
 
@@ -128,7 +127,7 @@ impl Service for Application {
             PerUserLimit::new(self.settings.notifying_writes.clone()),
         );
         // The same reactions as the API's: the sweeper drops the markers its requests queue.
-        let sweeper = reactions::spawn_sweeper(
+        let sweeper = sweeper::spawn(
             tweets.reactions(),
             self.settings.server.request_timeout() * 3,
             stop_relay.clone(),
