@@ -3,11 +3,22 @@
 //! SIGINT, flush the last spans. A service supplies its settings and its application; its
 //! `main.rs` is one call to [`main`].
 
-use std::{future::Future, path::PathBuf, process::ExitCode};
+use std::{future::Future, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use xir_proto::auth::v1::Jwk;
 
 use crate::{
+    auth::{AccessPolicy, AuthLayer, AuthSettings, KeySource, TokenVerifier},
     healthcheck,
-    settings::{ServerSettings, SettingsError, TelemetrySettings, config_path_from_args},
+    identity::{IdentitySettings, Peer, ServiceIdentity},
+    peer::{self, PeerChannel},
+    server::GrpcServer,
+    settings::{
+        ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings, config_path_from_args,
+    },
     shutdown, telemetry,
 };
 
@@ -17,11 +28,15 @@ pub trait ServiceSettings: Sized {
     fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError>;
     fn server(&self) -> &ServerSettings;
     fn telemetry(&self) -> &TelemetrySettings;
+    fn identity(&self) -> &IdentitySettings;
+    fn readiness(&self) -> &ReadinessSettings;
+    fn auth(&self) -> &AuthSettings;
 }
 
-/// Implements [`ServiceSettings`] for a service's `Settings` (with `server` and `telemetry`
-/// fields) over its compiled `defaults` (TOML), and `Settings::with_overrides`: the defaults
-/// with more TOML on top, ignoring files and the environment (tests, the fuzz targets).
+/// Implements [`ServiceSettings`] for a service's `Settings` (with `server`, `telemetry`,
+/// `identity`, `readiness` and `auth` fields) over its compiled `defaults` (TOML), and
+/// `Settings::with_overrides`: the defaults with more TOML on top, ignoring files and the
+/// environment (tests, the fuzz targets).
 #[macro_export]
 macro_rules! service_settings {
     ($settings:ty, $defaults:expr) => {
@@ -38,6 +53,18 @@ macro_rules! service_settings {
 
             fn telemetry(&self) -> &$crate::settings::TelemetrySettings {
                 &self.telemetry
+            }
+
+            fn identity(&self) -> &$crate::identity::IdentitySettings {
+                &self.identity
+            }
+
+            fn readiness(&self) -> &$crate::settings::ReadinessSettings {
+                &self.readiness
+            }
+
+            fn auth(&self) -> &$crate::auth::AuthSettings {
+                &self.auth
             }
         }
 
@@ -66,6 +93,131 @@ pub trait Service: Sized {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// The parts every service has.
+    fn skeleton(&self) -> &Skeleton;
+
+    /// The bound gRPC address (port 0 in the settings becomes a real one).
+    fn grpc_addr(&self) -> SocketAddr {
+        self.skeleton().grpc_addr()
+    }
+
+    /// The bound address of `/metrics`.
+    fn metrics_addr(&self) -> SocketAddr {
+        self.skeleton().metrics_addr()
+    }
+}
+
+/// What every service is made of before its own parts: who it is to its peers, its bound
+/// listeners, and how it checks tokens and readiness. A service's `build` binds one, and its
+/// `run_until_stopped` hands it the routes, the access policy, the readiness check and its
+/// background tasks ([`Skeleton::serve`]).
+pub struct Skeleton {
+    identity: Arc<ServiceIdentity>,
+    server: GrpcServer,
+    auth: AuthSettings,
+    readiness: ReadinessSettings,
+}
+
+/// Where a service's token verifier gets svc-auth's public keys.
+pub enum Keys {
+    /// From svc-auth's GetJwks (every service but svc-auth).
+    Remote,
+    /// Held by this process (svc-auth itself).
+    Local(Vec<Jwk>),
+}
+
+/// What a service serves, handed to [`Skeleton::serve`].
+pub struct Served<F> {
+    pub routes: Routes,
+    pub policy: AccessPolicy,
+    pub keys: Keys,
+    /// The dependency check behind readiness, run every probe interval.
+    pub check: F,
+    pub background: Background,
+}
+
+/// Tasks that run beside the server (outbox relays, sweepers): told to stop once the server
+/// has stopped, and waited for.
+#[derive(Default)]
+pub struct Background {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// The token a task watches to know when to stop.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    pub fn add(&mut self, task: JoinHandle<()>) {
+        self.tasks.push(task);
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Skeleton {
+    /// This service's identity (as `peer`) and its listeners, bound now.
+    pub async fn bind(
+        peer: Peer,
+        service_name: &'static str,
+        settings: &impl ServiceSettings,
+    ) -> anyhow::Result<Self> {
+        let identity = Arc::new(ServiceIdentity::from_settings(peer, settings.identity())?);
+        let server = GrpcServer::bind(service_name, settings.server()).await?;
+        Ok(Self {
+            identity,
+            server,
+            auth: settings.auth().clone(),
+            readiness: settings.readiness().clone(),
+        })
+    }
+
+    /// A lazily connecting channel to the service `to` at `url`, carrying this service's token.
+    pub fn connect(&self, url: &str, to: Peer) -> Result<PeerChannel, tonic::transport::Error> {
+        peer::connect_lazy(url, &self.identity, to)
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.server.grpc_addr()
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.server.metrics_addr()
+    }
+
+    /// Serves behind the access policy and the readiness probe until `shutdown`, then stops
+    /// the background tasks.
+    pub async fn serve<F, Fut, E>(
+        self,
+        served: Served<F>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let verifier = match served.keys {
+            Keys::Remote => TokenVerifier::remote(&self.auth)?,
+            Keys::Local(jwks) => TokenVerifier::new(&self.auth, KeySource::Local(jwks)),
+        };
+        let auth = AuthLayer::new(Arc::new(verifier), self.identity, served.policy);
+        let result = self
+            .server
+            .with_auth(auth)
+            .serve_with_probe(served.routes, self.readiness, served.check, shutdown)
+            .await;
+        served.background.stop().await;
+        Ok(result?)
+    }
 }
 
 /// Runs the service `S` as a process; every failure is one line on stderr with its whole

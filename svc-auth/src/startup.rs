@@ -1,21 +1,17 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, sync::Arc};
 
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
-    auth::{AccessPolicy, AuthLayer, KeySource, TokenVerifier},
-    bootstrap::Service,
+    auth::AccessPolicy,
+    bootstrap::{Background, Keys, Served, Service, Skeleton},
     cpu::CpuPool,
-    identity::{Peer, ServiceIdentity},
+    identity::Peer,
     ids::IdGenerator,
-    outbox,
-    peer::{self, PeerChannel},
-    postgres,
-    server::GrpcServer,
+    outbox, postgres,
 };
 use xir_proto::{
     auth::v1::{SERVICE_NAME, auth_service_server::AuthServiceServer},
@@ -39,13 +35,11 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 pub struct Application {
     settings: Arc<Settings>,
-    server: GrpcServer,
+    skeleton: Skeleton,
     pool: PgPool,
     keys: Arc<SigningKeys>,
     hasher: Hasher,
     ids: Arc<IdGenerator>,
-    identity: Arc<ServiceIdentity>,
-    users: UserServiceClient<PeerChannel>,
 }
 
 impl Service for Application {
@@ -60,86 +54,63 @@ impl Service for Application {
             CpuPool::from_settings(&settings.server),
         )?;
         let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
-        let identity = Arc::new(ServiceIdentity::from_settings(
-            Peer::Auth,
-            &settings.identity,
-        )?);
-        let users = UserServiceClient::new(peer::connect_lazy(
-            &settings.user_service.url,
-            &identity,
-            Peer::User,
-        )?);
-        let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
+        let skeleton = Skeleton::bind(Peer::Auth, SERVICE_NAME, &settings).await?;
         Ok(Self {
             settings: Arc::new(settings),
-            server,
+            skeleton,
             pool,
             keys,
             hasher,
             ids,
-            identity,
-            users,
         })
+    }
+
+    fn skeleton(&self) -> &Skeleton {
+        &self.skeleton
     }
 
     async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let stop_relay = CancellationToken::new();
-        let profiles = Profiles::new(self.users.clone());
+        let users = UserServiceClient::new(
+            self.skeleton
+                .connect(&self.settings.user_service.url, Peer::User)?,
+        );
+        let profiles = Profiles::new(users);
         let relayed = profiles.clone();
-        let relay = outbox::spawn_relay(
+        let mut background = Background::default();
+        background.add(outbox::spawn_relay(
             self.pool.clone(),
             self.settings.outbox.clone(),
-            stop_relay.clone(),
+            background.stop_token(),
             move |event| {
                 let profiles = relayed.clone();
                 async move { profiles.deliver(event).await }
             },
-        );
-
-        let verifier = TokenVerifier::new(&self.settings.auth, KeySource::Local(self.keys.jwks()));
-        let auth = AuthLayer::new(
-            Arc::new(verifier),
-            self.identity.clone(),
-            AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, &[]),
-        );
-        let api = AuthApi::new(Accounts::new(
+        ));
+        let accounts = Accounts::new(
             self.pool.clone(),
             self.keys.clone(),
             self.hasher.clone(),
             self.ids.clone(),
             self.settings.clone(),
             profiles,
-        ));
+        );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR)
             .with_worker_lease(self.ids.clone());
-        let served = self
-            .server
-            .with_auth(auth)
-            .serve_with_probe(
-                Routes::new(
-                    AuthServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
-                ),
-                self.settings.readiness.clone(),
-                move || check.clone().check_owned(),
-                shutdown,
-            )
-            .await;
-        stop_relay.cancel();
-        let _ = relay.await;
+        let served = Served {
+            routes: Routes::new(
+                AuthServiceServer::new(AuthApi::new(accounts))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            ),
+            policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, &[]),
+            keys: Keys::Local(self.keys.jwks()),
+            check: move || check.clone().check_owned(),
+            background,
+        };
+        let result = self.skeleton.serve(served, shutdown).await;
         self.pool.close().await;
-        Ok(served?)
-    }
-}
-
-impl Application {
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.server.grpc_addr()
-    }
-
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.server.metrics_addr()
+        result
     }
 }

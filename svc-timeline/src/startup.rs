@@ -1,17 +1,16 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, sync::Arc};
 
 use mongodb::Database;
 use tonic::service::Routes;
 use xir_common::{
-    auth::{AccessPolicy, AuthLayer, TokenVerifier},
-    bootstrap::Service,
-    identity::{InternalRpc, Peer, ServiceIdentity},
+    auth::AccessPolicy,
+    bootstrap::{Background, Keys, Served, Service, Skeleton},
+    identity::{InternalRpc, Peer},
+    ids::IdGenerator,
     mongo,
-    peer::{self, PeerChannel},
-    server::GrpcServer,
 };
 use xir_proto::timeline::v1::{SERVICE_NAME, timeline_service_server::TimelineServiceServer};
 use xir_proto::{
@@ -45,12 +44,9 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 pub struct Application {
     settings: Settings,
-    server: GrpcServer,
+    skeleton: Skeleton,
     database: Database,
-    ids: Arc<xir_common::ids::IdGenerator>,
-    identity: Arc<ServiceIdentity>,
-    users: UserServiceClient<PeerChannel>,
-    tweets: TweetServiceClient<PeerChannel>,
+    ids: Arc<IdGenerator>,
 }
 
 impl Service for Application {
@@ -59,78 +55,46 @@ impl Service for Application {
 
     async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
-        let ids = Arc::new(xir_common::ids::IdGenerator::from_settings(&settings.ids)?);
-        let identity = Arc::new(ServiceIdentity::from_settings(
-            Peer::Timeline,
-            &settings.identity,
-        )?);
-        let users = UserServiceClient::new(peer::connect_lazy(
-            &settings.user_service.url,
-            &identity,
-            Peer::User,
-        )?);
-        let tweets = TweetServiceClient::new(peer::connect_lazy(
-            &settings.tweet_service.url,
-            &identity,
-            Peer::Tweet,
-        )?);
-        let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
+        let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
+        let skeleton = Skeleton::bind(Peer::Timeline, SERVICE_NAME, &settings).await?;
         Ok(Self {
             settings,
-            server,
+            skeleton,
             database,
             ids,
-            identity,
-            users,
-            tweets,
         })
+    }
+
+    fn skeleton(&self) -> &Skeleton {
+        &self.skeleton
     }
 
     async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let connect = |url: &str, to| self.skeleton.connect(url, to);
+        let users = UserServiceClient::new(connect(&self.settings.user_service.url, Peer::User)?);
+        let tweets =
+            TweetServiceClient::new(connect(&self.settings.tweet_service.url, Peer::Tweet)?);
+        let fanout = Arc::new(Fanout {
+            entries: self.database.collection(store::ENTRIES),
+            users: users.clone(),
+            settings: self.settings.fanout.clone(),
+        });
+        let timelines = Timelines::new(&self.database, self.ids.clone(), fanout, users, tweets);
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
             .with_worker_lease(self.ids.clone());
-        let routes = Routes::new(
-            TimelineServiceServer::new(TimelineApi::new(Timelines::new(
-                &self.database,
-                self.ids.clone(),
-                Arc::new(Fanout {
-                    entries: self.database.collection(store::ENTRIES),
-                    users: self.users.clone(),
-                    settings: self.settings.fanout.clone(),
-                }),
-                self.users.clone(),
-                self.tweets.clone(),
-            )))
-            .max_decoding_message_size(MAX_REQUEST_BYTES),
-        );
-        let verifier = TokenVerifier::remote(&self.settings.auth)?;
-        let auth = AuthLayer::new(
-            Arc::new(verifier),
-            self.identity.clone(),
-            AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
-        );
-        self.server
-            .with_auth(auth)
-            .serve_with_probe(
-                routes,
-                self.settings.readiness,
-                move || check.clone().check_owned(),
-                shutdown,
-            )
-            .await?;
-        Ok(())
-    }
-}
-
-impl Application {
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.server.grpc_addr()
-    }
-
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.server.metrics_addr()
+        let served = Served {
+            routes: Routes::new(
+                TimelineServiceServer::new(TimelineApi::new(timelines))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            ),
+            policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
+            keys: Keys::Remote,
+            check: move || check.clone().check_owned(),
+            background: Background::default(),
+        };
+        self.skeleton.serve(served, shutdown).await
     }
 }

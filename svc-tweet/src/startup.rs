@@ -1,21 +1,18 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, sync::Arc};
 
 use mongodb::Database;
-use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
-    auth::{AccessPolicy, AuthLayer, TokenVerifier},
-    bootstrap::Service,
+    auth::AccessPolicy,
+    bootstrap::{Background, Keys, Served, Service, Skeleton},
     cpu::CpuPool,
-    identity::{InternalRpc, Peer, ServiceIdentity},
+    identity::{InternalRpc, Peer},
     ids::IdGenerator,
     mongo,
-    peer::{self, PeerChannel},
     rate::PerUserLimit,
-    server::GrpcServer,
 };
 use xir_proto::{
     timeline::v1::timeline_service_client::TimelineServiceClient,
@@ -61,12 +58,9 @@ const MAX_REQUEST_BYTES: usize = 2 * 1024 * 1024;
 
 pub struct Application {
     settings: Settings,
-    server: GrpcServer,
+    skeleton: Skeleton,
     database: Database,
     ids: Arc<IdGenerator>,
-    identity: Arc<ServiceIdentity>,
-    users: UserServiceClient<PeerChannel>,
-    timelines: TimelineServiceClient<PeerChannel>,
 }
 
 impl Service for Application {
@@ -76,94 +70,65 @@ impl Service for Application {
     async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
         let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
-        let identity = Arc::new(ServiceIdentity::from_settings(
-            Peer::Tweet,
-            &settings.identity,
-        )?);
-        let users = UserServiceClient::new(peer::connect_lazy(
-            &settings.user_service.url,
-            &identity,
-            Peer::User,
-        )?);
-        let timelines = TimelineServiceClient::new(peer::connect_lazy(
-            &settings.timeline_service.url,
-            &identity,
-            Peer::Timeline,
-        )?);
-        let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
+        let skeleton = Skeleton::bind(Peer::Tweet, SERVICE_NAME, &settings).await?;
         Ok(Self {
             settings,
-            server,
+            skeleton,
             database,
             ids,
-            identity,
-            users,
-            timelines,
         })
+    }
+
+    fn skeleton(&self) -> &Skeleton {
+        &self.skeleton
     }
 
     async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let stop_relay = CancellationToken::new();
+        let connect = |url: &str, to| self.skeleton.connect(url, to);
+        let users = UserServiceClient::new(connect(&self.settings.user_service.url, Peer::User)?);
+        let timelines = TimelineServiceClient::new(connect(
+            &self.settings.timeline_service.url,
+            Peer::Timeline,
+        )?);
+        let mut background = Background::default();
         let receivers = Receivers {
-            timelines: self.timelines.clone(),
-            users: self.users.clone(),
+            timelines,
+            users: users.clone(),
         };
-        let relay = relay::spawn(
+        background.add(relay::spawn(
             &self.database,
             self.settings.outbox.clone(),
             receivers,
-            stop_relay.clone(),
-        );
-        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
-            .with_worker_lease(self.ids.clone());
+            background.stop_token(),
+        ));
         let tweets = Tweets::new(
             &self.database,
             self.ids.clone(),
-            self.users.clone(),
+            users,
             CpuPool::from_settings(&self.settings.server),
             PerUserLimit::new(self.settings.notifying_writes.clone()),
         );
         // The same reactions as the API's: the sweeper drops the markers its requests queue.
-        let sweeper = sweeper::spawn(
+        background.add(sweeper::spawn(
             tweets.reactions(),
             self.settings.server.request_timeout() * 3,
-            stop_relay.clone(),
-        );
-        let api = TweetApi::new(tweets);
-        let verifier = TokenVerifier::remote(&self.settings.auth)?;
-        let auth = AuthLayer::new(
-            Arc::new(verifier),
-            self.identity.clone(),
-            AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
-        );
-        let served = self
-            .server
-            .with_auth(auth)
-            .serve_with_probe(
-                Routes::new(
-                    TweetServiceServer::new(api).max_decoding_message_size(MAX_REQUEST_BYTES),
-                ),
-                self.settings.readiness,
-                move || check.clone().check_owned(),
-                shutdown,
-            )
-            .await;
-        stop_relay.cancel();
-        let _ = relay.await;
-        let _ = sweeper.await;
-        Ok(served?)
-    }
-}
-
-impl Application {
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.server.grpc_addr()
-    }
-
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.server.metrics_addr()
+            background.stop_token(),
+        ));
+        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
+            .with_worker_lease(self.ids.clone());
+        let served = Served {
+            routes: Routes::new(
+                TweetServiceServer::new(TweetApi::new(tweets))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            ),
+            policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
+            keys: Keys::Remote,
+            check: move || check.clone().check_owned(),
+            background,
+        };
+        self.skeleton.serve(served, shutdown).await
     }
 }

@@ -1,22 +1,20 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::future::Future;
 
 use prost::Message;
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use xir_common::{
-    auth::{AccessPolicy, AuthLayer, TokenVerifier},
-    bootstrap::Service,
+    auth::AccessPolicy,
+    bootstrap::{Background, Keys, Served, Service, Skeleton},
     delivery::DeliveryError,
-    identity::{InternalRpc, Peer, ServiceIdentity},
+    identity::{InternalRpc, Peer},
     outbox,
-    peer::{self, PeerChannel},
+    peer::PeerChannel,
     postgres,
     rate::PerUserLimit,
-    server::GrpcServer,
 };
 use xir_proto::timeline::v1::{FollowEvent, timeline_service_client::TimelineServiceClient};
 use xir_proto::user::v1::{SERVICE_NAME, user_service_server::UserServiceServer};
@@ -68,9 +66,8 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 pub struct Application {
     settings: Settings,
-    server: GrpcServer,
+    skeleton: Skeleton,
     pool: PgPool,
-    identity: Arc<ServiceIdentity>,
 }
 
 impl Service for Application {
@@ -79,73 +76,51 @@ impl Service for Application {
 
     async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = postgres::lazy_pool(&settings.database, COMPONENT)?;
-        let identity = Arc::new(ServiceIdentity::from_settings(
-            Peer::User,
-            &settings.identity,
-        )?);
-        let server = GrpcServer::bind(SERVICE_NAME, &settings.server).await?;
+        let skeleton = Skeleton::bind(Peer::User, SERVICE_NAME, &settings).await?;
         Ok(Self {
             settings,
-            server,
+            skeleton,
             pool,
-            identity,
         })
+    }
+
+    fn skeleton(&self) -> &Skeleton {
+        &self.skeleton
     }
 
     async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let timelines = TimelineServiceClient::new(peer::connect_lazy(
-            &self.settings.timeline_service.url,
-            &self.identity,
-            Peer::Timeline,
-        )?);
-        let stop_relay = CancellationToken::new();
-        let relay = outbox::spawn_relay(
+        let timelines = TimelineServiceClient::new(
+            self.skeleton
+                .connect(&self.settings.timeline_service.url, Peer::Timeline)?,
+        );
+        let mut background = Background::default();
+        background.add(outbox::spawn_relay(
             self.pool.clone(),
             self.settings.outbox.clone(),
-            stop_relay.clone(),
+            background.stop_token(),
             move |event| deliver(timelines.clone(), event),
+        ));
+        let users = Users::new(
+            self.pool.clone(),
+            PerUserLimit::new(self.settings.notifying_writes.clone()),
         );
         let check = postgres::ReadinessCheck::new(self.pool.clone(), &db::MIGRATOR);
-        let routes = Routes::new(
-            UserServiceServer::new(UserApi::new(Users::new(
-                self.pool.clone(),
-                PerUserLimit::new(self.settings.notifying_writes.clone()),
-            )))
-            .max_decoding_message_size(MAX_REQUEST_BYTES),
-        );
-        let verifier = TokenVerifier::remote(&self.settings.auth)?;
-        let auth = AuthLayer::new(
-            Arc::new(verifier),
-            self.identity.clone(),
-            AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
-        );
-        let served = self
-            .server
-            .with_auth(auth)
-            .serve_with_probe(
-                routes,
-                self.settings.readiness,
-                move || check.clone().check_owned(),
-                shutdown,
-            )
-            .await;
-        stop_relay.cancel();
-        let _ = relay.await;
+        let served = Served {
+            routes: Routes::new(
+                UserServiceServer::new(UserApi::new(users))
+                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+            ),
+            policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
+            keys: Keys::Remote,
+            check: move || check.clone().check_owned(),
+            background,
+        };
+        let result = self.skeleton.serve(served, shutdown).await;
         self.pool.close().await;
-        Ok(served?)
-    }
-}
-
-impl Application {
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.server.grpc_addr()
-    }
-
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.server.metrics_addr()
+        result
     }
 }
 
