@@ -23,13 +23,26 @@ pub fn record_delivered(topic: &str, lag: Duration) {
     metrics::histogram!(LAG_SECONDS).record(lag.as_secs_f64());
 }
 
-/// A delivery attempt failed; the event will be retried.
-pub fn record_failure(topic: &str) {
+/// A delivery attempt of `event` (its outbox's name for it) failed; it will be retried.
+pub fn record_retry(topic: &str, event: &str, attempts: i64, reason: &str) {
+    tracing::warn!(
+        event,
+        topic,
+        attempts,
+        reason,
+        "outbox delivery failed; will retry"
+    );
     metrics::counter!(FAILURES_TOTAL, "topic" => topic.to_owned()).increment(1);
 }
 
-/// The receiver refused the event for good; it was set aside.
-pub fn record_rejected(topic: &str) {
+/// The receiver refused `event` for good; it was set aside.
+pub fn record_rejected(topic: &str, event: &str, reason: &str) {
+    tracing::error!(
+        event,
+        topic,
+        reason,
+        "outbox event refused by its receiver; set aside, the others go on"
+    );
     metrics::counter!(REJECTED_TOTAL, "topic" => topic.to_owned()).increment(1);
 }
 

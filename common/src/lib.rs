@@ -25,6 +25,7 @@ pub mod profiles;
 pub mod propagation;
 pub mod rate;
 pub mod readiness;
+pub mod relay;
 pub mod request;
 pub mod server;
 pub mod settings;

@@ -34,11 +34,9 @@ use tokio_util::sync::CancellationToken;
 pub use crate::delivery::{
     DELIVERED_TOTAL, DeliveryError, FAILURES_TOTAL, LAG_SECONDS, REJECTED_TOTAL,
 };
-use crate::delivery::{record_delivered, record_failure, record_rejected};
-
+use crate::delivery::{record_delivered, record_rejected, record_retry};
+pub use crate::relay::PENDING;
 pub use crate::settings::OutboxSettings;
-
-pub const PENDING: &str = "outbox_pending_events";
 
 /// One claimed event.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -154,13 +152,7 @@ async fn delivered(
 
 /// An event its receiver refuses for good is kept, with the reason, where no relay claims it.
 async fn set_aside(pool: &PgPool, id: i64, topic: String, reason: &str) -> sqlx::Result<()> {
-    tracing::error!(
-        event_id = id,
-        topic,
-        reason,
-        "outbox event refused by its receiver; set aside, the others go on"
-    );
-    record_rejected(&topic);
+    record_rejected(&topic, &id.to_string(), reason);
     sqlx::query(
         "UPDATE outbox SET lease_until = NULL, last_error = $2, next_attempt_at = 'infinity'
          WHERE id = $1",
@@ -170,6 +162,33 @@ async fn set_aside(pool: &PgPool, id: i64, topic: String, reason: &str) -> sqlx:
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// The outbox table of one pool, drained by the shared relay with `deliver`.
+struct TableOutbox<F> {
+    pool: PgPool,
+    settings: OutboxSettings,
+    deliver: F,
+}
+
+impl<F, Fut> crate::relay::Outbox for TableOutbox<F>
+where
+    F: Fn(Event) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), DeliveryError>> + Send,
+{
+    type Error = sqlx::Error;
+
+    async fn relay_once(&self) -> sqlx::Result<bool> {
+        Ok(relay_once(&self.pool, &self.settings, &self.deliver).await? > 0)
+    }
+
+    async fn pending(&self) -> sqlx::Result<u64> {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE next_attempt_at < 'infinity'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(pending.max(0) as u64)
+    }
 }
 
 /// Delivers due events with `deliver` until `stop` is cancelled. `deliver` says why an event
@@ -184,31 +203,12 @@ where
     F: Fn(Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), DeliveryError>> + Send,
 {
-    tokio::spawn(async move {
-        let idle = Duration::from_millis(settings.poll_interval_ms);
-        let mut last_gauge = tokio::time::Instant::now() - Duration::from_secs(60);
-        loop {
-            if last_gauge.elapsed() > Duration::from_secs(2) {
-                record_pending(&pool).await;
-                last_gauge = tokio::time::Instant::now();
-            }
-            let pause = match relay_once(&pool, &settings, &deliver).await {
-                Ok(0) => idle,
-                Ok(_) => Duration::ZERO,
-                Err(error) => {
-                    tracing::warn!(
-                        error = &error as &dyn std::error::Error,
-                        "outbox relay cannot reach the database"
-                    );
-                    idle * 5
-                }
-            };
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
-    })
+    let outbox = TableOutbox {
+        pool,
+        settings: settings.clone(),
+        deliver,
+    };
+    crate::relay::spawn(outbox, &settings, stop)
 }
 
 /// Claims one batch and delivers it; returns how many events were claimed.
@@ -249,14 +249,7 @@ where
             Ok(()) => delivered(pool, id, topic, created_at).await?,
             Err(DeliveryError::Rejected(reason)) => set_aside(pool, id, topic, &reason).await?,
             Err(DeliveryError::Retry(reason)) => {
-                tracing::warn!(
-                    event_id = id,
-                    topic,
-                    attempts,
-                    reason,
-                    "outbox delivery failed; will retry"
-                );
-                record_failure(&topic);
+                record_retry(&topic, &id.to_string(), i64::from(attempts), &reason);
                 // Later events wait too, so one receiver sees them in the order they happened.
                 failed_from = Some((index, reason, attempts));
                 break;
@@ -278,19 +271,4 @@ where
         .await?;
     }
     Ok(claimed)
-}
-
-async fn record_pending(pool: &PgPool) {
-    match sqlx::query_scalar::<_, i64>(
-        "SELECT count(*) FROM outbox WHERE next_attempt_at < 'infinity'",
-    )
-    .fetch_one(pool)
-    .await
-    {
-        Ok(pending) => metrics::gauge!(PENDING).set(pending as f64),
-        Err(error) => tracing::debug!(
-            error = &error as &dyn std::error::Error,
-            "cannot count outbox events"
-        ),
-    }
 }

@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
 use mongodb::{
     Collection, Database,
     bson::{self, DateTime, Document, doc},
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use xir_common::{
     delivery::{self, DeliveryError},
     peer::PeerChannel,
+    relay,
     settings::OutboxSettings,
 };
 use xir_proto::{
@@ -30,51 +32,60 @@ use xir_proto::{
 
 use crate::store::{self, PendingEvent, Target};
 
-pub const PENDING_DOCUMENTS: &str = "outbox_pending_documents";
-
 #[derive(Clone)]
 pub struct Receivers {
     pub timelines: TimelineServiceClient<PeerChannel>,
     pub users: UserServiceClient<PeerChannel>,
 }
 
+/// The events in tweet documents, drained by the shared relay.
+struct TweetOutbox {
+    tweets: Collection<Document>,
+    settings: OutboxSettings,
+    receivers: Receivers,
+}
+
+impl relay::Outbox for TweetOutbox {
+    type Error = mongodb::error::Error;
+
+    async fn relay_once(&self) -> mongodb::error::Result<bool> {
+        relay_once(&self.tweets, &self.settings, &self.receivers).await
+    }
+
+    /// The events of every tweet with some waiting (one aggregation, on the outbox_count index).
+    async fn pending(&self) -> mongodb::error::Result<u64> {
+        let totals: Vec<Document> = self
+            .tweets
+            .aggregate([
+                doc! { "$match": { "outbox_count": { "$gt": 0 } } },
+                doc! { "$group": { "_id": null, "events": { "$sum": "$outbox_count" } } },
+            ])
+            .await?
+            .try_collect()
+            .await?;
+        let events = totals.first().map_or(0, |total| match total.get("events") {
+            Some(bson::Bson::Int32(n)) => i64::from(*n),
+            Some(bson::Bson::Int64(n)) => *n,
+            Some(bson::Bson::Double(n)) => *n as i64,
+            _ => 0,
+        });
+        Ok(events.max(0) as u64)
+    }
+}
+
+/// Delivers the events of tweet documents until `stop` is cancelled.
 pub fn spawn(
     database: &Database,
     settings: OutboxSettings,
     receivers: Receivers,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    let tweets: Collection<Document> = database.collection(store::TWEETS);
-    tokio::spawn(async move {
-        let idle = Duration::from_millis(settings.poll_interval_ms);
-        let mut last_gauge = tokio::time::Instant::now() - Duration::from_secs(60);
-        loop {
-            if last_gauge.elapsed() > Duration::from_secs(2) {
-                if let Ok(pending) = tweets
-                    .count_documents(doc! { "outbox_count": { "$gt": 0 } })
-                    .await
-                {
-                    metrics::gauge!(PENDING_DOCUMENTS).set(pending as f64);
-                }
-                last_gauge = tokio::time::Instant::now();
-            }
-            let pause = match relay_once(&tweets, &settings, &receivers).await {
-                Ok(true) => Duration::ZERO,
-                Ok(false) => idle,
-                Err(error) => {
-                    tracing::warn!(
-                        error = &error as &dyn std::error::Error,
-                        "outbox relay cannot reach the database"
-                    );
-                    idle * 5
-                }
-            };
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
-    })
+    let outbox = TweetOutbox {
+        tweets: database.collection(store::TWEETS),
+        settings: settings.clone(),
+        receivers,
+    };
+    relay::spawn(outbox, &settings, stop)
 }
 
 fn millis_from_now(ms: u64) -> DateTime {
@@ -98,25 +109,15 @@ pub async fn relay_once(
         match deliver(receivers, &event).await {
             Ok(()) => settlement.delivered(&key, &event),
             Err(DeliveryError::Rejected(reason)) => {
-                tracing::error!(
-                    tweet_id = id,
-                    event = key,
-                    reason,
-                    "outbox event refused by its receiver; set aside, the others go on"
-                );
+                delivery::record_rejected(event.target.topic(), &format!("{id}/{key}"), &reason);
                 settlement.rejected(&key, &event, reason);
             }
             Err(DeliveryError::Retry(reason)) => {
                 let attempts = event.attempts + 1;
-                tracing::warn!(
-                    tweet_id = id,
-                    event = key,
-                    attempts,
-                    reason,
-                    "outbox delivery failed; will retry"
-                );
+                let name = format!("{id}/{key}");
+                delivery::record_retry(event.target.topic(), &name, i64::from(attempts), &reason);
                 // Later events of this tweet wait too, so receivers see them in order.
-                settlement.retry_later(&key, &event, settings.backoff(attempts));
+                settlement.retry_later(&key, settings.backoff(attempts));
                 break;
             }
         }
@@ -227,7 +228,6 @@ impl Settlement {
     }
 
     fn rejected(&mut self, key: &str, event: &PendingEvent, reason: String) {
-        delivery::record_rejected(event.target.topic());
         self.unset.insert(format!("outbox.{key}"), "");
         self.set.insert(
             format!("outbox_rejected.{key}"),
@@ -236,8 +236,7 @@ impl Settlement {
         self.settled += 1;
     }
 
-    fn retry_later(&mut self, key: &str, event: &PendingEvent, backoff: Duration) {
-        delivery::record_failure(event.target.topic());
+    fn retry_later(&mut self, key: &str, backoff: Duration) {
         self.inc.insert(format!("outbox.{key}.attempts"), 1);
         self.set.insert(
             "outbox_lease_until",
@@ -345,7 +344,7 @@ mod tests {
     #[test]
     fn a_failed_delivery_counts_an_attempt_and_holds_the_lease_until_its_retry() {
         let mut settlement = Settlement::default();
-        settlement.retry_later("6", &event(Target::Timeline), Duration::from_secs(60));
+        settlement.retry_later("6", Duration::from_secs(60));
         let update = settlement.into_update();
         let lease = update
             .get_document("$set")

@@ -63,6 +63,22 @@ async fn events_posted_while_svc_timeline_is_down_are_applied_exactly_once() {
         200,
         "every tweet waits with its events"
     );
+    // Each tweet holds two events (timeline and tweet count); svc-user takes its share, so at
+    // least the 200 for svc-timeline stay pending, and the shared relay's gauge counts them.
+    let addr = stack.metrics_addr(Service::Tweet);
+    testing::eventually(
+        Duration::from_secs(10),
+        "the pending gauge counting events",
+        || async move {
+            let metrics = testing::scrape_metrics(addr).await;
+            metrics
+                .lines()
+                .find(|line| line.starts_with("outbox_pending_events "))
+                .and_then(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .filter(|pending| *pending >= 200.0)
+        },
+    )
+    .await;
 
     stack.start_service(Service::Timeline).await;
     testing::eventually(
