@@ -298,7 +298,6 @@ impl Reactions {
             let unset: Document = stale.iter().map(|m| (m.clone(), "".into())).collect();
             update.insert("$unset", unset);
         }
-        let _serialised = store::locks::tweet(change.tweet_id).await;
         match self.tweets.update_one(filter, update).await {
             Ok(outcome) if outcome.matched_count == 1 => Ok(()),
             // Counted already (or gone): the stale markers were not dropped either.

@@ -123,7 +123,6 @@ pub async fn relay_once(
         }
     }
     // Only while the lease is still ours: past it another relay may be working the document.
-    let _serialised = store::locks::tweet(id).await;
     let outcome = tweets
         .update_one(
             doc! { "_id": id, "outbox_lease_until": lease },
@@ -151,7 +150,7 @@ enum Claim {
     },
 }
 
-/// Finds a tweet with due events and claims it until `lease`, re-checking under its lock that
+/// Finds a tweet with due events and claims it until `lease`; the claim itself checks again that
 /// it is still due (another replica may have claimed it in between).
 async fn claim(tweets: &Collection<Document>, lease: DateTime) -> mongodb::error::Result<Claim> {
     let due = doc! {
@@ -171,7 +170,6 @@ async fn claim(tweets: &Collection<Document>, lease: DateTime) -> mongodb::error
     let Ok(id) = candidate.get_i64("_id") else {
         return Ok(Claim::NoneDue);
     };
-    let _serialised = store::locks::tweet(id).await;
     let mut filter = due;
     filter.insert("_id", id);
     let claimed = tweets

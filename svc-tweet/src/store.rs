@@ -235,27 +235,3 @@ pub fn live() -> Document {
 pub fn without_outbox() -> Document {
     doc! { "outbox": 0 }
 }
-
-/// Serialises this process's updates of one tweet document.
-///
-/// MongoDB applies each single-document update atomically. FerretDB (the MongoDB-protocol
-/// server the tests run against where Docker is absent) rewrites the whole document without
-/// isolation, so two concurrent updates of one tweet (two likes, a like and the relay's
-/// acknowledgement) would lose one another's changes: a counter step or a pending event.
-/// Holding a per-tweet lock around every update makes one replica exact on both servers.
-/// Several replicas against FerretDB can still race; production runs MongoDB.
-pub mod locks {
-    use std::sync::LazyLock;
-
-    use tokio::sync::{Mutex, MutexGuard};
-
-    const STRIPES: usize = 512;
-    static TWEETS: LazyLock<Vec<Mutex<()>>> =
-        LazyLock::new(|| (0..STRIPES).map(|_| Mutex::new(())).collect());
-
-    pub async fn tweet(id: i64) -> MutexGuard<'static, ()> {
-        TWEETS[(id.rem_euclid(STRIPES as i64)) as usize]
-            .lock()
-            .await
-    }
-}

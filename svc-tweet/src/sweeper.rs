@@ -11,7 +11,6 @@ use xir_common::errors::{DbError, During};
 use crate::{
     error::Error,
     reactions::{Reaction, Reactions},
-    store,
 };
 
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
@@ -86,7 +85,6 @@ impl Reactions {
             .collect();
         for (tweet_id, markers) in queued {
             let unset: Document = markers.iter().map(|m| (m.clone(), "".into())).collect();
-            let _serialised = store::locks::tweet(tweet_id).await;
             if let Err(error) = self
                 .tweets
                 .update_one(doc! { "_id": tweet_id }, doc! { "$unset": unset })

@@ -79,7 +79,6 @@ impl Tweets {
         mut update: Document,
         events: &[(String, PendingEvent)],
     ) -> Result<Option<TweetDoc>, Error> {
-        let _serialised = store::locks::tweet(id).await;
         if !events.is_empty() {
             let (set, count) = outbox_push(events);
             let mut current_set = update.get_document("$set").cloned().unwrap_or_default();

@@ -11,8 +11,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -33,8 +35,18 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	// FerretDB listens on a socket of its own; clients reach it through the proxy that makes
+	// single-document writes atomic (serialise.go).
+	socketDir, err := os.MkdirTemp("", "xir-ferretdb-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "xir-ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(socketDir)
+	socket := filepath.Join(socketDir, "ferretdb.sock")
+
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Listener:      ferretdb.ListenerConfig{Unix: socket},
 		Logger:        logger,
 		Handler:       *handler,
 		SQLiteURL:     *sqliteURL,
@@ -45,10 +57,30 @@ func main() {
 		os.Exit(1)
 	}
 
+	listener, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "xir-ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+	proxy := &serialisingProxy{
+		dial:   func() (net.Conn, error) { return net.Dial("unix", socket) },
+		logger: logger,
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	logger.Info("listening", "addr", *listen, "uri", f.MongoDBURI())
+	go func() {
+		<-ctx.Done()
+		listener.Close()
+	}()
+	served := make(chan error, 1)
+	go func() { served <- proxy.serve(listener) }()
+	logger.Info("listening", "addr", *listen)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(os.Stderr, "xir-ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+	if err := <-served; err != nil {
 		fmt.Fprintf(os.Stderr, "xir-ferretdb: %v\n", err)
 		os.Exit(1)
 	}
