@@ -6,8 +6,28 @@
 
 tools_dir="$root/target/xir-tools"
 
+# A free port below the ephemeral range: a port the kernel hands out (bind to 0) can be taken
+# by any outgoing connection's local end before the program it is meant for binds it.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - <<'PY'
+import random, socket
+try:
+    first_ephemeral = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    first_ephemeral = 32768
+ports = list(range(10000, first_ephemeral)) if first_ephemeral > 12000 else []
+random.shuffle(ports)
+for port in ports + [0]:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        continue
+    finally:
+        s.close()
+PY
 }
 
 wait_for_port() { # host port seconds what
