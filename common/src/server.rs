@@ -40,6 +40,11 @@ use crate::{
 /// The health service name that reports whether dependencies are reachable.
 pub const READINESS: &str = "readiness";
 
+/// The largest request a service whose requests are all small reads (tonic's default is
+/// 4 MiB). Their biggest requests, a hundred ids or a few short strings, are a few KB;
+/// anything over this is refused before it is decoded (OUT_OF_RANGE).
+pub const MAX_SMALL_REQUEST_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot bind {what} listener on {addr}")]

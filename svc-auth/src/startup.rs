@@ -12,6 +12,7 @@ use xir_common::{
     identity::Peer,
     ids::IdGenerator,
     outbox, postgres,
+    server::MAX_SMALL_REQUEST_BYTES,
 };
 use xir_proto::{
     auth::v1::{SERVICE_NAME, auth_service_server::AuthServiceServer},
@@ -27,11 +28,6 @@ pub const COMPONENT: &str = "svc-auth";
 
 /// RPCs that need no access token; ChangePassword needs one.
 const PUBLIC_RPCS: &[&str] = &["SignUp", "Login", "Refresh", "Logout", "GetJwks"];
-
-/// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
-/// a hundred ids or a few short strings, are a few KB; anything over this is refused before
-/// it is decoded (OUT_OF_RANGE).
-const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 pub struct Application {
     settings: Arc<Settings>,
@@ -102,7 +98,7 @@ impl Service for Application {
         let served = Served {
             routes: Routes::new(
                 AuthServiceServer::new(AuthApi::new(accounts))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+                    .max_decoding_message_size(MAX_SMALL_REQUEST_BYTES),
             ),
             policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, &[]),
             keys: Keys::Local(self.keys.jwks()),

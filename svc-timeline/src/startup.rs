@@ -11,6 +11,7 @@ use xir_common::{
     identity::{InternalRpc, Peer},
     ids::IdGenerator,
     mongo,
+    server::MAX_SMALL_REQUEST_BYTES,
 };
 use xir_proto::timeline::v1::{SERVICE_NAME, timeline_service_server::TimelineServiceServer};
 use xir_proto::{
@@ -36,11 +37,6 @@ pub const INTERNAL_RPCS: &[InternalRpc] = &[
         callers: &[Peer::User],
     },
 ];
-
-/// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
-/// a hundred ids or a few short strings, are a few KB; anything over this is refused before
-/// it is decoded (OUT_OF_RANGE).
-const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 pub struct Application {
     settings: Settings,
@@ -88,7 +84,7 @@ impl Service for Application {
         let served = Served {
             routes: Routes::new(
                 TimelineServiceServer::new(TimelineApi::new(timelines))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+                    .max_decoding_message_size(MAX_SMALL_REQUEST_BYTES),
             ),
             policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
             keys: Keys::Remote,

@@ -3,16 +3,15 @@
 
 use std::collections::HashMap;
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
-use xir_common::{errors::During, request::dedup};
+use xir_common::request::dedup;
 use xir_proto::tweet::v1 as pb;
 
 use crate::{
     domain::{PageLimit, TweetId, UserId},
     error::Error,
     reads::{to_proto, with_range},
-    store::{self, TweetDoc},
+    store,
     tweets::Tweets,
 };
 
@@ -108,26 +107,6 @@ impl Tweets {
             replies,
             next_replies_after_id: next.unwrap_or(0),
         })
-    }
-
-    /// The live tweets of `ids`, in the order of `ids`.
-    async fn live_in_order(&self, ids: &[i64]) -> Result<Vec<TweetDoc>, Error> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut filter = store::live();
-        filter.insert("_id", doc! { "$in": ids });
-        let found: Vec<TweetDoc> = self
-            .tweets
-            .find(filter)
-            .projection(store::without_outbox())
-            .await
-            .during("find ancestors")?
-            .try_collect()
-            .await
-            .during("read ancestors")?;
-        let mut by_id: HashMap<i64, TweetDoc> = found.into_iter().map(|t| (t.id, t)).collect();
-        Ok(ids.iter().filter_map(|i| by_id.remove(i)).collect())
     }
 
     /// The newest tweets with `tag`, as cards.

@@ -15,6 +15,7 @@ use xir_common::{
     peer::PeerChannel,
     postgres,
     rate::PerUserLimit,
+    server::MAX_SMALL_REQUEST_BYTES,
 };
 use xir_proto::timeline::v1::{FollowEvent, timeline_service_client::TimelineServiceClient};
 use xir_proto::user::v1::{SERVICE_NAME, user_service_server::UserServiceServer};
@@ -58,11 +59,6 @@ pub const INTERNAL_RPCS: &[InternalRpc] = &[
         callers: &[Peer::Tweet],
     },
 ];
-
-/// The largest request this service reads (tonic's default is 4 MiB). Its biggest requests,
-/// a hundred ids or a few short strings, are a few KB; anything over this is refused before
-/// it is decoded (OUT_OF_RANGE).
-const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 pub struct Application {
     settings: Settings,
@@ -111,7 +107,7 @@ impl Service for Application {
         let served = Served {
             routes: Routes::new(
                 UserServiceServer::new(UserApi::new(users))
-                    .max_decoding_message_size(MAX_REQUEST_BYTES),
+                    .max_decoding_message_size(MAX_SMALL_REQUEST_BYTES),
             ),
             policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
             keys: Keys::Remote,
