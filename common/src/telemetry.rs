@@ -9,7 +9,7 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{
     Resource,
-    trace::{Sampler, SdkTracerProvider, SpanExporter},
+    trace::{Sampler, SdkTracerProvider},
 };
 use serde_json::{Map, Value};
 use tracing::{Event, Subscriber, field::Field};
@@ -48,6 +48,7 @@ impl TelemetryGuard {
     }
 
     /// The provider, for tests that read spans back from an in-memory exporter.
+    #[cfg(any(test, feature = "testing"))]
     pub fn provider(&self) -> &SdkTracerProvider {
         &self.provider
     }
@@ -71,10 +72,11 @@ pub fn init(
 }
 
 /// Like [`init`], with spans handed synchronously to `exporter` (tests: an in-memory exporter).
+#[cfg(any(test, feature = "testing"))]
 pub fn init_with_exporter(
     service: &'static str,
     settings: &TelemetrySettings,
-    exporter: impl SpanExporter + 'static,
+    exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
 ) -> Result<TelemetryGuard, TelemetryError> {
     let provider = base_provider(service, settings).with_simple_exporter(exporter);
     install(service, settings, provider.build())
@@ -82,10 +84,11 @@ pub fn init_with_exporter(
 
 /// Like [`init_with_exporter`], with the JSON log lines written to `writer` instead of stdout,
 /// for tests that read the logs back.
+#[cfg(any(test, feature = "testing"))]
 pub fn init_with_exporter_and_writer<W>(
     service: &'static str,
     settings: &TelemetrySettings,
-    exporter: impl SpanExporter + 'static,
+    exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
     writer: W,
 ) -> Result<TelemetryGuard, TelemetryError>
 where
