@@ -1,5 +1,3 @@
-use super::Username;
-
 /// A new password: 8-128 characters, not the username (in any case).
 pub struct Password(String);
 
@@ -20,11 +18,6 @@ impl Password {
             return Err(InvalidPassword::SameAsUsername);
         }
         Ok(Password(raw.to_owned()))
-    }
-
-    /// For a new password of the account `username`.
-    pub fn parse_for(raw: &str, username: &Username) -> Result<Self, InvalidPassword> {
-        Self::parse(raw, username.as_str())
     }
 
     pub fn expose(&self) -> &str {
