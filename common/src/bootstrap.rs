@@ -26,6 +26,9 @@ use crate::{
 pub trait ServiceSettings: Sized {
     /// Compiled defaults, then the file (`--config` or `XIR_CONFIG`), then `XIR_*` variables.
     fn load(config_file: Option<PathBuf>) -> Result<Self, SettingsError>;
+    /// The compiled defaults with `overrides` (TOML) on top, ignoring files and the
+    /// environment (tests, the fuzz targets).
+    fn with_overrides(overrides: &str) -> Result<Self, SettingsError>;
     fn server(&self) -> &ServerSettings;
     fn telemetry(&self) -> &TelemetrySettings;
     fn identity(&self) -> &IdentitySettings;
@@ -34,9 +37,7 @@ pub trait ServiceSettings: Sized {
 }
 
 /// Implements [`ServiceSettings`] for a service's `Settings` (with `server`, `telemetry`,
-/// `identity`, `readiness` and `auth` fields) over its compiled `defaults` (TOML), and
-/// `Settings::with_overrides`: the defaults with more TOML on top, ignoring files and the
-/// environment (tests, the fuzz targets).
+/// `identity`, `readiness` and `auth` fields) over its compiled `defaults` (TOML).
 #[macro_export]
 macro_rules! service_settings {
     ($settings:ty, $defaults:expr) => {
@@ -45,6 +46,10 @@ macro_rules! service_settings {
                 config_file: Option<std::path::PathBuf>,
             ) -> Result<Self, $crate::settings::SettingsError> {
                 $crate::settings::load($defaults, config_file)
+            }
+
+            fn with_overrides(overrides: &str) -> Result<Self, $crate::settings::SettingsError> {
+                $crate::settings::load_with($defaults, overrides)
             }
 
             fn server(&self) -> &$crate::settings::ServerSettings {
@@ -65,16 +70,6 @@ macro_rules! service_settings {
 
             fn auth(&self) -> &$crate::auth::AuthSettings {
                 &self.auth
-            }
-        }
-
-        impl $settings {
-            /// The compiled defaults with `overrides` (TOML) on top, ignoring files and
-            /// environment.
-            pub fn with_overrides(
-                overrides: &str,
-            ) -> Result<Self, $crate::settings::SettingsError> {
-                $crate::settings::load_with($defaults, overrides)
             }
         }
     };

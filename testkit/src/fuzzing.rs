@@ -3,6 +3,7 @@
 //! (`testdata/fuzz/<target>/`). Each takes arbitrary bytes and must not panic; where a
 //! parser promises more (a round trip), that is checked too.
 
+use xir_common::bootstrap::ServiceSettings as _;
 use xir_common::identity::{IdentitySettings, Peer, ServiceIdentity};
 
 /// A target's body: arbitrary bytes in, a panic on a bug.

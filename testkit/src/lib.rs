@@ -10,20 +10,15 @@ pub mod edge;
 pub mod fuzzing;
 pub mod kube;
 pub mod processes;
+mod rest;
+mod users;
 
 use std::{net::SocketAddr, time::Duration};
 
 use tokio::sync::oneshot;
-use tonic::transport::Channel;
 use tonic_health::ServingStatus;
-use xir_common::bootstrap::Service as _;
-use xir_common::{auth::AuthSettings, domain::UserId, identity::Peer, peer::PeerChannel, testing};
-use xir_proto::{
-    auth::v1::auth_service_client::AuthServiceClient,
-    timeline::v1::timeline_service_client::TimelineServiceClient,
-    tweet::v1::tweet_service_client::TweetServiceClient,
-    user::v1::{FollowRequest, user_service_client::UserServiceClient},
-};
+use xir_common::bootstrap::{Service as _, ServiceSettings as _};
+use xir_common::testing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -80,6 +75,22 @@ pub struct Stack {
     options: Options,
     running: Vec<(Service, Running)>,
     metrics: Vec<(Service, SocketAddr)>,
+}
+
+/// Builds the application `S` from `toml` (over its compiled defaults), serves it until
+/// `shutdown`, and returns its metrics address.
+async fn launch<S: xir_common::bootstrap::Service + Send + 'static>(
+    toml: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> SocketAddr {
+    let settings = S::Settings::with_overrides(toml)
+        .unwrap_or_else(|error| panic!("{} settings: {error}", S::COMPONENT));
+    let app = S::build(settings)
+        .await
+        .unwrap_or_else(|error| panic!("build {}: {error:#}", S::COMPONENT));
+    let metrics = app.metrics_addr();
+    tokio::spawn(app.run_until_stopped(shutdown));
+    metrics
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -162,86 +173,13 @@ impl Stack {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let mongo = testing::mongodb_url();
+        let toml = self.toml(service, &self.settings_toml(service));
         let metrics = match service {
-            Service::Auth => {
-                let settings = svc_auth::config::Settings::with_overrides(&self.toml(
-                    service,
-                    &format!(
-                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 5\n[tokens]\nsigning_key_pem = '''{}'''\n[user_service]\nurl = \"{}\"\n[throttle]\nmax_failures_per_address = {}\n",
-                        testing::outbox_settings_toml(),
-                        self.auth_database_url,
-                        self.signing_key_pem,
-                        self.url(Service::User),
-                        self.options.max_login_failures_per_address
-                    ),
-                ))
-                .expect("svc-auth settings");
-                let app = svc_auth::startup::Application::build(settings)
-                    .await
-                    .expect("build svc-auth");
-                let metrics = app.metrics_addr();
-                tokio::spawn(app.run_until_stopped(shutdown));
-                metrics
-            }
-            Service::User => {
-                let settings = svc_user::config::Settings::with_overrides(&self.toml(
-                    service,
-                    &format!(
-                        "{}\n[database]\nurl = \"{}\"\nmax_connections = 8\n[timeline_service]\nurl = \"{}\"\n{}",
-                        testing::outbox_settings_toml(),
-                        self.user_database_url,
-                        self.url(Service::Timeline),
-                        self.notifying_writes_toml(),
-                    ),
-                ))
-                .expect("svc-user settings");
-                let app = svc_user::startup::Application::build(settings)
-                    .await
-                    .expect("build svc-user");
-                let metrics = app.metrics_addr();
-                tokio::spawn(app.run_until_stopped(shutdown));
-                metrics
-            }
-            Service::Tweet => {
-                let settings = svc_tweet::config::Settings::with_overrides(&self.toml(
-                    service,
-                    &format!(
-                        "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n{}",
-                        testing::outbox_settings_toml(),
-                        self.tweet_database_name,
-                        self.url(Service::User),
-                        self.url(Service::Timeline),
-                        self.notifying_writes_toml(),
-                    ),
-                ))
-                .expect("svc-tweet settings");
-                let app = svc_tweet::startup::Application::build(settings)
-                    .await
-                    .expect("build svc-tweet");
-                let metrics = app.metrics_addr();
-                tokio::spawn(app.run_until_stopped(shutdown));
-                metrics
-            }
+            Service::Auth => launch::<svc_auth::startup::Application>(&toml, shutdown).await,
+            Service::User => launch::<svc_user::startup::Application>(&toml, shutdown).await,
+            Service::Tweet => launch::<svc_tweet::startup::Application>(&toml, shutdown).await,
             Service::Timeline => {
-                let settings = svc_timeline::config::Settings::with_overrides(&self.toml(
-                    service,
-                    &format!(
-                        "\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[tweet_service]\nurl = \"{}\"\n[fanout]\ncelebrity_followers = {}\ntimeline_cap = {}\n",
-                        self.timeline_database_name,
-                        self.url(Service::User),
-                        self.url(Service::Tweet),
-                        self.options.celebrity_followers,
-                        self.options.timeline_cap,
-                    ),
-                ))
-                .expect("svc-timeline settings");
-                let app = svc_timeline::startup::Application::build(settings)
-                    .await
-                    .expect("build svc-timeline");
-                let metrics = app.metrics_addr();
-                tokio::spawn(app.run_until_stopped(shutdown));
-                metrics
+                launch::<svc_timeline::startup::Application>(&toml, shutdown).await
             }
         };
         self.running.push((service, Running { stop }));
@@ -254,6 +192,44 @@ impl Stack {
             Duration::from_secs(30),
         )
         .await;
+    }
+
+    /// The settings of `service` in this stack, beyond those every test service shares.
+    fn settings_toml(&self, service: Service) -> String {
+        let mongo = testing::mongodb_url();
+        match service {
+            Service::Auth => format!(
+                "{}\n[database]\nurl = \"{}\"\nmax_connections = 5\n[tokens]\nsigning_key_pem = '''{}'''\n[user_service]\nurl = \"{}\"\n[throttle]\nmax_failures_per_address = {}\n",
+                testing::outbox_settings_toml(),
+                self.auth_database_url,
+                self.signing_key_pem,
+                self.url(Service::User),
+                self.options.max_login_failures_per_address
+            ),
+            Service::User => format!(
+                "{}\n[database]\nurl = \"{}\"\nmax_connections = 8\n[timeline_service]\nurl = \"{}\"\n{}",
+                testing::outbox_settings_toml(),
+                self.user_database_url,
+                self.url(Service::Timeline),
+                self.notifying_writes_toml(),
+            ),
+            Service::Tweet => format!(
+                "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n{}",
+                testing::outbox_settings_toml(),
+                self.tweet_database_name,
+                self.url(Service::User),
+                self.url(Service::Timeline),
+                self.notifying_writes_toml(),
+            ),
+            Service::Timeline => format!(
+                "\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[tweet_service]\nurl = \"{}\"\n[fanout]\ncelebrity_followers = {}\ntimeline_cap = {}\n",
+                self.timeline_database_name,
+                self.url(Service::User),
+                self.url(Service::Tweet),
+                self.options.celebrity_followers,
+                self.options.timeline_cap,
+            ),
+        }
     }
 
     /// Another svc-tweet replica on the same database (its own port), with its own relay.
@@ -321,141 +297,6 @@ url = \"{}\"
             .find(|(s, _)| *s == service)
             .map(|(_, addr)| *addr)
             .expect("the service was started")
-    }
-
-    /// An access token for `user_id`, signed with svc-auth's key.
-    pub fn token(&self, user_id: i64) -> String {
-        self.keys
-            .mint(
-                UserId::parse(user_id).expect("positive id"),
-                &AuthSettings::default(),
-                3600,
-            )
-            .expect("mint")
-            .0
-    }
-
-    /// An access token for `user_id` that is well formed and signed, but by a key svc-auth
-    /// never published: its `kid` is unknown to every service.
-    pub fn token_with_unknown_key(&self, user_id: i64) -> String {
-        let pem = svc_auth::keys::generate_pem().expect("signing key");
-        svc_auth::keys::SigningKeys::from_settings(&svc_auth::config::TokenSettings {
-            signing_key_pem: Some(xir_common::settings::Secret::new(pem)),
-            ..Default::default()
-        })
-        .expect("keys")
-        .mint(
-            UserId::parse(user_id).expect("positive id"),
-            &AuthSettings::default(),
-            3600,
-        )
-        .expect("mint")
-        .0
-    }
-
-    pub async fn user_pool(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.user_database_url)
-            .await
-            .expect("svc-user database")
-    }
-
-    /// Profiles `first..first+count` named `<prefix><id>`, inserted directly in one statement.
-    pub async fn seed_profiles(&self, first: i64, count: i64, prefix: &str) -> Vec<i64> {
-        sqlx::query(
-            "INSERT INTO profiles (user_id, username, display_name, created_at)
-             SELECT id, $3 || id, 'User ' || id, now() FROM generate_series($1::bigint, $1 + $2 - 1) AS id",
-        )
-        .bind(first)
-        .bind(count)
-        .bind(prefix)
-        .execute(&self.user_pool().await)
-        .await
-        .expect("seed profiles");
-        (first..first + count).collect()
-    }
-
-    /// `follower` follows `followee` through svc-user's Follow RPC (events and all); panics
-    /// unless it succeeds.
-    pub async fn follow(&self, follower: i64, followee: i64) {
-        self.users()
-            .await
-            .follow(bearer(
-                &self.token(follower),
-                FollowRequest { user_id: followee },
-            ))
-            .await
-            .expect("follow");
-    }
-
-    /// Makes each of `followers` follow `followee` directly in svc-user's tables (edges and
-    /// counts), without events: a graph to start from, not a follow under test.
-    pub async fn seed_followers(&self, followee: i64, followers: &[i64]) {
-        let pool = self.user_pool().await;
-        sqlx::query(
-            "INSERT INTO follows (follower_id, followee_id) SELECT unnest($1::bigint[]), $2",
-        )
-        .bind(followers)
-        .bind(followee)
-        .execute(&pool)
-        .await
-        .expect("seed edges");
-        sqlx::query(
-            "UPDATE profiles SET
-                 followers_count = followers_count + CASE WHEN user_id = $2 THEN cardinality($1::bigint[]) ELSE 0 END,
-                 following_count = following_count + CASE WHEN user_id = $2 THEN 0 ELSE 1 END
-             WHERE user_id = $2 OR user_id = ANY($1)",
-        )
-        .bind(followers)
-        .bind(followee)
-        .execute(&pool)
-        .await
-        .expect("seed counts");
-    }
-
-    pub async fn auth(&self) -> AuthServiceClient<Channel> {
-        AuthServiceClient::new(testing::channel(self.auth_addr).await)
-    }
-
-    pub async fn users(&self) -> UserServiceClient<Channel> {
-        UserServiceClient::new(testing::channel(self.user_addr).await)
-    }
-
-    pub async fn tweets(&self) -> TweetServiceClient<Channel> {
-        TweetServiceClient::new(testing::channel(self.tweet_addr).await)
-    }
-
-    pub async fn timelines(&self) -> TimelineServiceClient<Channel> {
-        TimelineServiceClient::new(testing::channel(self.timeline_addr).await)
-    }
-
-    /// svc-tweet as `caller` calls it (with its service token): for internal RPCs.
-    pub async fn tweets_as(&self, caller: Peer) -> TweetServiceClient<PeerChannel> {
-        TweetServiceClient::new(testing::channel_as(self.tweet_addr, caller, Peer::Tweet).await)
-    }
-
-    /// The real Envoy edge in front of this stack, on `config` with its clusters mapped to
-    /// the services; its spans go nowhere.
-    pub async fn start_edge(&self, config: edge::EdgeConfig) -> edge::Edge {
-        self.start_traced_edge(config, None).await
-    }
-
-    /// The edge, sending its spans over OTLP/gRPC to `otlp` when given.
-    pub async fn start_traced_edge(
-        &self,
-        config: edge::EdgeConfig,
-        otlp: Option<SocketAddr>,
-    ) -> edge::Edge {
-        edge::Edge::start(
-            config,
-            &[
-                ("svc-auth", self.auth_addr),
-                ("svc-user", self.user_addr),
-                ("svc-tweet", self.tweet_addr),
-                ("svc-timeline", self.timeline_addr),
-            ],
-            otlp,
-        )
-        .await
     }
 }
 

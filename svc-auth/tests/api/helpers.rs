@@ -2,6 +2,7 @@
 //! tokens and whose profiles svc-auth's outbox creates), each on a database of its own.
 
 use std::{net::SocketAddr, time::Duration};
+use xir_common::bootstrap::ServiceSettings as _;
 
 use svc_auth::{config, keys};
 use tokio::sync::oneshot;

@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use xir_common::bootstrap::ServiceSettings as _;
 
 use svc_timeline::{config::Settings, startup::Application};
 use xir_common::bootstrap::Service as _;

@@ -1,4 +1,5 @@
 use std::{net::SocketAddr, time::Duration};
+use xir_common::bootstrap::ServiceSettings as _;
 
 use svc_user::{config::Settings, startup::Application};
 use tonic_health::ServingStatus;

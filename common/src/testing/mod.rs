@@ -5,28 +5,17 @@
 //! The databases come from `XIR_TEST_POSTGRES_URL` and `XIR_TEST_MONGODB_URL`, which
 //! `scripts/test` sets (starting throwaway servers when needed).
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{net::SocketAddr, time::Duration};
 
 use sqlx::{Connection, Executor, PgConnection};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_stream::StreamExt;
-use tonic_health::{
-    ServingStatus,
-    pb::{HealthCheckRequest, health_client::HealthClient},
-};
-use tonic_reflection::pb::v1::{
-    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-};
 
 use crate::settings::{ReadinessSettings, ServerSettings, TelemetrySettings};
+
+mod probes;
+mod proxy;
+
+pub use probes::*;
+pub use proxy::SwitchableProxy;
 
 pub const POSTGRES_URL_ENV: &str = "XIR_TEST_POSTGRES_URL";
 pub const MONGODB_URL_ENV: &str = "XIR_TEST_MONGODB_URL";
@@ -110,156 +99,6 @@ pub fn telemetry_settings() -> TelemetrySettings {
     TelemetrySettings::default()
 }
 
-pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
-    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .expect("a socket address makes a valid URI")
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .expect("cannot connect to the service under test")
-}
-
-/// The health status of `service` ("" for liveness, "readiness").
-pub async fn health(addr: SocketAddr, service: &str) -> ServingStatus {
-    let response = HealthClient::new(channel(addr).await)
-        .check(HealthCheckRequest {
-            service: service.to_owned(),
-        })
-        .await
-        .expect("health check failed");
-    match response.into_inner().status {
-        1 => ServingStatus::Serving,
-        2 => ServingStatus::NotServing,
-        _ => ServingStatus::Unknown,
-    }
-}
-
-/// Waits up to `within` for `service` to report `wanted`; panics with the last status if not.
-pub async fn wait_for_health(
-    addr: SocketAddr,
-    service: &str,
-    wanted: ServingStatus,
-    within: Duration,
-) {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let status = health(addr, service).await;
-        if status == wanted {
-            return;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("health of {service:?} stayed {status:?}, wanted {wanted:?} within {within:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The services that reflection (v1) lists.
-pub async fn reflection_services(addr: SocketAddr) -> Vec<String> {
-    let mut client = ServerReflectionClient::new(channel(addr).await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection call failed")
-        .into_inner();
-    let response = responses
-        .next()
-        .await
-        .expect("reflection sent no response")
-        .expect("reflection failed");
-    match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
-        }
-        other => panic!("unexpected reflection response {other:?}"),
-    }
-}
-
-/// Runs grpcurl (from `XIR_TEST_GRPCURL`) and returns its standard output; panics on failure.
-pub async fn grpcurl(args: &[&str]) -> String {
-    let output = tokio::process::Command::new(required_env(GRPCURL_ENV))
-        .args(args)
-        .output()
-        .await
-        .expect("cannot run grpcurl");
-    assert!(
-        output.status.success(),
-        "grpcurl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("grpcurl prints UTF-8")
-}
-
-/// The text of `GET /metrics`.
-pub async fn scrape_metrics(addr: SocketAddr) -> String {
-    reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics endpoint unreachable")
-        .error_for_status()
-        .expect("metrics endpoint failed")
-        .text()
-        .await
-        .expect("metrics body unreadable")
-}
-
-/// A TCP forwarder in front of a real server. While down it accepts and immediately closes
-/// connections (the server looks unreachable); while up it relays bytes both ways. Switching it
-/// down also cuts the connections it is relaying.
-pub struct SwitchableProxy {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    generation: tokio::sync::watch::Sender<u64>,
-}
-
-impl SwitchableProxy {
-    pub async fn start(target: SocketAddr, up: bool) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let up_flag = Arc::new(AtomicBool::new(up));
-        let (generation, _) = tokio::sync::watch::channel(0u64);
-        let flag = up_flag.clone();
-        let cuts = generation.clone();
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !flag.load(Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let mut cut = cuts.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Self {
-            addr,
-            up: up_flag,
-            generation,
-        }
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    pub fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.generation.send_modify(|g| *g += 1);
-        }
-    }
-}
-
 /// The host:port of a `scheme://user:pass@host:port/...` URL.
 pub fn url_socket_addr(url: &str) -> SocketAddr {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -280,83 +119,6 @@ pub fn url_with_addr(url: &str, addr: SocketAddr) -> String {
     };
     let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
     format!("{scheme}://{}{addr}{tail}", credentials.unwrap_or_default())
-}
-
-/// What every service must serve once ready: liveness, `readiness` and its own service name
-/// SERVING; reflection listing its service and health, and no other X-in-Rust service.
-pub async fn assert_probes(addr: SocketAddr, service_name: &str) {
-    assert_eq!(health(addr, "").await, ServingStatus::Serving);
-    assert_eq!(health(addr, "readiness").await, ServingStatus::Serving);
-    assert_eq!(health(addr, service_name).await, ServingStatus::Serving);
-
-    let services = reflection_services(addr).await;
-    assert!(services.iter().any(|s| s == service_name), "{services:?}");
-    assert!(
-        services.iter().any(|s| s == "grpc.health.v1.Health"),
-        "{services:?}"
-    );
-    // The same through grpcurl from tools/, as the README shows it, with no proto files.
-    let target = addr.to_string();
-    let listed = grpcurl(&["-plaintext", &target, "list"]).await;
-    assert!(
-        listed.lines().any(|l| l == service_name),
-        "grpcurl list:\n{listed}"
-    );
-    assert!(
-        listed.lines().any(|l| l == "grpc.health.v1.Health"),
-        "grpcurl list:\n{listed}"
-    );
-    let described = grpcurl(&["-plaintext", &target, "describe", service_name]).await;
-    assert!(
-        described.contains(&format!("{service_name} is a service")),
-        "grpcurl describe:\n{described}"
-    );
-    assert!(described.contains("rpc "), "grpcurl describe:\n{described}");
-
-    let others: Vec<_> = services
-        .iter()
-        .filter(|s| s.starts_with("xir.") && *s != service_name)
-        .collect();
-    assert!(
-        others.is_empty(),
-        "reflection lists other services: {others:?}"
-    );
-}
-
-/// `/metrics` shows the call count, the error count under `code` (unless `OK`) and the
-/// latency histogram of `service_name`/`method`.
-pub async fn assert_rpc_metrics(
-    metrics_addr: SocketAddr,
-    service_name: &str,
-    method: &str,
-    code: tonic::Code,
-) {
-    let metrics = scrape_metrics(metrics_addr).await;
-    let service = format!(r#"grpc_service="{service_name}""#);
-    let method = format!(r#"grpc_method="{method}""#);
-    let has = |name: &str, extra: &str| {
-        metrics.lines().any(|line| {
-            line.starts_with(name)
-                && line.contains(&service)
-                && line.contains(&method)
-                && line.contains(extra)
-        })
-    };
-    assert!(
-        has("grpc_server_requests_total{", ""),
-        "no call count in:\n{metrics}"
-    );
-    assert!(
-        has("grpc_server_handling_seconds_bucket{", "le="),
-        "no latency histogram in:\n{metrics}"
-    );
-    if code != tonic::Code::Ok {
-        let code = format!(r#"grpc_code="{code:?}""#);
-        assert!(
-            has("grpc_server_errors_total{", &code),
-            "no error count for {code} in:\n{metrics}"
-        );
-    }
 }
 
 /// A port that is free now and that this process hands out only once, for a service that must
