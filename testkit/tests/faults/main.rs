@@ -1,0 +1,267 @@
+//! Fault injection: a mixed write load (sign-ups, follows, tweets, likes, reposts) runs against
+//! the four services as real processes while each service in turn is killed with SIGKILL and
+//! started again, FerretDB (tweets, timelines) is killed and started again on its data, and
+//! every PostgreSQL connection is cut for a while. Afterwards, read only through the public
+//! RPCs: every acknowledged write is there exactly once, every home timeline holds exactly the
+//! tweets of its owner and the people they follow, every counter equals what is stored, and no
+//! notification was made twice.
+
+use std::{
+    collections::BTreeSet,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use xir_common::testing;
+use xir_proto::{
+    auth::v1::auth_service_client::AuthServiceClient,
+    timeline::v1::timeline_service_client::TimelineServiceClient,
+    tweet::v1::tweet_service_client::TweetServiceClient,
+    user::v1::user_service_client::UserServiceClient,
+};
+use xir_testkit::processes::{FerretProcess, ServiceProcess};
+
+mod audit;
+mod workload;
+
+use audit::*;
+use workload::*;
+
+const CONVERGENCE_BOUND: Duration = Duration::from_secs(600);
+
+#[tokio::test]
+async fn acknowledged_writes_survive_killed_services_and_databases() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut ferret = FerretProcess::new(dir.path());
+    ferret.start().await;
+    let postgres = testing::url_socket_addr(&testing::postgres_database("faults_probe").await);
+    let postgres_proxy = testing::SwitchableProxy::start(postgres, true).await;
+    let behind_proxy = |url: String| testing::url_with_addr(&url, postgres_proxy.addr());
+    let auth_db = behind_proxy(testing::postgres_database("faults_auth").await);
+    let user_db = behind_proxy(testing::postgres_database("faults_user").await);
+
+    let addr = || SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
+    let (auth_addr, user_addr, tweet_addr, timeline_addr) = (addr(), addr(), addr(), addr());
+    let url = |addr: SocketAddr| format!("http://{addr}");
+    let shared = [("XIR_AUTH__URL", url(auth_addr))];
+    let outbox = [
+        ("XIR_OUTBOX__POLL_INTERVAL_MS", "50".to_owned()),
+        ("XIR_OUTBOX__RETRY_MAX_MS", "1000".to_owned()),
+    ];
+    let generous = ("XIR_NOTIFYING_WRITES__BURST", "10000".to_owned());
+    let with = |own: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
+        shared.iter().cloned().chain(own.iter().cloned()).collect()
+    };
+    let signing_key = svc_auth::keys::generate_pem().expect("a signing key");
+    let mut services = [
+        ServiceProcess::new(
+            "svc-auth",
+            auth_addr,
+            dir.path(),
+            &with(&[
+                ("XIR_DATABASE__URL", auth_db),
+                ("XIR_USER_SERVICE__URL", url(user_addr)),
+                ("XIR_TOKENS__SIGNING_KEY_PEM", signing_key),
+                // Cheap hashing: this test is about faults, not password cost.
+                ("XIR_PASSWORDS__MEMORY_KIB", "1024".to_owned()),
+                ("XIR_PASSWORDS__ITERATIONS", "1".to_owned()),
+                outbox[0].clone(),
+                outbox[1].clone(),
+            ]),
+        ),
+        ServiceProcess::new(
+            "svc-user",
+            user_addr,
+            dir.path(),
+            &with(&[
+                ("XIR_DATABASE__URL", user_db),
+                ("XIR_TIMELINE_SERVICE__URL", url(timeline_addr)),
+                outbox[0].clone(),
+                outbox[1].clone(),
+                generous.clone(),
+            ]),
+        ),
+        ServiceProcess::new(
+            "svc-tweet",
+            tweet_addr,
+            dir.path(),
+            &with(&[
+                ("XIR_DATABASE__URL", ferret.url()),
+                ("XIR_DATABASE__NAME", testing::unique_name("faults_tweet")),
+                ("XIR_USER_SERVICE__URL", url(user_addr)),
+                ("XIR_TIMELINE_SERVICE__URL", url(timeline_addr)),
+                outbox[0].clone(),
+                outbox[1].clone(),
+                generous.clone(),
+            ]),
+        ),
+        ServiceProcess::new(
+            "svc-timeline",
+            timeline_addr,
+            dir.path(),
+            &with(&[
+                ("XIR_DATABASE__URL", ferret.url()),
+                (
+                    "XIR_DATABASE__NAME",
+                    testing::unique_name("faults_timeline"),
+                ),
+                ("XIR_USER_SERVICE__URL", url(user_addr)),
+                ("XIR_TWEET_SERVICE__URL", url(tweet_addr)),
+            ]),
+        ),
+    ];
+    for service in &mut services {
+        service.start().await;
+    }
+    let clients = Clients {
+        auth: AuthServiceClient::new(lazy(auth_addr)),
+        users: UserServiceClient::new(lazy(user_addr)),
+        tweets: TweetServiceClient::new(lazy(tweet_addr)),
+        timelines: TimelineServiceClient::new(lazy(timeline_addr)),
+    };
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    for n in 0..6 {
+        sign_up(&clients, &ledger, n).await;
+    }
+    assert_eq!(
+        ledger.lock().unwrap().users.len(),
+        6,
+        "sign-ups before any fault"
+    );
+
+    // The load: three writers until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|worker| {
+            let (clients, ledger, stop) = (clients.clone(), ledger.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ (worker as u64 + 1));
+                let mut n = 1_000 * (worker + 1);
+                while !stop.load(Ordering::SeqCst) {
+                    one_write(&clients, &ledger, &mut dice, n).await;
+                    n += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        })
+        .collect();
+
+    let pause = || tokio::time::sleep(Duration::from_secs(2));
+    let mut faults = Vec::new();
+    for index in [1, 2, 3, 0] {
+        pause().await;
+        services[index].kill().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        services[index].start().await;
+        faults.push(format!("SIGKILL {}", services[index].name));
+    }
+    pause().await;
+    ferret.kill().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ferret.start().await;
+    faults.push("SIGKILL FerretDB".to_owned());
+    pause().await;
+    postgres_proxy.set_up(false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    postgres_proxy.set_up(true);
+    faults.push("PostgreSQL connections cut for 3 s".to_owned());
+    pause().await;
+    stop.store(true, Ordering::SeqCst);
+    for writer in writers {
+        writer.await.expect("a writer finished");
+    }
+    for service in &services {
+        service.wait_ready().await;
+    }
+
+    let ledger = Arc::try_unwrap(ledger)
+        .ok()
+        .expect("the writers are done")
+        .into_inner()
+        .unwrap();
+    println!("faults injected, in order: {}", faults.join(", "));
+    for (kind, (acknowledged, failed)) in &ledger.attempts {
+        println!("{kind}: {acknowledged} acknowledged, {failed} failed during faults");
+    }
+
+    // Converge: read everything until it is consistent, within a generous bound.
+    let started = Instant::now();
+    let found = loop {
+        match read_everything(&clients, &ledger.users, &ledger.tried).await {
+            Ok(found) => match divergence(&found) {
+                None => break found,
+                Some(why) => {
+                    if started.elapsed() >= CONVERGENCE_BOUND {
+                        // Keep the services' logs and FerretDB's data for a post-mortem.
+                        let kept = dir.keep();
+                        panic!(
+                            "not converged after {CONVERGENCE_BOUND:?}: {why}\n\
+                             logs and database files kept in {}",
+                            kept.display()
+                        );
+                    }
+                }
+            },
+            Err(status) => assert!(
+                started.elapsed() < CONVERGENCE_BOUND,
+                "reads still failing after {CONVERGENCE_BOUND:?}: {status:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let converged = started.elapsed();
+
+    // Every acknowledged write is there, once.
+    let lost_tweets: Vec<_> = ledger
+        .tweets
+        .iter()
+        .filter(|(id, (author, text))| {
+            found.tweets.get(id).map(|(a, t, ..)| (a, t)) != Some((author, text))
+        })
+        .collect();
+    let lost_follows: Vec<_> = ledger
+        .follows
+        .iter()
+        .filter(|(a, b)| !found.following[a].contains(b))
+        .collect();
+    let lost_likes: Vec<_> = ledger.likes.difference(&found.liked).collect();
+    let lost_reposts: Vec<_> = ledger.reposts.difference(&found.reposted).collect();
+    println!(
+        "acknowledged: {} users, {} follows, {} tweets, {} likes, {} reposts",
+        ledger.users.len(),
+        ledger.follows.len(),
+        ledger.tweets.len(),
+        ledger.likes.len(),
+        ledger.reposts.len()
+    );
+    println!(
+        "found: {} follows, {} tweets, {} likes, {} reposts (unacknowledged writes may have landed too)",
+        found.following.values().map(BTreeSet::len).sum::<usize>(),
+        found.tweets.len(),
+        found.liked.len(),
+        found.reposted.len()
+    );
+    println!(
+        "lost: {} follows, {} tweets, {} likes, {} reposts; duplicated: {} items, {} tweet texts, {} notifications",
+        lost_follows.len(),
+        lost_tweets.len(),
+        lost_likes.len(),
+        lost_reposts.len(),
+        found.repeated_items,
+        found.duplicate_texts,
+        found.repeated_notifications
+    );
+    println!("converged {converged:?} after the load stopped (bound {CONVERGENCE_BOUND:?})");
+    assert!(lost_tweets.is_empty(), "lost tweets: {lost_tweets:?}");
+    assert!(lost_follows.is_empty(), "lost follows: {lost_follows:?}");
+    assert!(lost_likes.is_empty(), "lost likes: {lost_likes:?}");
+    assert!(lost_reposts.is_empty(), "lost reposts: {lost_reposts:?}");
+    assert_eq!(found.repeated_items, 0, "an item listed twice");
+    assert_eq!(found.duplicate_texts, 0, "a tweet written twice");
+    assert_eq!(found.repeated_notifications, 0, "a notification made twice");
+    assert!(ledger.tweets.len() >= 10, "the load wrote tweets");
+}
