@@ -1,27 +1,7 @@
-//! Pagination invariants, as properties over generated interleavings of page reads and writes.
-//! A client pages newest-first through a list (page sizes 1 to 5) while, between its pages,
-//! new items arrive (and some old ones leave). Whatever the interleaving:
-//! - no item is returned twice and every page list ends;
-//! - every item that was there before the first page and stayed is returned, so new writes
-//!   never open a gap;
-//! - items come in the list's order (for id-ordered lists, strictly descending ids);
-//! - nothing that never belonged to the list appears.
-//!
-//! Checked on the real services: followers (svc-user, a sequence cursor), a user's tweets
-//! (svc-tweet), the home timeline (svc-timeline, stored fan-out entries merged with a
-//! celebrity's tweets read at request time) and notifications.
+//! The lists whose pages are checked (followers, a user's tweets, the home timeline, notifications) and the changes made between pages.
 
-use std::{
-    collections::HashSet,
-    sync::atomic::{AtomicI64, Ordering},
-    time::Duration,
-};
+use std::{collections::HashSet, time::Duration};
 
-use proptest::{
-    collection::vec,
-    prelude::*,
-    test_runner::{Config, TestRunner},
-};
 use tonic::transport::Channel;
 use xir_proto::{
     timeline::v1::{
@@ -33,129 +13,10 @@ use xir_proto::{
 };
 use xir_testkit::{Options, Stack, bearer};
 
-/// How one run interleaves: items there before the first page, the page size, and how many
-/// writes land before each next page (cycled).
-#[derive(Debug, Clone)]
-struct Scenario {
-    initial: usize,
-    page: i32,
-    writes_between_pages: Vec<usize>,
-}
-
-fn scenarios() -> impl Strategy<Value = Scenario> {
-    (1usize..=8, 1i32..=5, vec(0usize..=3, 1..=6)).prop_map(
-        |(initial, page, writes_between_pages)| Scenario {
-            initial,
-            page,
-            writes_between_pages,
-        },
-    )
-}
-
-/// Few cases: each one is dozens of calls on real services.
-fn runner() -> TestRunner {
-    TestRunner::new(Config {
-        cases: 6,
-        max_shrink_iters: 16,
-        failure_persistence: None,
-        ..Config::default()
-    })
-}
-
-/// Fresh user ids for each case, on a stack shared by the cases.
-static NEXT_USER: AtomicI64 = AtomicI64::new(1_000);
-
-fn fresh_users(count: usize) -> Vec<i64> {
-    let first = NEXT_USER.fetch_add(count as i64, Ordering::SeqCst);
-    (first..first + count as i64).collect()
-}
-
-/// More pages than any scenario can need: a list that does not end is a failure.
-const MAX_PAGES: usize = 200;
-
-/// Pages through a list: `page(cursor)` returns one page of ids and the next cursor (`None` at
-/// the end); `write()` runs between pages as many times as the scenario says.
-async fn read_all<C>(
-    scenario: &Scenario,
-    mut page: impl AsyncFnMut(Option<C>) -> (Vec<i64>, Option<C>),
-    mut write: impl AsyncFnMut(),
-) -> Vec<i64> {
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    for turn in 0..MAX_PAGES {
-        let (ids, next) = page(cursor).await;
-        assert!(
-            ids.len() <= scenario.page as usize,
-            "a page of {} for limit {}",
-            ids.len(),
-            scenario.page
-        );
-        seen.extend(ids);
-        let Some(next) = next else {
-            return seen;
-        };
-        cursor = Some(next);
-        let writes = scenario.writes_between_pages[turn % scenario.writes_between_pages.len()];
-        for _ in 0..writes {
-            write().await;
-        }
-    }
-    panic!("the list did not end within {MAX_PAGES} pages: {seen:?}");
-}
-
-/// The invariants. `initial`: the list before the first page, in its order; `left`: what was
-/// removed meanwhile; `arrived`: what was added meanwhile.
-fn check(seen: &[i64], initial: &[i64], left: &HashSet<i64>, arrived: &HashSet<i64>) {
-    let mut unique = HashSet::new();
-    for id in seen {
-        assert!(unique.insert(*id), "{id} returned twice: {seen:?}");
-        assert!(
-            initial.contains(id) || arrived.contains(id),
-            "{id} never belonged to the list: {seen:?}"
-        );
-    }
-    let stayed: Vec<i64> = initial
-        .iter()
-        .copied()
-        .filter(|id| !left.contains(id))
-        .collect();
-    let seen_that_stayed: Vec<i64> = seen
-        .iter()
-        .copied()
-        .filter(|id| initial.contains(id) && !left.contains(id))
-        .collect();
-    assert_eq!(
-        seen_that_stayed, stayed,
-        "every item that stayed, once, in order (initial {initial:?}, left {left:?}, seen {seen:?})"
-    );
-}
-
-fn strictly_descending(seen: &[i64]) {
-    assert!(
-        seen.windows(2).all(|w| w[0] > w[1]),
-        "ids not strictly descending: {seen:?}"
-    );
-}
-
-fn run(runtime: &tokio::runtime::Runtime, case: impl AsyncFn(Scenario)) {
-    runner()
-        .run(&scenarios(), |scenario| {
-            runtime.block_on(case(scenario));
-            Ok(())
-        })
-        .unwrap_or_else(|failure| panic!("{failure}"));
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
+use crate::{check, fresh_users, read_all, run, runtime, strictly_descending};
 
 #[test]
-fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
+pub(crate) fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
     let runtime = runtime();
     let stack = runtime.block_on(Stack::start(Options::default()));
     run(&runtime, async |scenario| {
@@ -211,7 +72,7 @@ fn followers_page_without_gaps_or_repeats_while_people_follow_and_unfollow() {
 
 /// A new user followed by `count` new users, in that order, and 30 more users who do not
 /// follow anyone yet.
-async fn followed_by(stack: &Stack, count: usize) -> (i64, Vec<i64>, Vec<i64>) {
+pub(crate) async fn followed_by(stack: &Stack, count: usize) -> (i64, Vec<i64>, Vec<i64>) {
     let people = fresh_users(1 + count + 30);
     seed(stack, &people).await;
     let followee = people[0];
@@ -223,13 +84,13 @@ async fn followed_by(stack: &Stack, count: usize) -> (i64, Vec<i64>, Vec<i64>) {
 }
 
 /// Profiles for `people`, inserted directly (a graph to start from).
-async fn seed(stack: &Stack, people: &[i64]) {
+pub(crate) async fn seed(stack: &Stack, people: &[i64]) {
     stack
         .seed_profiles(people[0], people.len() as i64, "pager")
         .await;
 }
 
-async fn unfollow(stack: &Stack, follower: i64, followee: i64) {
+pub(crate) async fn unfollow(stack: &Stack, follower: i64, followee: i64) {
     stack
         .users()
         .await
@@ -241,7 +102,7 @@ async fn unfollow(stack: &Stack, follower: i64, followee: i64) {
         .expect("unfollow");
 }
 
-async fn post(stack: &Stack, author: i64, text: &str) -> i64 {
+pub(crate) async fn post(stack: &Stack, author: i64, text: &str) -> i64 {
     stack
         .tweets()
         .await
@@ -260,7 +121,7 @@ async fn post(stack: &Stack, author: i64, text: &str) -> i64 {
         .tweet_id
 }
 
-async fn delete(stack: &Stack, author: i64, tweet_id: i64) {
+pub(crate) async fn delete(stack: &Stack, author: i64, tweet_id: i64) {
     stack
         .tweets()
         .await
@@ -273,7 +134,7 @@ async fn delete(stack: &Stack, author: i64, tweet_id: i64) {
 }
 
 #[test]
-fn a_users_tweets_page_without_gaps_or_repeats_while_they_post_and_delete() {
+pub(crate) fn a_users_tweets_page_without_gaps_or_repeats_while_they_post_and_delete() {
     let runtime = runtime();
     let stack = runtime.block_on(Stack::start(Options::default()));
     run(&runtime, async |scenario| {
@@ -331,7 +192,7 @@ fn a_users_tweets_page_without_gaps_or_repeats_while_they_post_and_delete() {
 }
 
 /// Reads a whole list once (page size 100) until `settled` accepts it.
-async fn settled_list<F: AsyncFnMut() -> Vec<i64>>(
+pub(crate) async fn settled_list<F: AsyncFnMut() -> Vec<i64>>(
     what: &str,
     mut read: F,
     settled: impl Fn(&[i64]) -> bool,
@@ -351,7 +212,7 @@ async fn settled_list<F: AsyncFnMut() -> Vec<i64>>(
 }
 
 #[test]
-fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_post() {
+pub(crate) fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_post() {
     let runtime = runtime();
     // Above two followers an author is a celebrity: read at request time, not fanned out.
     let stack = runtime.block_on(Stack::start(Options {
@@ -437,7 +298,7 @@ fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_post() {
 }
 
 #[test]
-fn notifications_page_without_gaps_or_repeats_while_new_ones_arrive() {
+pub(crate) fn notifications_page_without_gaps_or_repeats_while_new_ones_arrive() {
     let runtime = runtime();
     let stack = runtime.block_on(Stack::start(Options::default()));
     run(&runtime, async |scenario| {
