@@ -5,5 +5,6 @@ mod accounts;
 mod helpers;
 mod probes;
 mod refresh;
+mod throttling;
 mod tokens;
 mod worker_leases;

@@ -2,5 +2,6 @@
 //! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available).
 
 mod helpers;
+mod notifications;
 mod probes;
 mod timeline;

@@ -5,18 +5,13 @@ use mongodb::bson::{Document, doc};
 use tonic::Code;
 use xir_common::testing;
 use xir_proto::{
-    timeline::v1::{
-        GetHomeTimelineRequest, GetHomeTimelineResponse, ListNotificationsRequest, NotificationKind,
-    },
-    tweet::v1::{
-        CreateTweetRequest, DeleteTweetRequest, LikeTweetRequest, RepostRequest, Tweet,
-        UnlikeTweetRequest, UnrepostRequest,
-    },
-    user::v1::{FollowRequest, UnfollowRequest},
+    timeline::v1::{GetHomeTimelineRequest, GetHomeTimelineResponse},
+    tweet::v1::{CreateTweetRequest, DeleteTweetRequest, RepostRequest, Tweet},
+    user::v1::UnfollowRequest,
 };
 use xir_testkit::{Options, Stack, bearer};
 
-async fn post(stack: &Stack, author: i64, request: CreateTweetRequest) -> Tweet {
+pub(crate) async fn post(stack: &Stack, author: i64, request: CreateTweetRequest) -> Tweet {
     stack
         .tweets()
         .await
@@ -28,7 +23,7 @@ async fn post(stack: &Stack, author: i64, request: CreateTweetRequest) -> Tweet 
         .expect("tweet")
 }
 
-async fn say(stack: &Stack, author: i64, text: &str) -> Tweet {
+pub(crate) async fn say(stack: &Stack, author: i64, text: &str) -> Tweet {
     post(
         stack,
         author,
@@ -40,7 +35,12 @@ async fn say(stack: &Stack, author: i64, text: &str) -> Tweet {
     .await
 }
 
-async fn home(stack: &Stack, user: i64, max_id: i64, limit: i32) -> GetHomeTimelineResponse {
+pub(crate) async fn home(
+    stack: &Stack,
+    user: i64,
+    max_id: i64,
+    limit: i32,
+) -> GetHomeTimelineResponse {
     stack
         .timelines()
         .await
@@ -59,7 +59,7 @@ async fn home(stack: &Stack, user: i64, max_id: i64, limit: i32) -> GetHomeTimel
 
 /// The first five entries of `user`'s home timeline, asking again while the service answers
 /// that it ran out of time (a loaded machine) rather than with a page or a real error.
-async fn home_when_answered(stack: &Stack, user: i64) -> GetHomeTimelineResponse {
+pub(crate) async fn home_when_answered(stack: &Stack, user: i64) -> GetHomeTimelineResponse {
     let timelines = stack.timelines().await;
     testing::eventually(Duration::from_secs(600), "a home timeline read", || {
         let request = bearer(
@@ -90,7 +90,7 @@ async fn home_when_answered(stack: &Stack, user: i64) -> GetHomeTimelineResponse
 }
 
 /// Waits until `user`'s timeline holds exactly `ids` (as tweet ids, newest first).
-async fn wait_for_timeline(stack: &Stack, user: i64, expected: &[i64]) {
+pub(crate) async fn wait_for_timeline(stack: &Stack, user: i64, expected: &[i64]) {
     testing::eventually(
         Duration::from_secs(30),
         "the timeline converging",
@@ -107,7 +107,7 @@ async fn wait_for_timeline(stack: &Stack, user: i64, expected: &[i64]) {
     .await;
 }
 
-async fn drained(stack: &Stack) {
+pub(crate) async fn drained(stack: &Stack) {
     testing::eventually(Duration::from_secs(60), "every outbox draining", || async {
         let pending = stack
             .tweet_database
@@ -377,181 +377,4 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
         .await
         .expect("unfollow");
     wait_for_timeline(&stack, 1, &[]).await;
-}
-
-/// A like, a reply, a mention and a follow each notify the right user exactly once; acting on
-/// your own tweet notifies nobody.
-#[tokio::test]
-async fn notifications_are_exactly_once_and_never_for_yourself() {
-    let stack = Stack::start(Options::default()).await;
-    stack.seed_profiles(1, 2, "user").await; // user1, user2
-    let tweet = say(&stack, 1, "notice me").await;
-    let mut tweets = stack.tweets().await;
-    tweets
-        .like_tweet(bearer(
-            &stack.token(2),
-            LikeTweetRequest {
-                tweet_id: tweet.tweet_id,
-            },
-        ))
-        .await
-        .expect("like");
-    tweets
-        .like_tweet(bearer(
-            &stack.token(2),
-            LikeTweetRequest {
-                tweet_id: tweet.tweet_id,
-            },
-        ))
-        .await
-        .expect("like twice");
-    post(
-        &stack,
-        2,
-        CreateTweetRequest {
-            text: "a reply".into(),
-            reply_to_id: tweet.tweet_id,
-            ..Default::default()
-        },
-    )
-    .await;
-    say(&stack, 2, "hey @user1").await;
-    stack.follow(2, 1).await;
-    // Your own actions notify nobody.
-    tweets
-        .like_tweet(bearer(
-            &stack.token(1),
-            LikeTweetRequest {
-                tweet_id: tweet.tweet_id,
-            },
-        ))
-        .await
-        .expect("self like");
-    post(
-        &stack,
-        1,
-        CreateTweetRequest {
-            text: "self reply @user1".into(),
-            reply_to_id: tweet.tweet_id,
-            ..Default::default()
-        },
-    )
-    .await;
-    drained(&stack).await;
-
-    let kinds = |user: i64| {
-        let stack = &stack;
-        async move {
-            stack
-                .timelines()
-                .await
-                .list_notifications(bearer(
-                    &stack.token(user),
-                    ListNotificationsRequest {
-                        max_id: 0,
-                        limit: 50,
-                        since_id: 0,
-                    },
-                ))
-                .await
-                .expect("notifications")
-                .into_inner()
-                .notifications
-        }
-    };
-    let mine = kinds(1).await;
-    let mut got: Vec<i32> = mine.iter().map(|n| n.kind).collect();
-    got.sort_unstable();
-    let mut want = vec![
-        NotificationKind::Mention as i32,
-        NotificationKind::Reply as i32,
-        NotificationKind::Like as i32,
-        NotificationKind::Follow as i32,
-    ];
-    want.sort_unstable();
-    assert_eq!(got, want, "{mine:#?}");
-    assert!(
-        mine.iter()
-            .all(|n| n.actor.as_ref().map(|a| a.user_id) == Some(2))
-    );
-    let like = mine
-        .iter()
-        .find(|n| n.kind == NotificationKind::Like as i32)
-        .expect("like");
-    assert_eq!(
-        like.card
-            .as_ref()
-            .and_then(|c| c.tweet.as_ref())
-            .map(|t| t.tweet_id),
-        Some(tweet.tweet_id)
-    );
-    assert!(
-        kinds(2).await.is_empty(),
-        "user2 did everything and is notified of nothing"
-    );
-}
-
-/// Each like/unlike, follow/unfollow and repost/unrepost toggle created a new notification, so
-/// one user could flood another's notifications.
-#[tokio::test]
-async fn undoing_and_redoing_an_action_notifies_once() {
-    let stack = Stack::start(Options::default()).await;
-    stack.seed_profiles(1, 2, "user").await; // user1 is toggled at by user2
-    let tweet = say(&stack, 1, "toggle me").await;
-    let mut tweets = stack.tweets().await;
-    let mut users = stack.users().await;
-    let two = stack.token(2);
-    let target = tweet.tweet_id;
-    for _ in 0..3 {
-        tweets
-            .like_tweet(bearer(&two, LikeTweetRequest { tweet_id: target }))
-            .await
-            .expect("like");
-        tweets
-            .unlike_tweet(bearer(&two, UnlikeTweetRequest { tweet_id: target }))
-            .await
-            .expect("unlike");
-        tweets
-            .repost(bearer(&two, RepostRequest { tweet_id: target }))
-            .await
-            .expect("repost");
-        tweets
-            .unrepost(bearer(&two, UnrepostRequest { tweet_id: target }))
-            .await
-            .expect("unrepost");
-        users
-            .follow(bearer(&two, FollowRequest { user_id: 1 }))
-            .await
-            .expect("follow");
-        users
-            .unfollow(bearer(&two, UnfollowRequest { user_id: 1 }))
-            .await
-            .expect("unfollow");
-    }
-    drained(&stack).await;
-
-    let notifications = stack
-        .timelines()
-        .await
-        .list_notifications(bearer(
-            &stack.token(1),
-            ListNotificationsRequest {
-                max_id: 0,
-                limit: 50,
-                since_id: 0,
-            },
-        ))
-        .await
-        .expect("notifications")
-        .into_inner()
-        .notifications;
-    let mut kinds: Vec<i32> = notifications.iter().map(|n| n.kind).collect();
-    kinds.sort_unstable();
-    let mut want = vec![
-        NotificationKind::Like as i32,
-        NotificationKind::Repost as i32,
-        NotificationKind::Follow as i32,
-    ];
-    want.sort_unstable();
-    assert_eq!(kinds, want, "{notifications:#?}");
 }

@@ -2,9 +2,11 @@
 //! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available).
 
 mod helpers;
+mod likes;
 mod outbox;
 mod probes;
 mod reactions;
 mod readiness;
+mod threads;
 mod tweets;
 mod worker_leases;
