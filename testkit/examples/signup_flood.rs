@@ -34,6 +34,45 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Sends `calls` sign-ups at once and returns the latencies of the answers by status code.
+async fn flood(
+    client: &AuthServiceClient<tonic::transport::Channel>,
+    calls: usize,
+) -> BTreeMap<String, Vec<Duration>> {
+    // Usernames no earlier run used (3-15 characters of [A-Za-z0-9_]).
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() % 100_000);
+    let tasks: Vec<_> = (0..calls)
+        .map(|n| {
+            let mut client = client.clone();
+            let username = format!("f{run}_{n}");
+            tokio::spawn(async move {
+                let sent = Instant::now();
+                let outcome = client
+                    .sign_up(SignUpRequest {
+                        email: format!("{username}@example.org"),
+                        username,
+                        password: "a flood of passwords".into(),
+                        display_name: String::new(),
+                    })
+                    .await;
+                let code = match outcome {
+                    Ok(_) => "OK".to_owned(),
+                    Err(status) => format!("{:?}", status.code()),
+                };
+                (code, sent.elapsed())
+            })
+        })
+        .collect();
+    let mut by_code: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    for task in tasks {
+        let (code, took) = task.await.expect("a call task");
+        by_code.entry(code).or_default().push(took);
+    }
+    by_code
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -64,38 +103,8 @@ async fn main() {
             }
         }
     });
-    // Usernames no earlier run used (3-15 characters of [A-Za-z0-9_]).
-    let run = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() % 100_000);
     let started = Instant::now();
-    let tasks: Vec<_> = (0..calls)
-        .map(|n| {
-            let mut client = client.clone();
-            let username = format!("f{run}_{n}");
-            tokio::spawn(async move {
-                let sent = Instant::now();
-                let outcome = client
-                    .sign_up(SignUpRequest {
-                        email: format!("{username}@example.org"),
-                        username,
-                        password: "a flood of passwords".into(),
-                        display_name: String::new(),
-                    })
-                    .await;
-                let code = match outcome {
-                    Ok(_) => "OK".to_owned(),
-                    Err(status) => format!("{:?}", status.code()),
-                };
-                (code, sent.elapsed())
-            })
-        })
-        .collect();
-    let mut by_code: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
-    for task in tasks {
-        let (code, took) = task.await.expect("a call task");
-        by_code.entry(code).or_default().push(took);
-    }
+    let by_code = flood(&client, calls).await;
     let total = started.elapsed();
     sampling.store(false, Ordering::Relaxed);
     sampler.join().expect("the sampler");
