@@ -1,25 +1,52 @@
 //! Replies, quotes, threads, deletes and the lists built from them.
 
 use tonic::Code;
+use tonic::transport::Channel;
 use xir_common::identity::Peer;
 use xir_proto::tweet::v1::{
     BatchGetTweetsRequest, CreateTweetRequest, DeleteTweetRequest, GetThreadRequest,
     GetTweetRequest, ListHashtagTweetsRequest, ListUserTweetsRequest, RepostRequest,
     UnrepostRequest,
 };
+use xir_proto::tweet::v1::{Tweet, tweet_service_client::TweetServiceClient};
 use xir_testkit::{Options, Stack, bearer};
 
 use crate::tweets::{post, post_with};
+
+/// A conversation: a root, a reply to it, a reply to the reply, and a quote of the root.
+struct Conversation {
+    root: Tweet,
+    reply: Tweet,
+    nested: Tweet,
+    quote: Tweet,
+}
 
 #[tokio::test]
 async fn replies_quotes_threads_deletes_and_lists() {
     let stack = Stack::start(Options::default()).await;
     stack.seed_profiles(1, 3, "user").await;
-    let mut tweets = stack.tweets().await;
+    let conversation = start_conversation(&stack).await;
+    threads_and_hashtags_show_the_conversation(&stack, &conversation).await;
+    deletes_are_the_authors_and_leave_every_list(&stack, &conversation).await;
+    a_users_list_pages_their_tweets_and_reposts(&stack, &conversation).await;
+}
 
-    let root = post(&stack, 1, "root #Topic").await.expect("root");
+/// The live tweet `id`.
+async fn fetch(tweets: &mut TweetServiceClient<Channel>, id: i64) -> Tweet {
+    tweets
+        .get_tweet(GetTweetRequest { tweet_id: id })
+        .await
+        .expect("get")
+        .into_inner()
+        .tweet
+        .expect("tweet")
+}
+
+/// Users 1, 2 and 3 start a conversation; a reply to an unknown tweet is refused.
+async fn start_conversation(stack: &Stack) -> Conversation {
+    let root = post(stack, 1, "root #Topic").await.expect("root");
     let reply = post_with(
-        &stack,
+        stack,
         2,
         CreateTweetRequest {
             text: "reply".into(),
@@ -30,7 +57,7 @@ async fn replies_quotes_threads_deletes_and_lists() {
     .await
     .expect("reply");
     let nested = post_with(
-        &stack,
+        stack,
         3,
         CreateTweetRequest {
             text: "nested".into(),
@@ -46,7 +73,7 @@ async fn replies_quotes_threads_deletes_and_lists() {
     );
     assert_eq!((reply.reply_to_user_id, nested.reply_to_user_id), (1, 2));
     let quote = post_with(
-        &stack,
+        stack,
         3,
         CreateTweetRequest {
             text: "look #topic".into(),
@@ -59,7 +86,7 @@ async fn replies_quotes_threads_deletes_and_lists() {
     assert_eq!(quote.quote_of_tweet_id, root.tweet_id);
 
     let error = post_with(
-        &stack,
+        stack,
         2,
         CreateTweetRequest {
             text: "x".into(),
@@ -71,15 +98,24 @@ async fn replies_quotes_threads_deletes_and_lists() {
     .expect_err("unknown parent");
     assert_eq!(error.code(), Code::NotFound);
 
-    let root_now = tweets
-        .get_tweet(GetTweetRequest {
-            tweet_id: root.tweet_id,
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .tweet
-        .expect("tweet");
+    Conversation {
+        root,
+        reply,
+        nested,
+        quote,
+    }
+}
+
+/// The counters, the thread from either end and the hashtag's list show the conversation.
+async fn threads_and_hashtags_show_the_conversation(stack: &Stack, conversation: &Conversation) {
+    let Conversation {
+        root,
+        reply,
+        nested,
+        quote,
+    } = conversation;
+    let mut tweets = stack.tweets().await;
+    let root_now = fetch(&mut tweets, root.tweet_id).await;
     assert_eq!((root_now.reply_count, root_now.quote_count), (1, 1));
 
     let thread = tweets
@@ -130,8 +166,14 @@ async fn replies_quotes_threads_deletes_and_lists() {
         tagged.iter().map(|t| t.tweet_id).collect::<Vec<_>>(),
         [quote.tweet_id, root.tweet_id]
     );
+}
 
-    // Someone else's tweet cannot be deleted; one's own can, and it is gone everywhere.
+/// Someone else's tweet cannot be deleted; one's own can, and it is gone everywhere.
+async fn deletes_are_the_authors_and_leave_every_list(stack: &Stack, conversation: &Conversation) {
+    let Conversation {
+        root, reply, quote, ..
+    } = conversation;
+    let mut tweets = stack.tweets().await;
     let error = tweets
         .delete_tweet(bearer(
             &stack.token(2),
@@ -183,18 +225,19 @@ async fn replies_quotes_threads_deletes_and_lists() {
         [quote.tweet_id, root.tweet_id],
         "order kept, deleted left out"
     );
-    let root_now = tweets
-        .get_tweet(GetTweetRequest {
-            tweet_id: root.tweet_id,
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .tweet
-        .expect("tweet");
+    let root_now = fetch(&mut tweets, root.tweet_id).await;
     assert_eq!(root_now.reply_count, 0);
+}
 
-    // A user's list: their tweets and reposts, newest first, paged.
+/// A user's list: their tweets and reposts, newest first, paged.
+async fn a_users_list_pages_their_tweets_and_reposts(stack: &Stack, conversation: &Conversation) {
+    let Conversation {
+        root,
+        nested,
+        quote,
+        ..
+    } = conversation;
+    let mut tweets = stack.tweets().await;
     tweets
         .repost(bearer(
             &stack.token(3),
@@ -261,14 +304,6 @@ async fn replies_quotes_threads_deletes_and_lists() {
         ))
         .await
         .expect("unrepost");
-    let root_now = tweets
-        .get_tweet(GetTweetRequest {
-            tweet_id: root.tweet_id,
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .tweet
-        .expect("tweet");
+    let root_now = fetch(&mut tweets, root.tweet_id).await;
     assert_eq!(root_now.repost_count, 0);
 }

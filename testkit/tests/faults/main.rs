@@ -33,8 +33,55 @@ use workload::*;
 
 const CONVERGENCE_BOUND: Duration = Duration::from_secs(600);
 
+/// The four services as processes, FerretDB as a process, and PostgreSQL behind a proxy that
+/// can cut its connections.
+struct Platform {
+    dir: tempfile::TempDir,
+    ferret: FerretProcess,
+    postgres_proxy: testing::SwitchableProxy,
+    services: [ServiceProcess; 4],
+    clients: Clients,
+}
+
 #[tokio::test]
 async fn acknowledged_writes_survive_killed_services_and_databases() {
+    let mut platform = start_platform().await;
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    for n in 0..6 {
+        sign_up(&platform.clients, &ledger, n).await;
+    }
+    assert_eq!(
+        ledger.lock().unwrap().users.len(),
+        6,
+        "sign-ups before any fault"
+    );
+
+    // The load: three writers until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = spawn_writers(&platform.clients, &ledger, &stop);
+    let faults = inject_faults(&mut platform).await;
+    stop.store(true, Ordering::SeqCst);
+    for writer in writers {
+        writer.await.expect("a writer finished");
+    }
+    for service in &platform.services {
+        service.wait_ready().await;
+    }
+
+    let ledger = Arc::try_unwrap(ledger)
+        .ok()
+        .expect("the writers are done")
+        .into_inner()
+        .unwrap();
+    println!("faults injected, in order: {}", faults.join(", "));
+    for (kind, (acknowledged, failed)) in &ledger.attempts {
+        println!("{kind}: {acknowledged} acknowledged, {failed} failed during faults");
+    }
+    let (found, converged) = converge(platform, &ledger).await;
+    assert_nothing_lost_or_doubled(&ledger, &found, converged);
+}
+
+async fn start_platform() -> Platform {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut ferret = FerretProcess::new(dir.path());
     ferret.start().await;
@@ -43,9 +90,38 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
     let behind_proxy = |url: String| testing::url_with_addr(&url, postgres_proxy.addr());
     let auth_db = behind_proxy(testing::postgres_database("faults_auth").await);
     let user_db = behind_proxy(testing::postgres_database("faults_user").await);
-
     let addr = || SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
     let (auth_addr, user_addr, tweet_addr, timeline_addr) = (addr(), addr(), addr(), addr());
+    let addrs = [auth_addr, user_addr, tweet_addr, timeline_addr];
+    let mut services = service_processes(dir.path(), &ferret.url(), auth_db, user_db, addrs);
+    for service in &mut services {
+        service.start().await;
+    }
+    let clients = Clients {
+        auth: AuthServiceClient::new(lazy(auth_addr)),
+        users: UserServiceClient::new(lazy(user_addr)),
+        tweets: TweetServiceClient::new(lazy(tweet_addr)),
+        timelines: TimelineServiceClient::new(lazy(timeline_addr)),
+    };
+    Platform {
+        dir,
+        ferret,
+        postgres_proxy,
+        services,
+        clients,
+    }
+}
+
+/// The four services as processes on `addrs` (auth, user, tweet, timeline), with their
+/// databases and quick outbox retries.
+fn service_processes(
+    dir: &std::path::Path,
+    ferret_url: &str,
+    auth_db: String,
+    user_db: String,
+    addrs: [SocketAddr; 4],
+) -> [ServiceProcess; 4] {
+    let [auth_addr, user_addr, tweet_addr, timeline_addr] = addrs;
     let url = |addr: SocketAddr| format!("http://{addr}");
     let shared = [("XIR_AUTH__URL", url(auth_addr))];
     let outbox = [
@@ -57,11 +133,11 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
         shared.iter().cloned().chain(own.iter().cloned()).collect()
     };
     let signing_key = svc_auth::keys::generate_pem().expect("a signing key");
-    let mut services = [
+    [
         ServiceProcess::new(
             "svc-auth",
             auth_addr,
-            dir.path(),
+            dir,
             &with(&[
                 ("XIR_DATABASE__URL", auth_db),
                 ("XIR_USER_SERVICE__URL", url(user_addr)),
@@ -76,7 +152,7 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
         ServiceProcess::new(
             "svc-user",
             user_addr,
-            dir.path(),
+            dir,
             &with(&[
                 ("XIR_DATABASE__URL", user_db),
                 ("XIR_TIMELINE_SERVICE__URL", url(timeline_addr)),
@@ -88,9 +164,9 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
         ServiceProcess::new(
             "svc-tweet",
             tweet_addr,
-            dir.path(),
+            dir,
             &with(&[
-                ("XIR_DATABASE__URL", ferret.url()),
+                ("XIR_DATABASE__URL", ferret_url.to_owned()),
                 ("XIR_DATABASE__NAME", testing::unique_name("faults_tweet")),
                 ("XIR_USER_SERVICE__URL", url(user_addr)),
                 ("XIR_TIMELINE_SERVICE__URL", url(timeline_addr)),
@@ -102,9 +178,9 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
         ServiceProcess::new(
             "svc-timeline",
             timeline_addr,
-            dir.path(),
+            dir,
             &with(&[
-                ("XIR_DATABASE__URL", ferret.url()),
+                ("XIR_DATABASE__URL", ferret_url.to_owned()),
                 (
                     "XIR_DATABASE__NAME",
                     testing::unique_name("faults_timeline"),
@@ -113,29 +189,15 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
                 ("XIR_TWEET_SERVICE__URL", url(tweet_addr)),
             ]),
         ),
-    ];
-    for service in &mut services {
-        service.start().await;
-    }
-    let clients = Clients {
-        auth: AuthServiceClient::new(lazy(auth_addr)),
-        users: UserServiceClient::new(lazy(user_addr)),
-        tweets: TweetServiceClient::new(lazy(tweet_addr)),
-        timelines: TimelineServiceClient::new(lazy(timeline_addr)),
-    };
-    let ledger = Arc::new(Mutex::new(Ledger::default()));
-    for n in 0..6 {
-        sign_up(&clients, &ledger, n).await;
-    }
-    assert_eq!(
-        ledger.lock().unwrap().users.len(),
-        6,
-        "sign-ups before any fault"
-    );
+    ]
+}
 
-    // The load: three writers until told to stop.
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..3)
+fn spawn_writers(
+    clients: &Clients,
+    ledger: &Arc<Mutex<Ledger>>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..3)
         .map(|worker| {
             let (clients, ledger, stop) = (clients.clone(), ledger.clone(), stop.clone());
             tokio::spawn(async move {
@@ -148,8 +210,18 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
                 }
             })
         })
-        .collect();
+        .collect()
+}
 
+/// Each service killed and started again, then FerretDB, then PostgreSQL cut off: the faults
+/// in the order they happened.
+async fn inject_faults(platform: &mut Platform) -> Vec<String> {
+    let Platform {
+        ferret,
+        postgres_proxy,
+        services,
+        ..
+    } = platform;
     let pause = || tokio::time::sleep(Duration::from_secs(2));
     let mut faults = Vec::new();
     for index in [1, 2, 3, 0] {
@@ -170,25 +242,12 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
     postgres_proxy.set_up(true);
     faults.push("PostgreSQL connections cut for 3 s".to_owned());
     pause().await;
-    stop.store(true, Ordering::SeqCst);
-    for writer in writers {
-        writer.await.expect("a writer finished");
-    }
-    for service in &services {
-        service.wait_ready().await;
-    }
+    faults
+}
 
-    let ledger = Arc::try_unwrap(ledger)
-        .ok()
-        .expect("the writers are done")
-        .into_inner()
-        .unwrap();
-    println!("faults injected, in order: {}", faults.join(", "));
-    for (kind, (acknowledged, failed)) in &ledger.attempts {
-        println!("{kind}: {acknowledged} acknowledged, {failed} failed during faults");
-    }
-
-    // Converge: read everything until it is consistent, within a generous bound.
+/// Reads everything until it is consistent, within a generous bound; how long that took.
+async fn converge(platform: Platform, ledger: &Ledger) -> (Found, Duration) {
+    let Platform { dir, clients, .. } = platform;
     let started = Instant::now();
     let found = loop {
         match read_everything(&clients, &ledger.users, &ledger.tried).await {
@@ -215,7 +274,11 @@ async fn acknowledged_writes_survive_killed_services_and_databases() {
     };
     let converged = started.elapsed();
 
-    // Every acknowledged write is there, once.
+    (found, converged)
+}
+
+/// Every acknowledged write is there, once.
+fn assert_nothing_lost_or_doubled(ledger: &Ledger, found: &Found, converged: Duration) {
     let lost_tweets: Vec<_> = ledger
         .tweets
         .iter()
