@@ -1,6 +1,13 @@
 //! The clients that keep calling through the edge during the update, and their tally.
 
-use std::{collections::BTreeMap, time::Instant};
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -91,4 +98,77 @@ impl Client {
 
 pub(crate) fn progress(began: Instant, what: &str) {
     println!("[{:5.1} s] {what}", began.elapsed().as_secs_f64());
+}
+
+/// The four clients calling through the edge until stopped, each call counted under the
+/// phase it was made in.
+pub(crate) struct Load {
+    pub(crate) began: Instant,
+    phase: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Mutex<Tally>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub(crate) fn start(accounts: Vec<RestAccount>, edge_url: &str) -> Load {
+        let began = Instant::now();
+        let phase = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let workers = accounts
+            .into_iter()
+            .enumerate()
+            .map(|(worker, account)| {
+                let client = Client {
+                    rest: RestClient::with_base(edge_url),
+                    account,
+                    other_username: format!("roller{}", (worker + 1) % 4),
+                    worker,
+                };
+                let (phase, stop, tally) = (phase.clone(), stop.clone(), tally.clone());
+                tokio::spawn(async move {
+                    let mut last_tweet = None;
+                    let mut n = worker;
+                    while !stop.load(Ordering::SeqCst) {
+                        let during = PHASES[phase.load(Ordering::SeqCst)];
+                        let (what, outcome) = client.call(n, &mut last_tweet).await;
+                        {
+                            let mut tally = tally.lock().unwrap();
+                            match outcome {
+                                Ok(()) => *tally.ok.entry(during).or_default() += 1,
+                                Err(error) => tally.failures.push(format!(
+                                    "[{during}, {:.1} s] {what}: {error}",
+                                    began.elapsed().as_secs_f64()
+                                )),
+                            }
+                        }
+                        n += 1;
+                        tokio::time::sleep(Duration::from_millis(25)).await;
+                    }
+                })
+            })
+            .collect();
+        Load {
+            began,
+            phase,
+            stop,
+            tally,
+            workers,
+        }
+    }
+
+    /// From now on, calls count under `PHASES[phase]`.
+    pub(crate) fn enter(&self, phase: usize) {
+        self.phase.store(phase, Ordering::SeqCst);
+    }
+
+    /// Stops the clients and returns what they saw.
+    pub(crate) async fn stop(self) -> Tally {
+        self.stop.store(true, Ordering::SeqCst);
+        for worker in self.workers {
+            worker.await.expect("a load worker");
+        }
+        std::mem::take(&mut *self.tally.lock().unwrap())
+    }
 }

@@ -3,13 +3,16 @@
 use std::{
     collections::BTreeMap,
     net::{Ipv4Addr, SocketAddr},
-    path::Path,
-    time::Duration,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
 };
 
 use serde::Deserialize;
 use serde_yaml::Value;
 use xir_common::testing;
+use xir_testkit::kube::ClusterDns;
+
+use crate::progress;
 use xir_testkit::{
     edge::{self},
     kube::ServiceAddress,
@@ -98,6 +101,10 @@ pub(crate) async fn chart_drain() -> ChartDrain {
 /// Where each service's peers and databases are, shared by both replicas.
 pub(crate) struct Environment {
     pub(crate) fronts: BTreeMap<&'static str, ServiceAddress>,
+    /// Every replica of a service listens on the same port, on its own address, as pods do.
+    pub(crate) ports: BTreeMap<&'static str, u16>,
+    /// Where the pods' logs go.
+    pub(crate) dir: PathBuf,
     pub(crate) auth_db: String,
     pub(crate) user_db: String,
     pub(crate) tweet_db: String,
@@ -107,6 +114,89 @@ pub(crate) struct Environment {
 }
 
 impl Environment {
+    /// A Service address for each service (no pods yet), fresh databases, the chart's drain.
+    pub(crate) async fn start(dir: &Path, chart: &ChartDrain) -> Environment {
+        let mut fronts = BTreeMap::new();
+        let mut ports = BTreeMap::new();
+        for name in SERVICES {
+            fronts.insert(name, ServiceAddress::start(&[]).await);
+            ports.insert(name, testing::free_port());
+        }
+        Environment {
+            fronts,
+            ports,
+            dir: dir.to_owned(),
+            auth_db: testing::postgres_database("rolling_auth").await,
+            user_db: testing::postgres_database("rolling_user").await,
+            tweet_db: testing::unique_name("rolling_tweet"),
+            timeline_db: testing::unique_name("rolling_timeline"),
+            signing_key: svc_auth::keys::generate_pem().expect("a signing key"),
+            drain_delay_ms: chart.service_drain_delay_ms,
+        }
+    }
+
+    /// A pod of `name` on `ip`, its log under `logs`.
+    pub(crate) fn pod(&self, name: &'static str, ip: Ipv4Addr, logs: &str) -> ServiceProcess {
+        let addr = SocketAddr::from((ip, self.ports[name]));
+        self.replica(name, addr, &self.dir.join(logs))
+    }
+
+    /// The old pod of every service, started, in DNS and behind its Service address.
+    pub(crate) async fn start_old_pods(&self, dns: &ClusterDns) -> Vec<ServiceProcess> {
+        let mut pods = Vec::new();
+        for name in SERVICES {
+            let mut pod = self.pod(name, OLD_POD, "old");
+            pod.start().await;
+            dns.add(&headless(name), OLD_POD);
+            self.fronts[name].add(pod.grpc);
+            pods.push(pod);
+        }
+        pods
+    }
+
+    /// Every Deployment rolls at once: its new pod starts and, once ready, joins the Service;
+    /// then the old pod is deleted (out of the Service, SIGTERM) and must exit cleanly.
+    pub(crate) async fn roll(
+        &self,
+        old_pods: Vec<ServiceProcess>,
+        dns: &ClusterDns,
+        began: Instant,
+    ) -> Vec<ServiceProcess> {
+        futures_util::future::join_all(old_pods.into_iter().map(|mut old| {
+            let front = &self.fronts[old.name];
+            let mut new = self.pod(old.name, NEW_POD, "new");
+            async move {
+                new.start().await;
+                dns.add(&headless(new.name), NEW_POD);
+                front.add(new.grpc);
+                dns.remove(&headless(old.name), OLD_POD);
+                front.remove(old.grpc);
+                progress(
+                    began,
+                    &format!("{}: new pod ready, SIGTERM to the old", old.name),
+                );
+                let status = old.terminate(EXIT_WITHIN).await;
+                progress(began, &format!("{}: the old pod exited", old.name));
+                assert!(
+                    status.success(),
+                    "{} exited {status}:\n{}",
+                    old.name,
+                    old.log()
+                );
+                new
+            }
+        }))
+        .await
+    }
+
+    /// The edge's view of the cluster: each service's headless name and port.
+    pub(crate) fn upstreams(&self) -> Vec<(&'static str, String)> {
+        SERVICES
+            .iter()
+            .map(|name| (*name, format!("{}:{}", headless(name), self.ports[name])))
+            .collect()
+    }
+
     pub(crate) fn url(&self, service: &str) -> String {
         self.fronts[service].url()
     }

@@ -12,20 +12,12 @@
 //! (kube-proxy), and the DNS by which the edge finds the pods of each headless Service. Pods
 //! join both once ready and leave both the moment they start terminating.
 
-use std::{
-    collections::BTreeMap,
-    net::{Ipv4Addr, SocketAddr},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use xir_common::testing;
 use xir_testkit::{
-    edge::{Edge, EdgeConfig, InCluster, RestClient},
+    edge::{Edge, EdgeConfig, InCluster, RestAccount, RestClient},
     kube::{ClusterDns, ServiceAddress},
 };
 
@@ -43,40 +35,10 @@ async fn a_rolling_update_of_every_service_and_the_edge_fails_no_call() {
         "chart: services drain {} ms; edge {:?}",
         chart.service_drain_delay_ms, chart.edge_args
     );
-
     let dns = ClusterDns::start().await;
-    let mut fronts = BTreeMap::new();
-    let mut ports = BTreeMap::new();
-    for name in SERVICES {
-        fronts.insert(name, ServiceAddress::start(&[]).await);
-        ports.insert(name, testing::free_port());
-    }
-    let environment = Environment {
-        fronts,
-        auth_db: testing::postgres_database("rolling_auth").await,
-        user_db: testing::postgres_database("rolling_user").await,
-        tweet_db: testing::unique_name("rolling_tweet"),
-        timeline_db: testing::unique_name("rolling_timeline"),
-        signing_key: svc_auth::keys::generate_pem().expect("a signing key"),
-        drain_delay_ms: chart.service_drain_delay_ms,
-    };
-    let pod = |name: &'static str, ip: Ipv4Addr, logs: &str| {
-        let addr = SocketAddr::from((ip, ports[name]));
-        environment.replica(name, addr, &dir.path().join(logs))
-    };
-    let mut old_replicas = Vec::new();
-    for name in SERVICES {
-        let mut replica = pod(name, OLD_POD, "old");
-        replica.start().await;
-        dns.add(&headless(name), OLD_POD);
-        environment.fronts[name].add(replica.grpc);
-        old_replicas.push(replica);
-    }
-
-    let upstreams: Vec<(&str, String)> = SERVICES
-        .iter()
-        .map(|name| (*name, format!("{}:{}", headless(name), ports[name])))
-        .collect();
+    let environment = Environment::start(dir.path(), &chart).await;
+    let old_pods = environment.start_old_pods(&dns).await;
+    let upstreams = environment.upstreams();
     let in_cluster = InCluster {
         services: &upstreams,
         dns: dns.addr(),
@@ -84,8 +46,26 @@ async fn a_rolling_update_of_every_service_and_the_edge_fails_no_call() {
     };
     let old_edge = Edge::start_in_cluster(EdgeConfig::Chart, &in_cluster).await;
     let edge_service = ServiceAddress::start(&[old_edge.addr()]).await;
+    let accounts = accounts_following_each_other(&edge_service.url()).await;
 
-    let setup = RestClient::with_base(&edge_service.url());
+    let load = Load::start(accounts, &edge_service.url());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    load.enter(1);
+    progress(load.began, "every service rolls");
+    let new_pods = environment.roll(old_pods, &dns, load.began).await;
+    load.enter(2);
+    progress(load.began, "the edge rolls");
+    let new_edge = roll_edge(old_edge, &in_cluster, &edge_service, &chart, load.began).await;
+    load.enter(3);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let tally = load.stop().await;
+    assert_no_call_failed(&tally);
+    drop((new_pods, new_edge));
+}
+
+/// Four accounts, each following the next, signed up through the edge.
+async fn accounts_following_each_other(edge_url: &str) -> Vec<RestAccount> {
+    let setup = RestClient::with_base(edge_url);
     let mut accounts = Vec::new();
     for worker in 0..4 {
         accounts.push(setup.sign_up(&format!("roller{worker}")).await);
@@ -107,82 +87,19 @@ async fn a_rolling_update_of_every_service_and_the_edge_fails_no_call() {
         )
         .await;
     }
+    accounts
+}
 
-    let began = Instant::now();
-    let phase = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let workers: Vec<_> = accounts
-        .into_iter()
-        .enumerate()
-        .map(|(worker, account)| {
-            let client = Client {
-                rest: RestClient::with_base(&edge_service.url()),
-                account,
-                other_username: format!("roller{}", (worker + 1) % 4),
-                worker,
-            };
-            let (phase, stop, tally) = (phase.clone(), stop.clone(), tally.clone());
-
-            tokio::spawn(async move {
-                let mut last_tweet = None;
-                let mut n = worker;
-                while !stop.load(Ordering::SeqCst) {
-                    let during = PHASES[phase.load(Ordering::SeqCst)];
-                    let (what, outcome) = client.call(n, &mut last_tweet).await;
-                    {
-                        let mut tally = tally.lock().unwrap();
-                        match outcome {
-                            Ok(()) => *tally.ok.entry(during).or_default() += 1,
-                            Err(error) => tally.failures.push(format!(
-                                "[{during}, {:.1} s] {what}: {error}",
-                                began.elapsed().as_secs_f64()
-                            )),
-                        }
-                    }
-                    n += 1;
-                    tokio::time::sleep(Duration::from_millis(25)).await;
-                }
-            })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-
-    // Every Deployment rolls at once: its new pod starts and, once ready, joins the Service;
-    // then the old pod is deleted (out of the Service, SIGTERM).
-    phase.store(1, Ordering::SeqCst);
-    progress(began, "every service rolls");
-    let new_replicas = futures_util::future::join_all(old_replicas.into_iter().map(|mut old| {
-        let (dns, front) = (&dns, &environment.fronts[old.name]);
-        let mut new = pod(old.name, NEW_POD, "new");
-        async move {
-            new.start().await;
-            dns.add(&headless(new.name), NEW_POD);
-            front.add(new.grpc);
-            dns.remove(&headless(old.name), OLD_POD);
-            front.remove(old.grpc);
-            progress(
-                began,
-                &format!("{}: new pod ready, SIGTERM to the old", old.name),
-            );
-            let status = old.terminate(EXIT_WITHIN).await;
-            progress(began, &format!("{}: the old pod exited", old.name));
-            assert!(
-                status.success(),
-                "{} exited {status}:\n{}",
-                old.name,
-                old.log()
-            );
-            new
-        }
-    }))
-    .await;
-
-    // The edge's Deployment rolls: the old pod leaves the edge Service, its preStop hook
-    // runs, then SIGTERM.
-    phase.store(2, Ordering::SeqCst);
-    progress(began, "the edge rolls");
-    let new_edge = Edge::start_in_cluster(EdgeConfig::Chart, &in_cluster).await;
+/// The edge's Deployment rolls: a new pod joins the edge Service, the old one leaves it, its
+/// preStop hook runs, then SIGTERM; it must exit cleanly.
+async fn roll_edge(
+    old_edge: Edge,
+    in_cluster: &InCluster<'_>,
+    edge_service: &ServiceAddress,
+    chart: &ChartDrain,
+    began: Instant,
+) -> Edge {
+    let new_edge = Edge::start_in_cluster(EdgeConfig::Chart, in_cluster).await;
     edge_service.add(new_edge.addr());
     edge_service.remove(old_edge.addr());
     let pre_stop = chart.edge_pre_stop.replace(
@@ -207,15 +124,10 @@ async fn a_rolling_update_of_every_service_and_the_edge_fails_no_call() {
     progress(began, "SIGTERM to the old edge");
     let status = old_edge.terminate(EXIT_WITHIN).await;
     assert!(status.success(), "the old edge exited {status}");
+    new_edge
+}
 
-    phase.store(3, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    stop.store(true, Ordering::SeqCst);
-    for worker in workers {
-        worker.await.expect("a load worker");
-    }
-
-    let tally = tally.lock().unwrap();
+fn assert_no_call_failed(tally: &Tally) {
     println!("calls answered 200 per phase: {:?}", tally.ok);
     println!("failed calls: {}", tally.failures.len());
     for failure in tally.failures.iter().take(50) {
@@ -234,5 +146,4 @@ async fn a_rolling_update_of_every_service_and_the_edge_fails_no_call() {
             tally.ok
         );
     }
-    drop((new_replicas, new_edge));
 }
