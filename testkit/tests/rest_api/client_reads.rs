@@ -5,7 +5,7 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use xir_testkit::{
     Options, Stack,
-    edge::{EdgeConfig, PASSWORD, RestAccount},
+    edge::{Edge, EdgeConfig, PASSWORD, RestAccount},
 };
 
 use crate::{eventually_get, id};
@@ -19,11 +19,16 @@ on_both_edge_configs!(
 async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
     let edge = stack.start_edge(config).await;
+    let (alice, bob) = alice_signs_up_and_bob_logs_in(&edge).await;
+    let tweet_id = bob_follows_alice_who_posts(&edge, &alice, &bob).await;
+    bob_reads_likes_and_alice_is_notified(&edge, &alice, &bob, &tweet_id).await;
+}
 
+/// Alice and bob sign up; bob logs in again with his email, as a returning user would.
+async fn alice_signs_up_and_bob_logs_in(edge: &Edge) -> (RestAccount, RestAccount) {
     let alice = edge.rest().sign_up("alice_rest").await;
     edge.rest().sign_up("bob_rest").await;
 
-    // Log in with the email, as a returning user would.
     let login = edge
         .rest()
         .request(
@@ -42,8 +47,17 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
             .to_owned(),
     };
 
+    (alice, bob)
+}
+
+/// Bob finds alice by name and follows her; she posts. Returns the tweet's id.
+async fn bob_follows_alice_who_posts(
+    edge: &Edge,
+    alice: &RestAccount,
+    bob: &RestAccount,
+) -> String {
     // The profile comes from svc-auth's outbox; the additional binding finds it by name.
-    let profile = eventually_get(&edge, "/v1/usernames/alice_rest", &bob.token, |json| {
+    let profile = eventually_get(edge, "/v1/usernames/alice_rest", &bob.token, |json| {
         json["profile"]["userId"].is_string()
     })
     .await;
@@ -77,7 +91,18 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     // Zero values are printed (always_print_primitive_fields), int64 as strings.
     assert_eq!(posted.json["tweet"]["likeCount"], "0");
 
-    let home = eventually_get(&edge, "/v1/timeline/home?limit=10", &bob.token, |json| {
+    tweet_id
+}
+
+/// The tweet reaches bob's home timeline as a card; he likes it; alice is notified of the
+/// follow and the like.
+async fn bob_reads_likes_and_alice_is_notified(
+    edge: &Edge,
+    alice: &RestAccount,
+    bob: &RestAccount,
+    tweet_id: &str,
+) {
+    let home = eventually_get(edge, "/v1/timeline/home?limit=10", &bob.token, |json| {
         json["items"]
             .as_array()
             .is_some_and(|items| !items.is_empty())
@@ -100,7 +125,7 @@ async fn sign_up_post_follow_read_like_and_get_notified(config: EdgeConfig) {
     assert_eq!(liked.json["tweet"]["likeCount"], "1");
     assert_eq!(liked.json["tweet"]["viewer"]["liked"], true);
 
-    let notifications = eventually_get(&edge, "/v1/notifications", &alice.token, |json| {
+    let notifications = eventually_get(edge, "/v1/notifications", &alice.token, |json| {
         json["notifications"]
             .as_array()
             .is_some_and(|n| n.len() >= 2)
@@ -132,8 +157,17 @@ on_both_edge_configs!(
 async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConfig) {
     let stack = Stack::start(Options::default()).await;
     let edge = stack.start_edge(config).await;
-    let rest = edge.rest();
+    let (carol, dave) = own_profiles_once_created(&stack, &edge).await;
+    let (original, reply, posts) = the_posts_tab_leaves_replies_out(&edge, &carol).await;
+    pages_render_from_one_call(&edge, &carol, &dave, &original, &reply, &posts).await;
+    follows_reactions_and_the_repost_time(&edge, &carol, &dave, &original).await;
+    the_read_marker_counts_what_is_unread(&edge, &carol).await;
+}
 
+/// `GET /v1/profile` answers "retry" until svc-auth's outbox has delivered the profile, then
+/// the caller's own profile. Returns carol and dave, signed up.
+async fn own_profiles_once_created(stack: &Stack, edge: &Edge) -> (RestAccount, RestAccount) {
+    let rest = edge.rest();
     // An account whose profile svc-auth's outbox has not delivered yet: retry, not 404.
     let pending = rest
         .request(
@@ -154,12 +188,22 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
 
     let carol = rest.sign_up("carol_rest").await;
     let dave = rest.sign_up("dave_rest").await;
-    let own = eventually_get(&edge, "/v1/profile", &carol.token, |json| {
+    let own = eventually_get(edge, "/v1/profile", &carol.token, |json| {
         json["profile"]["username"] == "carol_rest"
     })
     .await;
     assert_eq!(id(&own["profile"]["userId"]), carol.id);
 
+    (carol, dave)
+}
+
+/// Carol posts and replies to herself; her "Posts" tab shows the post only. Returns the post,
+/// the reply and the "Posts" page.
+async fn the_posts_tab_leaves_replies_out(
+    edge: &Edge,
+    carol: &RestAccount,
+) -> (String, String, Value) {
+    let rest = edge.rest();
     let post = async |account: &RestAccount, body: Value| {
         let reply = rest
             .request(Method::POST, "/v1/tweets", Some(&account.token), Some(body))
@@ -167,10 +211,10 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
         assert_eq!(reply.status, StatusCode::OK, "post: {}", reply.text);
         id(&reply.json["tweet"]["tweetId"])
     };
-    let original = post(&carol, json!({"text": "a post"})).await;
-    let reply = post(&carol, json!({"text": "a reply", "replyToId": original})).await;
+    let original = post(carol, json!({"text": "a post"})).await;
+    let reply = post(carol, json!({"text": "a reply", "replyToId": original})).await;
     let tweets = |exclude: bool| format!("/v1/users/{}/tweets?excludeReplies={exclude}", carol.id);
-    let everything = eventually_get(&edge, &tweets(false), &carol.token, |_| true).await;
+    let everything = eventually_get(edge, &tweets(false), &carol.token, |_| true).await;
     let ids: Vec<String> = everything["items"]
         .as_array()
         .expect("items")
@@ -178,17 +222,29 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
         .map(|item| id(&item["itemId"]))
         .collect();
     assert_eq!(ids, [reply.clone(), original.clone()]);
-    let posts = eventually_get(&edge, &tweets(true), &carol.token, |_| true).await;
+    let posts = eventually_get(edge, &tweets(true), &carol.token, |_| true).await;
     assert_eq!(posts["items"].as_array().map(Vec::len), Some(1), "{posts}");
     assert_eq!(id(&posts["items"][0]["itemId"]), original);
 
-    // Pages render from one call: every tweet carries its author, a quote its quoted tweet.
+    (original, reply, posts)
+}
+
+/// Pages render from one call: every tweet carries its author, a quote its quoted tweet.
+async fn pages_render_from_one_call(
+    edge: &Edge,
+    carol: &RestAccount,
+    dave: &RestAccount,
+    original: &str,
+    reply: &str,
+    posts: &Value,
+) {
+    let rest = edge.rest();
     assert_eq!(
         posts["items"][0]["tweet"]["author"]["username"],
         "carol_rest"
     );
     let thread = eventually_get(
-        &edge,
+        edge,
         &format!("/v1/tweets/{reply}/thread"),
         &carol.token,
         |_| true,
@@ -212,15 +268,23 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
         quoting.json["tweet"]["quoted"]["author"]["username"],
         "carol_rest"
     );
-    let tagged = eventually_get(&edge, "/v1/hashtags/cards/tweets", &carol.token, |json| {
+    let tagged = eventually_get(edge, "/v1/hashtags/cards/tweets", &carol.token, |json| {
         json["tweets"].as_array().map(Vec::len) == Some(1)
     })
     .await;
     assert_eq!(tagged["tweets"][0]["author"]["username"], "dave_rest");
     assert_eq!(tagged["tweets"][0]["quoted"]["text"], "a post");
+}
 
-    // Dave (who quoted her above) follows, likes and reposts: four notifications for carol,
-    // and the repost comes into carol's timeline (she follows dave) with its time.
+/// Dave (who quoted her) follows, likes and reposts: four notifications for carol, and the
+/// repost comes into carol's timeline (she follows dave) with its time.
+async fn follows_reactions_and_the_repost_time(
+    edge: &Edge,
+    carol: &RestAccount,
+    dave: &RestAccount,
+    original: &str,
+) {
+    let rest = edge.rest();
     for (method, path, token) in [
         (
             Method::POST,
@@ -246,7 +310,7 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
         let done = rest.request(method, &path, Some(token), None).await;
         assert_eq!(done.status, StatusCode::OK, "{path}: {}", done.text);
     }
-    let home = eventually_get(&edge, "/v1/timeline/home", &carol.token, |json| {
+    let home = eventually_get(edge, "/v1/timeline/home", &carol.token, |json| {
         json["items"][0]["repostedBy"]["username"] == "dave_rest"
     })
     .await;
@@ -256,8 +320,12 @@ async fn own_profile_replies_filter_repost_time_and_read_marker(config: EdgeConf
             .is_some_and(|t| t.ends_with('Z')),
         "{home}"
     );
+}
 
-    let listed = eventually_get(&edge, "/v1/notifications", &carol.token, |json| {
+/// Notifications say how many are unread; the marker moves forward only.
+async fn the_read_marker_counts_what_is_unread(edge: &Edge, carol: &RestAccount) {
+    let rest = edge.rest();
+    let listed = eventually_get(edge, "/v1/notifications", &carol.token, |json| {
         json["notifications"].as_array().map(Vec::len) == Some(4)
     })
     .await;

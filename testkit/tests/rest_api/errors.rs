@@ -4,7 +4,7 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use xir_testkit::{
     Options, Stack,
-    edge::{EdgeConfig, PASSWORD},
+    edge::{Edge, EdgeConfig, PASSWORD, RestAccount},
 };
 
 on_both_edge_configs!(
@@ -17,7 +17,12 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
     let stack = Stack::start(Options::default()).await;
     let edge = stack.start_edge(config).await;
     let alice = edge.rest().sign_up("alice_errors").await;
+    the_edge_refuses_what_no_route_takes(&edge, &alice).await;
+    service_errors_become_http_statuses(&edge, &alice).await;
+}
 
+/// Requests no route takes are the edge's own answers, never an upstream call.
+async fn the_edge_refuses_what_no_route_takes(edge: &Edge, alice: &RestAccount) {
     // An unknown path or method is the edge's own 404, never an upstream call; so is an
     // internal RPC asked for by its gRPC path.
     let unknown = edge
@@ -92,7 +97,10 @@ async fn errors_are_http_statuses_with_google_rpc_status_bodies(config: EdgeConf
         "{}",
         bad_number.text
     );
+}
 
+/// The services' gRPC codes as HTTP statuses with `google.rpc.Status` bodies.
+async fn service_errors_become_http_statuses(edge: &Edge, alice: &RestAccount) {
     // No token: Unauthenticated -> 401, as google.rpc.Status JSON.
     let anonymous = edge
         .rest()
