@@ -69,6 +69,104 @@ async fn send(
     })
 }
 
+/// Every string field of the write endpoints, set to `value`.
+fn write_bodies<'a>(
+    value: &str,
+    token: Option<&'a str>,
+) -> Vec<(Method, &'static str, Option<&'a str>, serde_json::Value)> {
+    vec![
+        (
+            Method::POST,
+            "/v1/auth/signup",
+            None,
+            json!({"username": value, "email": value, "password": value, "displayName": value}),
+        ),
+        (
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            json!({"login": value, "password": value}),
+        ),
+        (
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            json!({"refreshToken": value}),
+        ),
+        (
+            Method::POST,
+            "/v1/auth/logout",
+            None,
+            json!({"refreshToken": value}),
+        ),
+        (
+            Method::POST,
+            "/v1/auth/password",
+            token,
+            json!({"currentPassword": value, "newPassword": value}),
+        ),
+        (
+            Method::POST,
+            "/v1/tweets",
+            token,
+            json!({"text": value, "idempotencyKey": value}),
+        ),
+        (
+            Method::PATCH,
+            "/v1/profile",
+            token,
+            json!({"displayName": value, "bio": value}),
+        ),
+        (
+            Method::PUT,
+            "/v1/notifications/marker",
+            token,
+            json!({"lastReadId": value}),
+        ),
+    ]
+}
+
+/// Paths and query parameters, including numeric ones given text, set to `v` (encoded).
+fn read_paths(v: &str) -> Vec<(Method, String)> {
+    vec![
+        (Method::GET, format!("/v1/usernames/{v}")),
+        (Method::GET, format!("/v1/hashtags/{v}/tweets")),
+        (Method::GET, format!("/v1/tweets/{v}")),
+        (Method::GET, format!("/v1/tweets/{v}/thread")),
+        (Method::POST, format!("/v1/tweets/{v}/like")),
+        (Method::DELETE, format!("/v1/tweets/{v}")),
+        (Method::GET, format!("/v1/users/{v}")),
+        (Method::POST, format!("/v1/users/{v}/follow")),
+        (
+            Method::GET,
+            format!("/v1/users/{v}/tweets?limit={v}&maxId={v}"),
+        ),
+        (
+            Method::GET,
+            format!("/v1/users/1/followers?cursor={v}&limit={v}"),
+        ),
+        (Method::GET, format!("/v1/search/users?query={v}&limit={v}")),
+        (
+            Method::GET,
+            format!("/v1/relationships?userIds={v}&userIds=1"),
+        ),
+        (
+            Method::GET,
+            format!("/v1/timeline/home?maxId={v}&sinceId={v}&limit={v}"),
+        ),
+        (
+            Method::GET,
+            format!("/v1/notifications?maxId={v}&sinceId={v}&limit={v}"),
+        ),
+        (
+            Method::GET,
+            format!("/v1/users/1/tweets?excludeReplies={v}"),
+        ),
+        (Method::GET, "/v1/profile".to_owned()),
+        (Method::GET, "/v1/notifications/marker".to_owned()),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_public_endpoint_answers_hostile_input_with_a_4xx_or_a_success() {
     let stack = Stack::start(Options {
@@ -100,98 +198,11 @@ async fn every_public_endpoint_answers_hostile_input_with_a_4xx_or_a_success() {
             cut -= 1;
         }
         let v = encode(&value[..cut]);
-        // Bodies: every string field of the write endpoints.
-        for (method, path, auth, body) in [
-            (
-                Method::POST,
-                "/v1/auth/signup",
-                None,
-                json!({"username": value, "email": value, "password": value, "displayName": value}),
-            ),
-            (
-                Method::POST,
-                "/v1/auth/login",
-                None,
-                json!({"login": value, "password": value}),
-            ),
-            (
-                Method::POST,
-                "/v1/auth/refresh",
-                None,
-                json!({"refreshToken": value}),
-            ),
-            (
-                Method::POST,
-                "/v1/auth/logout",
-                None,
-                json!({"refreshToken": value}),
-            ),
-            (
-                Method::POST,
-                "/v1/auth/password",
-                token,
-                json!({"currentPassword": value, "newPassword": value}),
-            ),
-            (
-                Method::POST,
-                "/v1/tweets",
-                token,
-                json!({"text": value, "idempotencyKey": value}),
-            ),
-            (
-                Method::PATCH,
-                "/v1/profile",
-                token,
-                json!({"displayName": value, "bio": value}),
-            ),
-            (
-                Method::PUT,
-                "/v1/notifications/marker",
-                token,
-                json!({"lastReadId": value}),
-            ),
-        ] {
+        for (method, path, auth, body) in write_bodies(&value, token) {
             let reply = send(rest, method.clone(), path, auth, Some(body)).await;
             check(format!("{method} {path} with {short:?}"), reply);
         }
-        // Paths and query parameters, including numeric ones given text.
-        for (method, path) in [
-            (Method::GET, format!("/v1/usernames/{v}")),
-            (Method::GET, format!("/v1/hashtags/{v}/tweets")),
-            (Method::GET, format!("/v1/tweets/{v}")),
-            (Method::GET, format!("/v1/tweets/{v}/thread")),
-            (Method::POST, format!("/v1/tweets/{v}/like")),
-            (Method::DELETE, format!("/v1/tweets/{v}")),
-            (Method::GET, format!("/v1/users/{v}")),
-            (Method::POST, format!("/v1/users/{v}/follow")),
-            (
-                Method::GET,
-                format!("/v1/users/{v}/tweets?limit={v}&maxId={v}"),
-            ),
-            (
-                Method::GET,
-                format!("/v1/users/1/followers?cursor={v}&limit={v}"),
-            ),
-            (Method::GET, format!("/v1/search/users?query={v}&limit={v}")),
-            (
-                Method::GET,
-                format!("/v1/relationships?userIds={v}&userIds=1"),
-            ),
-            (
-                Method::GET,
-                format!("/v1/timeline/home?maxId={v}&sinceId={v}&limit={v}"),
-            ),
-            (
-                Method::GET,
-                format!("/v1/notifications?maxId={v}&sinceId={v}&limit={v}"),
-            ),
-            (
-                Method::GET,
-                format!("/v1/users/1/tweets?excludeReplies={v}"),
-            ),
-            (Method::GET, "/v1/profile".to_owned()),
-            (Method::GET, "/v1/notifications/marker".to_owned()),
-        ] {
+        for (method, path) in read_paths(&v) {
             let reply = send(rest, method.clone(), &path, token, None).await;
             check(
                 format!("{method} {} with {short:?}", &path[..path.len().min(80)]),
