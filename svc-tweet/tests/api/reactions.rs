@@ -62,12 +62,25 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
         .tweet
         .expect("tweet")
         .tweet_id;
-    let likes = stack.tweet_database.collection::<Document>("likes");
-    let reposts = stack.tweet_database.collection::<Document>("reposts");
     let reactions = Reactions::new(&stack.tweet_database);
+    a_like_never_counted_is_counted_once_by_the_sweep(&stack, &reactions, tweet_id).await;
+    a_repost_never_counted_is_completed_by_its_retry(&stack, tweet_id).await;
+    an_unlike_never_counted_is_taken_back_by_the_sweep(&stack, &reactions, tweet_id).await;
+    settled_markers_are_dropped(&stack, tweet_id).await;
+    each_completed_change_notified_once(&stack).await;
+}
 
-    // A like written but never counted: the sweep completes it once.
-    likes
+fn likes(stack: &Stack) -> mongodb::Collection<Document> {
+    stack.tweet_database.collection::<Document>("likes")
+}
+
+/// A like written but never counted: the sweep completes it once.
+async fn a_like_never_counted_is_counted_once_by_the_sweep(
+    stack: &Stack,
+    reactions: &Reactions,
+    tweet_id: i64,
+) {
+    likes(stack)
         .insert_one(interrupted(
             format!("{tweet_id}:2").into(),
             tweet_id,
@@ -77,7 +90,7 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
         ))
         .await
         .expect("an interrupted like");
-    let seen = tweet_as_seen_by(&stack, tweet_id, 2).await;
+    let seen = tweet_as_seen_by(stack, tweet_id, 2).await;
     assert!(
         seen.viewer.expect("viewer").liked,
         "the like is the viewer's already"
@@ -97,9 +110,12 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
             .expect("sweep"),
         0
     );
-    assert_eq!(tweet_as_seen_by(&stack, tweet_id, 2).await.like_count, 1);
+    assert_eq!(tweet_as_seen_by(stack, tweet_id, 2).await.like_count, 1);
+}
 
-    // A repost written but never counted, and its author retries: the retry completes it.
+/// A repost written but never counted, and its author retries: the retry completes it.
+async fn a_repost_never_counted_is_completed_by_its_retry(stack: &Stack, tweet_id: i64) {
+    let reposts = stack.tweet_database.collection::<Document>("reposts");
     reposts
         .insert_one(interrupted(9_002_i64.into(), tweet_id, 3, 9_003, 1))
         .await
@@ -119,16 +135,22 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
         1,
         "one repost"
     );
+}
 
-    // An unlike marked but never counted: no longer the viewer's like; the sweep takes it back.
-    likes
+/// An unlike marked but never counted: no longer the viewer's like; the sweep takes it back.
+async fn an_unlike_never_counted_is_taken_back_by_the_sweep(
+    stack: &Stack,
+    reactions: &Reactions,
+    tweet_id: i64,
+) {
+    likes(stack)
         .update_one(
             doc! { "_id": format!("{tweet_id}:2") },
             doc! { "$set": interrupted(0.into(), tweet_id, 2, 9_004, -1).get_document("pending").map(|p| doc! { "pending": p.clone() }).expect("pending") },
         )
         .await
         .expect("an interrupted unlike");
-    let seen = tweet_as_seen_by(&stack, tweet_id, 2).await;
+    let seen = tweet_as_seen_by(stack, tweet_id, 2).await;
     assert!(!seen.viewer.expect("viewer").liked, "being undone");
     assert_eq!(
         reactions
@@ -137,10 +159,16 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
             .expect("sweep"),
         1
     );
-    let seen = tweet_as_seen_by(&stack, tweet_id, 2).await;
+    let seen = tweet_as_seen_by(stack, tweet_id, 2).await;
     assert_eq!((seen.like_count, seen.repost_count), (0, 1));
-    assert_eq!(likes.count_documents(doc! {}).await.expect("count"), 0);
-    // Markers of settled changes are dropped by the next count or the service's sweeper.
+    assert_eq!(
+        likes(stack).count_documents(doc! {}).await.expect("count"),
+        0
+    );
+}
+
+/// Markers of settled changes are dropped by the next count or the service's sweeper.
+async fn settled_markers_are_dropped(stack: &Stack, tweet_id: i64) {
     let tweets = stack.tweet_database.collection::<Document>("tweets");
     xir_common::testing::eventually(Duration::from_secs(30), "no marker left", || {
         let tweets = tweets.clone();
@@ -153,8 +181,10 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
         }
     })
     .await;
+}
 
-    // Each completed change notified once: one like, one repost.
+/// Each completed change notified once: one like, one repost.
+async fn each_completed_change_notified_once(stack: &Stack) {
     let notified = xir_common::testing::eventually(
         Duration::from_secs(30),
         "the like and repost notifications",
