@@ -29,7 +29,10 @@ use xir_common::{
     testing,
 };
 use xir_proto::{tweet::v1::CreateTweetRequest, user::v1::FollowRequest};
-use xir_testkit::{Options, Stack, bearer, edge::EdgeConfig};
+use xir_testkit::{
+    Options, Stack, bearer,
+    edge::{Edge, EdgeConfig},
+};
 
 /// An OTLP/gRPC trace receiver: keeps every span it is sent, with its resource's service name.
 #[derive(Clone, Default)]
@@ -183,17 +186,31 @@ async fn one_trace_through(
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{config:?}: {}", reply.text);
 
+    let (spans, edge_span) = spans_of_the_trace(exporter, &receiver, trace_id).await;
+    the_spans_nest(config, &spans, &edge_span, trace_id);
+    every_service_logged_the_trace(&edge, logs, trace_hex).await;
+}
+
+const TRACED_SERVICES: [&str; 3] = [
+    "xir.timeline.v1.TimelineService",
+    "xir.tweet.v1.TweetService",
+    "xir.user.v1.UserService",
+];
+
+/// The services' spans of the trace (from the in-process exporter) and the edge's (exported
+/// by Envoy over OTLP).
+async fn spans_of_the_trace(
+    exporter: &InMemorySpanExporter,
+    receiver: &OtlpReceiver,
+    trace_id: TraceId,
+) -> (Vec<SpanData>, Span) {
     let in_trace = |spans: &[SpanData], rpc_service: &str| {
         spans.iter().any(|s| {
             s.span_context.trace_id() == trace_id
                 && attribute(s, "rpc.service").is_some_and(|v| v.as_str() == rpc_service)
         })
     };
-    let services = [
-        "xir.timeline.v1.TimelineService",
-        "xir.tweet.v1.TweetService",
-        "xir.user.v1.UserService",
-    ];
+    let services = TRACED_SERVICES;
     let spans = testing::eventually(
         Duration::from_secs(10),
         "the services' spans of the trace",
@@ -214,7 +231,12 @@ async fn one_trace_through(
     )
     .await;
 
-    // The client's span is the edge's parent; the edge's span is svc-timeline's.
+    (spans, edge_span)
+}
+
+/// The client's span is the edge's parent; the edge's span is svc-timeline's; inside the
+/// server spans, the steps they took.
+fn the_spans_nest(config: EdgeConfig, spans: &[SpanData], edge_span: &Span, trace_id: TraceId) {
     assert_eq!(
         edge_span.parent_span_id,
         0x00f0_67aa_0ba9_02b7_u64.to_be_bytes(),
@@ -256,15 +278,17 @@ async fn one_trace_through(
         child_named("profiles_by_ids", profiles_call),
         "{config:?}: no query span under svc-user's BatchGetProfiles"
     );
+}
 
-    // Each service wrote a log line with the trace id, inside its own server span.
+/// Each service wrote a log line with the trace id, inside its own server span; so did Envoy.
+async fn every_service_logged_the_trace(edge: &Edge, logs: &CapturedLogs, trace_hex: &str) {
     let lines = logs.lines();
     let logged_by = |rpc_service: &str| {
         lines
             .iter()
             .any(|line| line["trace_id"] == trace_hex && line["span"]["rpc.service"] == rpc_service)
     };
-    for service in services {
+    for service in TRACED_SERVICES {
         assert!(
             logged_by(service),
             "no log line of {service} with trace id {trace_hex}"
