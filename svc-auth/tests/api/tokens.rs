@@ -4,7 +4,10 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tonic::Code;
 use xir_common::auth::Claims;
-use xir_proto::{auth::v1::GetJwksRequest, user::v1::UpdateProfileRequest};
+use xir_proto::{
+    auth::v1::{GetJwksRequest, Jwk},
+    user::v1::UpdateProfileRequest,
+};
 
 use crate::helpers::{TestStack, bearer, spawn_stack};
 
@@ -79,6 +82,18 @@ async fn every_forged_or_misaddressed_token_is_unauthenticated() {
         .await
         .expect("a token signed with the real key and right claims works");
 
+    let mut cases = forged_signatures(&genuine, jwk, user_id);
+    cases.extend(wrong_claims(jwk, &real_key, user_id));
+    cases.push(("not a JWT", "garbage".to_owned()));
+    for (case, token) in cases {
+        let error = update_with(&stack, &token).await.expect_err(case);
+        assert_eq!(error.code(), Code::Unauthenticated, "{case}: {error:?}");
+    }
+}
+
+/// Tokens whose signature is not svc-auth's: tampered, unsigned, HMAC keyed with the public
+/// key, or signed with another key (under a known or an unknown key id).
+fn forged_signatures(genuine: &str, jwk: &Jwk, user_id: i64) -> Vec<(&'static str, String)> {
     let tampered = {
         let mut parts: Vec<String> = genuine.split('.').map(str::to_owned).collect();
         let mut signature = URL_SAFE_NO_PAD.decode(&parts[2]).expect("b64");
@@ -107,44 +122,6 @@ async fn every_forged_or_misaddressed_token_is_unauthenticated() {
         &jwk.kid,
         &EncodingKey::from_secret(jwk.x.as_bytes()),
     );
-    let expired = sign(
-        &Claims {
-            exp: claims(user_id).iat - 3600,
-            nbf: claims(user_id).iat - 7200,
-            ..claims(user_id)
-        },
-        Algorithm::EdDSA,
-        &jwk.kid,
-        &real_key,
-    );
-    let not_yet_valid = sign(
-        &Claims {
-            nbf: claims(user_id).iat + 3600,
-            exp: claims(user_id).iat + 7200,
-            ..claims(user_id)
-        },
-        Algorithm::EdDSA,
-        &jwk.kid,
-        &real_key,
-    );
-    let wrong_audience = sign(
-        &Claims {
-            aud: "someone-else".into(),
-            ..claims(user_id)
-        },
-        Algorithm::EdDSA,
-        &jwk.kid,
-        &real_key,
-    );
-    let wrong_issuer = sign(
-        &Claims {
-            iss: "evil-auth".into(),
-            ..claims(user_id)
-        },
-        Algorithm::EdDSA,
-        &jwk.kid,
-        &real_key,
-    );
     let other_key = ed_key(&svc_auth::keys::generate_pem().expect("pem"));
     let unknown_kid = sign(
         &claims(user_id),
@@ -154,7 +131,7 @@ async fn every_forged_or_misaddressed_token_is_unauthenticated() {
     );
     let known_kid_wrong_key = sign(&claims(user_id), Algorithm::EdDSA, &jwk.kid, &other_key);
 
-    for (case, token) in [
+    vec![
         ("tampered signature", tampered),
         ("alg none", alg_none),
         (
@@ -165,15 +142,56 @@ async fn every_forged_or_misaddressed_token_is_unauthenticated() {
             "HS256 keyed with the public key text",
             hs256_with_public_text,
         ),
+        ("unknown kid", unknown_kid),
+        ("known kid, other key", known_kid_wrong_key),
+    ]
+}
+
+/// Tokens signed with the real key whose claims are wrong: expired, not yet valid, for
+/// another audience, from another issuer.
+fn wrong_claims(jwk: &Jwk, real_key: &EncodingKey, user_id: i64) -> Vec<(&'static str, String)> {
+    let expired = sign(
+        &Claims {
+            exp: claims(user_id).iat - 3600,
+            nbf: claims(user_id).iat - 7200,
+            ..claims(user_id)
+        },
+        Algorithm::EdDSA,
+        &jwk.kid,
+        real_key,
+    );
+    let not_yet_valid = sign(
+        &Claims {
+            nbf: claims(user_id).iat + 3600,
+            exp: claims(user_id).iat + 7200,
+            ..claims(user_id)
+        },
+        Algorithm::EdDSA,
+        &jwk.kid,
+        real_key,
+    );
+    let wrong_audience = sign(
+        &Claims {
+            aud: "someone-else".into(),
+            ..claims(user_id)
+        },
+        Algorithm::EdDSA,
+        &jwk.kid,
+        real_key,
+    );
+    let wrong_issuer = sign(
+        &Claims {
+            iss: "evil-auth".into(),
+            ..claims(user_id)
+        },
+        Algorithm::EdDSA,
+        &jwk.kid,
+        real_key,
+    );
+    vec![
         ("expired", expired),
         ("not yet valid", not_yet_valid),
         ("wrong aud", wrong_audience),
         ("wrong iss", wrong_issuer),
-        ("unknown kid", unknown_kid),
-        ("known kid, other key", known_kid_wrong_key),
-        ("not a JWT", "garbage".to_owned()),
-    ] {
-        let error = update_with(&stack, &token).await.expect_err(case);
-        assert_eq!(error.code(), Code::Unauthenticated, "{case}: {error:?}");
-    }
+    ]
 }
