@@ -133,11 +133,16 @@ async fn a_rest_request_is_one_trace_in_jaeger_and_ctrl_c_stops_everything() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let spans = trace_in_jaeger(&stack, trace_id).await;
+    the_spans_nest(&spans, client_span);
+    ctrl_c_stops_everything(stack).await;
+}
 
-    // Found through Jaeger's query API once every part has exported its spans.
+/// The trace, found through Jaeger's query API once every part has exported its spans.
+async fn trace_in_jaeger(stack: &DevStack, trace_id: &str) -> Vec<JaegerSpan> {
     let url = format!("{}/api/traces/{trace_id}", stack.get("XIR_DEV_JAEGER_URL"));
     let services = ["edge", "svc-timeline", "svc-tweet", "svc-user"];
-    let spans = testing::eventually(Duration::from_secs(60), "the trace in Jaeger", || async {
+    testing::eventually(Duration::from_secs(60), "the trace in Jaeger", || async {
         let found = get_json(&url).await?;
         let spans = jaeger_spans(&found["data"][0]);
         services
@@ -145,7 +150,12 @@ async fn a_rest_request_is_one_trace_in_jaeger_and_ctrl_c_stops_everything() {
             .all(|service| spans.iter().any(|s| s.service == *service))
             .then_some(spans)
     })
-    .await;
+    .await
+}
+
+/// The client's span is the edge's parent, the edge's span svc-timeline's, and svc-timeline's
+/// calls to svc-tweet and svc-user hang off spans of svc-timeline.
+fn the_spans_nest(spans: &[JaegerSpan], client_span: &str) {
     let server_span = |service: &str, operation: &str| {
         spans
             .iter()
@@ -180,8 +190,10 @@ async fn a_rest_request_is_one_trace_in_jaeger_and_ctrl_c_stops_everything() {
             "{operation} is not a child of a span of svc-timeline"
         );
     }
+}
 
-    // Ctrl-C: scripts/dev stops every process it started, and exits.
+/// Ctrl-C: scripts/dev stops every process it started, and exits.
+async fn ctrl_c_stops_everything(stack: DevStack) {
     let pids = stack.pids();
     assert!(
         pids.len() >= 8,
@@ -207,97 +219,12 @@ async fn prometheus_scrapes_every_target_and_every_dashboard_query_has_data() {
     // A low celebrity threshold, so one author with two followers is merged at read time and
     // the fan-out-skipped panel has data too.
     let stack = DevStack::start(&[("svc-timeline", "[fanout]\ncelebrity_followers = 1\n")]).await;
-    let rest = stack.rest();
     let prometheus = stack.get("XIR_DEV_PROMETHEUS_URL").to_owned();
-
-    // Traffic that touches every panel: sign-ups (svc-auth's outbox), follows (svc-user's),
-    // a fanned-out tweet and a celebrity's, reads, likes and some errors.
-    let star = rest.sign_up("star_metrics").await;
-    let writer = rest.sign_up("writer_metrics").await;
-    let fan = rest.sign_up("fan_metrics").await;
-    let other = rest.sign_up("other_metrics").await;
-    follow(&rest, &fan, &star).await;
-    follow(&rest, &other, &star).await;
-    follow(&rest, &fan, &writer).await;
-    let fanned_out = post(&rest, &writer, "one follower: fanned out").await;
-    let merged = post(&rest, &star, "two followers: merged at read time").await;
-    home_has(&rest, &fan, &fanned_out).await;
-    home_has(&rest, &fan, &merged).await;
-    // rate() sees only increases between scrapes, so the same mix keeps going, once a second
-    // (at most 600 rounds), until every query has been answered. Best effort: what is checked
-    // is what Prometheus saw, not how fast a loaded machine answered. Newcomers follow `other`,
-    // who never posts, so `writer` keeps one follower and stays fanned out.
-    let traffic = tokio::spawn(async move {
-        let text = |round: i32, what: &str| Some(json!({"text": format!("{what}, round {round}")}));
-        for round in 0..600 {
-            rest.request(
-                Method::POST,
-                "/v1/tweets",
-                Some(&writer.token),
-                text(round, "fanned out"),
-            )
-            .await;
-            rest.request(
-                Method::POST,
-                "/v1/tweets",
-                Some(&star.token),
-                text(round, "merged"),
-            )
-            .await;
-            rest.request(Method::GET, "/v1/timeline/home", Some(&fan.token), None)
-                .await;
-            rest.request(Method::GET, "/v1/timeline/home", None, None)
-                .await;
-            if round % 5 == 0 {
-                let newcomer = rest.sign_up(&format!("newcomer_{round}")).await;
-                follow(&rest, &newcomer, &other).await;
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
-
-    // Every target up, the edge included.
-    let up = format!("{prometheus}/api/v1/query?query=up");
-    testing::eventually(Duration::from_secs(120), "every target up", || async {
-        let result = get_json(&up).await?;
-        let targets = result["data"]["result"].as_array()?.clone();
-        let jobs: Vec<&str> = targets
-            .iter()
-            .filter(|t| t["value"][1] == "1")
-            .filter_map(|t| t["metric"]["job"].as_str())
-            .collect();
-        ["edge", "svc-auth", "svc-user", "svc-tweet", "svc-timeline"]
-            .iter()
-            .all(|job| jobs.contains(job))
-            .then_some(())
-    })
-    .await;
-
+    let traffic = traffic_for_every_panel(stack.rest()).await;
+    every_target_is_up(&prometheus).await;
     // Every query of every panel returns at least one series.
-    let dashboard: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../observability/grafana/dashboards/xir-services.json"),
-        )
-        .expect("the dashboard"),
-    )
-    .expect("dashboard JSON");
-    let queries: Vec<(String, String)> = dashboard["panels"]
-        .as_array()
-        .expect("panels")
-        .iter()
-        .flat_map(|panel| {
-            panel["targets"].as_array().into_iter().flatten().map(|t| {
-                (
-                    panel["title"].as_str().unwrap_or_default().to_owned(),
-                    resolve_grafana_variables(t["expr"].as_str().expect("expr")),
-                )
-            })
-        })
-        .collect();
-    assert!(queries.len() >= 10, "{queries:?}");
     let client = reqwest::Client::new();
-    for (title, query) in &queries {
+    for (title, query) in &dashboard_queries() {
         assert!(!query.contains("or vector("), "{title}: {query} is padded");
         testing::eventually(
             Duration::from_secs(120),
@@ -324,4 +251,99 @@ async fn prometheus_scrapes_every_target_and_every_dashboard_query_has_data() {
         panic!("the traffic stopped early: {:?}", traffic.await);
     }
     traffic.abort();
+}
+
+/// Traffic that touches every panel: sign-ups (svc-auth's outbox), follows (svc-user's), a
+/// fanned-out tweet and a celebrity's, reads, likes and some errors; then the same mix in the
+/// background.
+async fn traffic_for_every_panel(rest: RestClient) -> tokio::task::JoinHandle<()> {
+    let star = rest.sign_up("star_metrics").await;
+    let writer = rest.sign_up("writer_metrics").await;
+    let fan = rest.sign_up("fan_metrics").await;
+    let other = rest.sign_up("other_metrics").await;
+    follow(&rest, &fan, &star).await;
+    follow(&rest, &other, &star).await;
+    follow(&rest, &fan, &writer).await;
+    let fanned_out = post(&rest, &writer, "one follower: fanned out").await;
+    let merged = post(&rest, &star, "two followers: merged at read time").await;
+    home_has(&rest, &fan, &fanned_out).await;
+    home_has(&rest, &fan, &merged).await;
+    // rate() sees only increases between scrapes, so the same mix keeps going, once a second
+    // (at most 600 rounds), until every query has been answered. Best effort: what is checked
+    // is what Prometheus saw, not how fast a loaded machine answered. Newcomers follow `other`,
+    // who never posts, so `writer` keeps one follower and stays fanned out.
+    tokio::spawn(async move {
+        let text = |round: i32, what: &str| Some(json!({"text": format!("{what}, round {round}")}));
+        for round in 0..600 {
+            rest.request(
+                Method::POST,
+                "/v1/tweets",
+                Some(&writer.token),
+                text(round, "fanned out"),
+            )
+            .await;
+            rest.request(
+                Method::POST,
+                "/v1/tweets",
+                Some(&star.token),
+                text(round, "merged"),
+            )
+            .await;
+            rest.request(Method::GET, "/v1/timeline/home", Some(&fan.token), None)
+                .await;
+            rest.request(Method::GET, "/v1/timeline/home", None, None)
+                .await;
+            if round % 5 == 0 {
+                let newcomer = rest.sign_up(&format!("newcomer_{round}")).await;
+                follow(&rest, &newcomer, &other).await;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
+/// Every target up, the edge included.
+async fn every_target_is_up(prometheus: &str) {
+    let up = format!("{prometheus}/api/v1/query?query=up");
+    testing::eventually(Duration::from_secs(120), "every target up", || async {
+        let result = get_json(&up).await?;
+        let targets = result["data"]["result"].as_array()?.clone();
+        let jobs: Vec<&str> = targets
+            .iter()
+            .filter(|t| t["value"][1] == "1")
+            .filter_map(|t| t["metric"]["job"].as_str())
+            .collect();
+        ["edge", "svc-auth", "svc-user", "svc-tweet", "svc-timeline"]
+            .iter()
+            .all(|job| jobs.contains(job))
+            .then_some(())
+    })
+    .await;
+}
+
+/// Every query of the Grafana dashboard with the panel's title, its variables resolved.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../observability/grafana/dashboards/xir-services.json"),
+        )
+        .expect("the dashboard"),
+    )
+    .expect("dashboard JSON");
+    let queries: Vec<(String, String)> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|panel| {
+            panel["targets"].as_array().into_iter().flatten().map(|t| {
+                (
+                    panel["title"].as_str().unwrap_or_default().to_owned(),
+                    resolve_grafana_variables(t["expr"].as_str().expect("expr")),
+                )
+            })
+        })
+        .collect();
+    assert!(queries.len() >= 10, "{queries:?}");
+    queries
 }
