@@ -4,7 +4,8 @@ use mongodb::bson::doc;
 use xir_proto::{
     timeline::v1::{ListNotificationsRequest, NotificationKind},
     tweet::v1::{
-        CreateTweetRequest, LikeTweetRequest, RepostRequest, UnlikeTweetRequest, UnrepostRequest,
+        CreateTweetRequest, LikeTweetRequest, RepostRequest, Tweet, UnlikeTweetRequest,
+        UnrepostRequest,
     },
     user::v1::{FollowRequest, UnfollowRequest},
 };
@@ -19,59 +20,8 @@ async fn notifications_are_exactly_once_and_never_for_yourself() {
     let stack = Stack::start(Options::default()).await;
     stack.seed_profiles(1, 2, "user").await; // user1, user2
     let tweet = say(&stack, 1, "notice me").await;
-    let mut tweets = stack.tweets().await;
-    tweets
-        .like_tweet(bearer(
-            &stack.token(2),
-            LikeTweetRequest {
-                tweet_id: tweet.tweet_id,
-            },
-        ))
-        .await
-        .expect("like");
-    tweets
-        .like_tweet(bearer(
-            &stack.token(2),
-            LikeTweetRequest {
-                tweet_id: tweet.tweet_id,
-            },
-        ))
-        .await
-        .expect("like twice");
-    post(
-        &stack,
-        2,
-        CreateTweetRequest {
-            text: "a reply".into(),
-            reply_to_id: tweet.tweet_id,
-            ..Default::default()
-        },
-    )
-    .await;
-    say(&stack, 2, "hey @user1").await;
-    stack.follow(2, 1).await;
-    // Your own actions notify nobody.
-    tweets
-        .like_tweet(bearer(
-            &stack.token(1),
-            LikeTweetRequest {
-                tweet_id: tweet.tweet_id,
-            },
-        ))
-        .await
-        .expect("self like");
-    post(
-        &stack,
-        1,
-        CreateTweetRequest {
-            text: "self reply @user1".into(),
-            reply_to_id: tweet.tweet_id,
-            ..Default::default()
-        },
-    )
-    .await;
+    user2_likes_twice_replies_mentions_follows_and_user1_acts_on_their_own(&stack, &tweet).await;
     drained(&stack).await;
-
     let kinds = |user: i64| {
         let stack = &stack;
         async move {
@@ -122,6 +72,54 @@ async fn notifications_are_exactly_once_and_never_for_yourself() {
         kinds(2).await.is_empty(),
         "user2 did everything and is notified of nothing"
     );
+}
+
+fn like(tweet: &Tweet) -> LikeTweetRequest {
+    LikeTweetRequest {
+        tweet_id: tweet.tweet_id,
+    }
+}
+
+async fn user2_likes_twice_replies_mentions_follows_and_user1_acts_on_their_own(
+    stack: &Stack,
+    tweet: &Tweet,
+) {
+    let mut tweets = stack.tweets().await;
+    tweets
+        .like_tweet(bearer(&stack.token(2), like(tweet)))
+        .await
+        .expect("like");
+    tweets
+        .like_tweet(bearer(&stack.token(2), like(tweet)))
+        .await
+        .expect("like twice");
+    post(
+        stack,
+        2,
+        CreateTweetRequest {
+            text: "a reply".into(),
+            reply_to_id: tweet.tweet_id,
+            ..Default::default()
+        },
+    )
+    .await;
+    say(stack, 2, "hey @user1").await;
+    stack.follow(2, 1).await;
+    // Your own actions notify nobody.
+    tweets
+        .like_tweet(bearer(&stack.token(1), like(tweet)))
+        .await
+        .expect("self like");
+    post(
+        stack,
+        1,
+        CreateTweetRequest {
+            text: "self reply @user1".into(),
+            reply_to_id: tweet.tweet_id,
+            ..Default::default()
+        },
+    )
+    .await;
 }
 
 /// Each like/unlike, follow/unfollow and repost/unrepost toggle created a new notification, so
