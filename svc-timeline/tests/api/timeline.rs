@@ -315,8 +315,19 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
         .expect("delete");
     wait_for_timeline(&stack, 1, &[old.tweet_id]).await;
 
-    // 2 reposts 3's tweet and quotes it: both reach 1, who does not follow 3.
-    let original = say(&stack, 3, "original by three").await;
+    reposts_and_quotes_reach_followers_of_the_reposter(&stack, old.tweet_id).await;
+    stack
+        .users()
+        .await
+        .unfollow(bearer(&stack.token(1), UnfollowRequest { user_id: 2 }))
+        .await
+        .expect("unfollow");
+    wait_for_timeline(&stack, 1, &[]).await;
+}
+
+/// 2 reposts 3's tweet and quotes it: both reach 1, who does not follow 3.
+async fn reposts_and_quotes_reach_followers_of_the_reposter(stack: &Stack, old: i64) {
+    let original = say(stack, 3, "original by three").await;
     stack
         .tweets()
         .await
@@ -329,7 +340,7 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
         .await
         .expect("repost");
     let quote = post(
-        &stack,
+        stack,
         2,
         CreateTweetRequest {
             text: "quoting three".into(),
@@ -338,13 +349,8 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
         },
     )
     .await;
-    wait_for_timeline(
-        &stack,
-        1,
-        &[quote.tweet_id, original.tweet_id, old.tweet_id],
-    )
-    .await;
-    let page = home(&stack, 1, 0, 10).await;
+    wait_for_timeline(stack, 1, &[quote.tweet_id, original.tweet_id, old]).await;
+    let page = home(stack, 1, 0, 10).await;
     let quoted = page.items[0]
         .card
         .as_ref()
@@ -369,12 +375,4 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
         repost.item_id > original.tweet_id,
         "the repost sorts by its own time"
     );
-
-    stack
-        .users()
-        .await
-        .unfollow(bearer(&stack.token(1), UnfollowRequest { user_id: 2 }))
-        .await
-        .expect("unfollow");
-    wait_for_timeline(&stack, 1, &[]).await;
 }

@@ -180,6 +180,12 @@ async fn paging_stays_exact_while_follows_arrive() {
     assert_eq!(seen, expected, "each of the 250 exactly once, newest first");
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 250);
 
+    a_follow_list_and_bad_page_fields(&stack).await;
+}
+
+/// Whom a fan follows, on one page; a bad limit and cursor are both named.
+async fn a_follow_list_and_bad_page_fields(stack: &Stack) {
+    let mut client = stack.users().await;
     let following = client
         .list_following(ListFollowingRequest {
             user_id: 1000,
