@@ -101,7 +101,30 @@ async fn duplicates_answer_already_exists_and_bad_fields_are_named() {
         );
     }
 
-    let cases: [(&str, SignUpRequest); 5] = [
+    for (field, request) in bad_sign_ups() {
+        let error = auth.sign_up(request).await.expect_err("invalid");
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(violations(&error), [field], "{error:?}");
+    }
+    let error = auth
+        .sign_up(SignUpRequest {
+            username: "x".into(),
+            email: "y".into(),
+            password: "z".into(),
+            display_name: "w".repeat(51),
+        })
+        .await
+        .expect_err("all invalid");
+    assert_eq!(
+        violations(&error),
+        ["username", "email", "password", "display_name"],
+        "every bad field at once"
+    );
+}
+
+/// Sign-ups with one bad field each, and the field.
+fn bad_sign_ups() -> [(&'static str, SignUpRequest); 5] {
+    [
         (
             "username",
             SignUpRequest {
@@ -138,26 +161,7 @@ async fn duplicates_answer_already_exists_and_bad_fields_are_named() {
                 ..valid()
             },
         ),
-    ];
-    for (field, request) in cases {
-        let error = auth.sign_up(request).await.expect_err("invalid");
-        assert_eq!(error.code(), Code::InvalidArgument);
-        assert_eq!(violations(&error), [field], "{error:?}");
-    }
-    let error = auth
-        .sign_up(SignUpRequest {
-            username: "x".into(),
-            email: "y".into(),
-            password: "z".into(),
-            display_name: "w".repeat(51),
-        })
-        .await
-        .expect_err("all invalid");
-    assert_eq!(
-        violations(&error),
-        ["username", "email", "password", "display_name"],
-        "every bad field at once"
-    );
+    ]
 }
 
 pub(crate) fn valid() -> SignUpRequest {

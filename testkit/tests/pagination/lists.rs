@@ -211,6 +211,53 @@ pub(crate) async fn settled_list<F: AsyncFnMut() -> Vec<i64>>(
     }
 }
 
+/// A viewer following a regular author and a celebrity (who has more followers than the
+/// fan-out threshold), and `initial` tweets by the two in turn: the ids and the posts.
+async fn a_viewer_of_a_regular_and_a_celebrity(
+    stack: &Stack,
+    initial: usize,
+) -> (i64, i64, i64, Vec<(i64, i64)>) {
+    let people = fresh_users(6);
+    seed(stack, &people).await;
+    let (viewer, regular, celebrity) = (people[0], people[1], people[2]);
+    stack.seed_followers(celebrity, &people[3..]).await;
+    for followee in [regular, celebrity] {
+        stack.follow(viewer, followee).await;
+    }
+    let mut posted = Vec::new();
+    for n in 0..initial {
+        let author = if n % 2 == 0 { regular } else { celebrity };
+        posted.push((
+            author,
+            post(stack, author, &format!("before paging {n}")).await,
+        ));
+    }
+    (viewer, regular, celebrity, posted)
+}
+
+/// One page of the home timeline: its item ids and the next page's `max_id`.
+async fn home_page(
+    timelines: &mut TimelineServiceClient<Channel>,
+    reader: &str,
+    max_id: i64,
+    limit: i32,
+) -> (Vec<i64>, i64) {
+    let page = timelines
+        .get_home_timeline(bearer(
+            reader,
+            GetHomeTimelineRequest {
+                max_id,
+                since_id: 0,
+                limit,
+            },
+        ))
+        .await
+        .expect("home timeline")
+        .into_inner();
+    let ids: Vec<i64> = page.items.iter().map(|i| i.item_id).collect();
+    (ids, page.next_max_id)
+}
+
 #[test]
 pub(crate) fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_post() {
     let runtime = runtime();
@@ -220,40 +267,13 @@ pub(crate) fn the_home_timeline_pages_without_gaps_or_repeats_while_followees_po
         ..Options::default()
     }));
     run(&runtime, async |scenario| {
-        let people = fresh_users(6);
-        seed(&stack, &people).await;
-        let (viewer, regular, celebrity) = (people[0], people[1], people[2]);
-        stack.seed_followers(celebrity, &people[3..]).await;
-        for followee in [regular, celebrity] {
-            stack.follow(viewer, followee).await;
-        }
-        let mut posted = Vec::new();
-        for n in 0..scenario.initial {
-            let author = if n % 2 == 0 { regular } else { celebrity };
-            posted.push((
-                author,
-                post(&stack, author, &format!("before paging {n}")).await,
-            ));
-        }
-
+        let (viewer, regular, celebrity, posted) =
+            a_viewer_of_a_regular_and_a_celebrity(&stack, scenario.initial).await;
         let reader = stack.token(viewer);
         let timelines = stack.timelines().await;
         let page =
             async |timelines: &mut TimelineServiceClient<Channel>, max_id: i64, limit: i32| {
-                let page = timelines
-                    .get_home_timeline(bearer(
-                        &reader,
-                        GetHomeTimelineRequest {
-                            max_id,
-                            since_id: 0,
-                            limit,
-                        },
-                    ))
-                    .await
-                    .expect("home timeline")
-                    .into_inner();
-                let ids: Vec<i64> = page.items.iter().map(|i| i.item_id).collect();
-                (ids, page.next_max_id)
+                home_page(timelines, &reader, max_id, limit).await
             };
         // The fan-out is asynchronous: start once every tweet is there (a tweet's item id is
         // its tweet id).
