@@ -11,6 +11,7 @@ pub mod fuzzing;
 pub mod kube;
 pub mod processes;
 mod rest;
+pub mod single;
 mod users;
 
 use std::{net::SocketAddr, time::Duration};

@@ -1,6 +1,8 @@
 use tonic::Code;
 use xir_common::testing;
-use xir_proto::timeline::v1::{GetHomeTimelineRequest, SERVICE_NAME};
+use xir_proto::timeline::v1::{
+    GetHomeTimelineRequest, SERVICE_NAME, timeline_service_client::TimelineServiceClient,
+};
 
 use crate::helpers::spawn_app;
 
@@ -22,9 +24,7 @@ async fn serves_health_reflection_and_rpc_metrics() {
         );
     }
 
-    let error = app
-        .client()
-        .await
+    let error = TimelineServiceClient::new(app.channel().await)
         .get_home_timeline(GetHomeTimelineRequest::default())
         .await
         .expect_err("the home timeline needs an access token");

@@ -1,6 +1,8 @@
 use tonic::Code;
 use xir_common::testing;
-use xir_proto::tweet::v1::{GetTweetRequest, SERVICE_NAME};
+use xir_proto::tweet::v1::{
+    GetTweetRequest, SERVICE_NAME, tweet_service_client::TweetServiceClient,
+};
 
 use crate::helpers::spawn_app;
 
@@ -27,9 +29,7 @@ async fn serves_health_reflection_and_rpc_metrics() {
         );
     }
 
-    let error = app
-        .client()
-        .await
+    let error = TweetServiceClient::new(app.channel().await)
         .get_tweet(GetTweetRequest { tweet_id: 1 })
         .await
         .expect_err("no such tweet");
