@@ -1,0 +1,61 @@
+// The REST API's JSON (proto3 JSON through the edge): lowerCamelCase, int64 as strings,
+// zero values printed, absent messages left out.
+
+export type Id = string;
+
+export interface TokenPair {
+  accessToken: string;
+  accessTokenExpiresAt: string;
+  refreshToken: string;
+  refreshTokenExpiresAt: string;
+}
+
+export interface Profile {
+  userId: Id;
+  username: string;
+  displayName: string;
+  bio: string;
+  createdAt?: string;
+  followersCount: string;
+  followingCount: string;
+  tweetCount: string;
+}
+
+export interface ViewerState {
+  liked: boolean;
+  reposted: boolean;
+}
+
+export interface Tweet {
+  tweetId: Id;
+  authorId: Id;
+  text: string;
+  createdAt?: string;
+  replyToTweetId: Id;
+  quoteOfTweetId: Id;
+  likeCount: string;
+  replyCount: string;
+  repostCount: string;
+  quoteCount: string;
+  viewer?: ViewerState;
+  author?: Profile;
+  quoted?: Tweet;
+}
+
+export interface TweetCard {
+  tweet?: Tweet;
+  author?: Profile;
+  quoted?: { tweet?: Tweet; author?: Profile };
+}
+
+export interface TimelineItem {
+  itemId: Id;
+  card?: TweetCard;
+  repostedBy?: Profile;
+  repostedAt?: string;
+}
+
+export interface HomeTimelinePage {
+  items: TimelineItem[];
+  nextMaxId: Id;
+}
