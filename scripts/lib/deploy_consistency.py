@@ -108,9 +108,10 @@ def check_dashboards(provisioning, dashboards, sources):
     print(f"deploy_consistency: dashboards query {count} metric references, all defined by the services")
 
 
-# What a developer opens: the REST edge, the Jaeger UI, Prometheus, Grafana, each service's gRPC
-# port for grpcurl. Databases, metrics endpoints and Envoy's admin stay on the Compose network.
+# What a developer opens: the web client, the REST edge, the Jaeger UI, Prometheus, Grafana,
+# each service's gRPC port for grpcurl. Databases, metrics endpoints and Envoy's admin stay on the Compose network.
 COMPOSE_PUBLISHED = {
+    "web": {8081},
     "envoy": {8080},
     "jaeger": {16686},
     "prometheus": {9090},

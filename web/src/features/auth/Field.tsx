@@ -1,3 +1,4 @@
+import { useId } from 'react';
 import type { ApiError } from '../../api/errors';
 import { violationsOf } from '../../api/errors';
 
@@ -27,18 +28,20 @@ export function Field({
   required = true,
 }: FieldProps) {
   const errors = violationsOf(error, name);
-  const hintId = `${name}-hint`;
-  const errorId = `${name}-error`;
+  const id = useId();
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
   const describedBy = [hint ? hintId : null, errors.length > 0 ? errorId : null].filter(Boolean).join(' ');
   return (
-    <label>
-      {label}
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
       {hint ? (
         <span className="hint" id={hintId}>
           {hint}
         </span>
       ) : null}
       <input
+        id={id}
         name={name}
         type={type}
         autoComplete={autoComplete}
@@ -53,7 +56,7 @@ export function Field({
           {errors.join('; ')}
         </span>
       ) : null}
-    </label>
+    </div>
   );
 }
 
