@@ -1,6 +1,6 @@
 // The first journey through the real stack (scripts/dev: nginx with the image's config and
 // CSP, the real edge and services): sign up in the browser, post, see the post in the home
-// timeline, reload and still be signed in; every page state passes the colour audit and
+// timeline, find it on her profile, reply in its thread, reload and still be signed in; every page state passes the colour audit and
 // logs no console error.
 
 import assert from 'node:assert/strict';
@@ -76,6 +76,25 @@ for (const viewport of [
       await idle();
     }
     await audit('home');
+
+    // Her profile lists the post; its thread takes a reply, shown at once.
+    await page.getByRole('navigation').getByRole('link', { name: 'Profile' }).click();
+    await page.getByRole('heading', { level: 1, name: username }).waitFor();
+    await page.getByRole('feed').getByText(text).waitFor();
+    await audit('profile');
+    await page.getByRole('feed').getByRole('link', { name: 'Thread' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Post' }).waitFor();
+    const reply = `a reply ${unique}`;
+    await page.getByLabel('Post your reply').fill(reply);
+    const replied = page.waitForResponse(
+      (response) => response.url().endsWith('/v1/tweets') && response.request().method() === 'POST',
+    );
+    await page.getByRole('button', { name: 'Reply', exact: true }).click();
+    assert.equal((await replied).status(), 200, 'the reply was accepted');
+    await page.getByRole('feed', { name: 'Replies' }).getByText(reply).waitFor();
+    await audit('thread');
+    await page.getByRole('navigation').getByRole('link', { name: 'Home' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
 
     // A reload keeps the session (refresh token) and the empty draft.
     await idle();

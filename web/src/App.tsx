@@ -1,8 +1,11 @@
 import { NavLink, Navigate, Route, Routes } from 'react-router';
+import { useOwnProfileQuery } from './api/api';
 import { useAppSelector } from './app/hooks';
 import { LogInPage } from './features/auth/LogInPage';
 import { SignUpPage } from './features/auth/SignUpPage';
 import { HomePage } from './features/home/HomePage';
+import { ProfilePage } from './features/profile/ProfilePage';
+import { ThreadPage } from './features/thread/ThreadPage';
 import { Page } from './Page';
 
 export function App() {
@@ -16,9 +19,12 @@ export function App() {
         <nav aria-label="Main">
           <ul>
             {signedIn ? (
-              <li>
-                <NavLink to="/">Home</NavLink>
-              </li>
+              <>
+                <li>
+                  <NavLink to="/">Home</NavLink>
+                </li>
+                <OwnProfileLink />
+              </>
             ) : (
               <>
                 <li>
@@ -35,6 +41,8 @@ export function App() {
           <Route path="/" element={signedIn ? <HomePage /> : <Navigate to="/login" replace />} />
           <Route path="/login" element={signedIn ? <Navigate to="/" replace /> : <LogInPage />} />
           <Route path="/signup" element={signedIn ? <Navigate to="/" replace /> : <SignUpPage />} />
+          <Route path="/u/:username" element={<ProfilePage />} />
+          <Route path="/t/:tweetId" element={<ThreadPage />} />
           <Route
             path="*"
             element={
@@ -48,5 +56,15 @@ export function App() {
         </Routes>
       </div>
     </>
+  );
+}
+
+function OwnProfileLink() {
+  const { data: me } = useOwnProfileQuery();
+  if (!me) return null;
+  return (
+    <li>
+      <NavLink to={`/u/${me.username}`}>Profile</NavLink>
+    </li>
   );
 }

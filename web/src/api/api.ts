@@ -3,7 +3,15 @@
 import { createApi } from '@reduxjs/toolkit/query/react';
 import { browserTransport, createBaseQuery } from './baseQuery';
 import * as session from './session';
-import type { HomeTimelinePage, Profile, TokenPair, Tweet } from './types';
+import type {
+  HomeTimelinePage,
+  Profile,
+  Relationship,
+  Thread,
+  TokenPair,
+  Tweet,
+  UserTweetsPage,
+} from './types';
 
 let signedOutListener: (reason: string) => void = () => {};
 
@@ -35,7 +43,7 @@ interface SignedIn {
 export const api = createApi({
   reducerPath: 'api',
   baseQuery: createBaseQuery(browserTransport((reason) => signedOutListener(reason))),
-  tagTypes: ['Me', 'Home'],
+  tagTypes: ['Me', 'Home', 'Profile', 'Relationship', 'UserTweets', 'Thread'],
   endpoints: (build) => ({
     signUp: build.mutation<SignedIn, SignUpRequest>({
       query: (body) => ({ url: '/v1/auth/signup', method: 'POST', body }),
@@ -72,7 +80,48 @@ export const api = createApi({
     createTweet: build.mutation<Tweet, NewTweet>({
       query: (body) => ({ url: '/v1/tweets', method: 'POST', body }),
       transformResponse: (body: { tweet: Tweet }) => body.tweet,
-      invalidatesTags: ['Home'],
+      invalidatesTags: ['Home', 'UserTweets', 'Thread'],
+    }),
+    profileByUsername: build.query<Profile, string>({
+      query: (username) => `/v1/usernames/${encodeURIComponent(username)}`,
+      transformResponse: (body: { profile: Profile }) => body.profile,
+      providesTags: (profile) => (profile ? [{ type: 'Profile', id: profile.userId }] : []),
+    }),
+    relationship: build.query<Relationship | undefined, string>({
+      query: (userId) => ({ url: '/v1/relationships', params: { userIds: [userId] } }),
+      transformResponse: (body: { relationships?: Relationship[] }) => body.relationships?.[0],
+      providesTags: (_, __, userId) => [{ type: 'Relationship', id: userId }],
+    }),
+    setFollowing: build.mutation<Relationship, { userId: string; follow: boolean }>({
+      query: ({ userId, follow }) => ({
+        url: `/v1/users/${userId}/follow`,
+        method: follow ? 'POST' : 'DELETE',
+      }),
+      transformResponse: (body: { relationship: Relationship }) => body.relationship,
+      invalidatesTags: (_, __, { userId }) => [
+        { type: 'Relationship', id: userId },
+        { type: 'Profile', id: userId },
+        'Home',
+      ],
+    }),
+    userTweets: build.infiniteQuery<UserTweetsPage, { userId: string; excludeReplies: boolean }, string>({
+      query: ({ queryArg, pageParam }) => ({
+        url: `/v1/users/${queryArg.userId}/tweets`,
+        params: {
+          limit: 20,
+          excludeReplies: queryArg.excludeReplies,
+          ...(pageParam === '0' ? {} : { maxId: pageParam }),
+        },
+      }),
+      infiniteQueryOptions: {
+        initialPageParam: '0',
+        getNextPageParam: (last) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
+      },
+      providesTags: ['UserTweets'],
+    }),
+    thread: build.query<Thread, string>({
+      query: (tweetId) => `/v1/tweets/${tweetId}/thread`,
+      providesTags: (_, __, tweetId) => [{ type: 'Thread', id: tweetId }],
     }),
   }),
 });
@@ -83,4 +132,9 @@ export const {
   useOwnProfileQuery,
   useHomeTimelineInfiniteQuery,
   useCreateTweetMutation,
+  useProfileByUsernameQuery,
+  useRelationshipQuery,
+  useSetFollowingMutation,
+  useUserTweetsInfiniteQuery,
+  useThreadQuery,
 } = api;

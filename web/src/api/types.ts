@@ -59,3 +59,28 @@ export interface HomeTimelinePage {
   items: TimelineItem[];
   nextMaxId: Id;
 }
+
+export interface FeedItem {
+  itemId: Id;
+  tweet?: Tweet;
+  repostedByUserId: Id;
+  repostedAt?: string;
+}
+
+export interface UserTweetsPage {
+  items: FeedItem[];
+  nextMaxId: Id;
+}
+
+export interface Thread {
+  ancestors: Tweet[];
+  tweet?: Tweet;
+  replies: Tweet[];
+  nextRepliesAfterId: Id;
+}
+
+export interface Relationship {
+  userId: Id;
+  following: boolean;
+  followedBy: boolean;
+}

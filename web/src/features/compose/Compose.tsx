@@ -3,10 +3,12 @@ import { useCreateTweetMutation } from '../../api/api';
 import type { ApiError } from '../../api/errors';
 import { violationsOf } from '../../api/errors';
 import { count } from './counter';
-import { clearDraft, loadDraft, newDraft, saveDraft } from './draft';
+import { clearDraft, draftKey, loadDraft, newDraft, saveDraft } from './draft';
 
-export function Compose() {
-  const [draft, setDraft] = useState(loadDraft);
+/** The compose box: a new post, or with `replyTo` a reply to that tweet. */
+export function Compose({ replyTo }: { replyTo?: string } = {}) {
+  const key = draftKey(replyTo);
+  const [draft, setDraft] = useState(() => loadDraft(key));
   const [post, { isLoading, error }] = useCreateTweetMutation();
   const counted = count(draft.text);
   const textId = useId();
@@ -14,26 +16,31 @@ export function Compose() {
   const apiError = error as ApiError | undefined;
   const errors = violationsOf(apiError, 'text');
 
-  useEffect(() => saveDraft(draft), [draft]);
+  useEffect(() => saveDraft(key, draft), [key, draft]);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const result = await post({ text: draft.text, idempotencyKey: draft.idempotencyKey });
+    const result = await post({
+      text: draft.text,
+      idempotencyKey: draft.idempotencyKey,
+      ...(replyTo ? { replyToId: replyTo } : {}),
+    });
     if ('data' in result) {
-      clearDraft();
+      clearDraft(key);
       setDraft(newDraft());
     }
   };
 
   const empty = draft.text.trim() === '';
+  const prompt = replyTo ? 'Post your reply' : 'What is happening?';
   return (
-    <form className="compose" onSubmit={submit} aria-label="New post">
+    <form className="compose" onSubmit={submit} aria-label={replyTo ? 'Reply' : 'New post'}>
       <label htmlFor={textId} className="visually-hidden">
-        What is happening?
+        {prompt}
       </label>
       <textarea
         id={textId}
-        placeholder="What is happening?"
+        placeholder={prompt}
         value={draft.text}
         aria-invalid={!counted.valid && !empty}
         aria-describedby={counterId}
@@ -52,7 +59,7 @@ export function Compose() {
             : `${counted.remaining} characters left`}
         </span>
         <button className="primary" type="submit" disabled={isLoading || empty || !counted.valid}>
-          {isLoading ? 'Posting…' : 'Post'}
+          {isLoading ? 'Posting…' : replyTo ? 'Reply' : 'Post'}
         </button>
       </div>
     </form>

@@ -1,11 +1,12 @@
+import { Link } from 'react-router';
 import type { Profile, Tweet } from '../../api/types';
 
 function Byline({ author }: { author: Profile | undefined }) {
   if (!author) return <span className="who">Someone</span>;
   return (
-    <span>
+    <Link to={`/u/${author.username}`}>
       <span className="who">{author.displayName}</span> <span>@{author.username}</span>
-    </span>
+    </Link>
   );
 }
 
@@ -21,18 +22,25 @@ export function TweetView({
 }) {
   return (
     <>
-      <Byline author={author} />
+      <Byline author={author ?? tweet.author} />
       {/* Text is rendered as text: never as HTML. */}
       <p className="text">{tweet.text}</p>
       {quoted?.tweet ? (
         <div className="quoted">
-          <Byline author={quoted.author} />
+          <Byline author={quoted.author ?? quoted.tweet.author} />
           <p className="text">{quoted.tweet.text}</p>
         </div>
       ) : null}
       <p>
-        {tweet.replyCount} replies · {tweet.repostCount} reposts · {tweet.likeCount} likes
+        {tweet.replyCount} replies · {tweet.repostCount} reposts · {tweet.likeCount} likes ·{' '}
+        <Link to={`/t/${tweet.tweetId}`}>Thread</Link>
       </p>
     </>
   );
+}
+
+/** A tweet as the API returns it on its own (author and quote inside the tweet). */
+export function CardOf({ tweet }: { tweet: Tweet }) {
+  const quoted = tweet.quoted ? { tweet: tweet.quoted, ...(tweet.quoted.author ? { author: tweet.quoted.author } : {}) } : undefined;
+  return <TweetView tweet={tweet} author={tweet.author} quoted={quoted} />;
 }
