@@ -1,6 +1,7 @@
 import { useHomeTimelineInfiniteQuery } from '../../api/api';
 import type { ApiError } from '../../api/errors';
 import { Page } from '../../Page';
+import { LoadMore } from './LoadMore';
 import { Compose } from '../compose/Compose';
 import { TweetView } from './TweetView';
 
@@ -27,14 +28,7 @@ export function HomePage() {
         )}
       </div>
       {!isLoading && items.length === 0 ? <p>Nothing yet: follow people to see their posts here.</p> : null}
-      <button
-        type="button"
-        className="load-more"
-        disabled={!hasNextPage || isFetchingNextPage}
-        onClick={() => void fetchNextPage()}
-      >
-        {isFetchingNextPage ? 'Loading…' : hasNextPage ? 'Load more' : 'No more posts'}
-      </button>
+      <LoadMore hasMore={hasNextPage} loading={isFetchingNextPage} onLoad={() => void fetchNextPage()} />
     </Page>
   );
 }

@@ -10,6 +10,7 @@ import {
 import type { ApiError } from '../../api/errors';
 import type { Profile } from '../../api/types';
 import { Page } from '../../Page';
+import { LoadMore } from '../home/LoadMore';
 import { CardOf } from '../home/TweetView';
 
 function FollowButton({ user }: { user: Profile }) {
@@ -56,14 +57,7 @@ function UserTweets({ user, excludeReplies }: { user: Profile; excludeReplies: b
         )}
       </div>
       {!isLoading && items.length === 0 ? <p>No posts yet.</p> : null}
-      <button
-        type="button"
-        className="load-more"
-        disabled={!hasNextPage || isFetchingNextPage}
-        onClick={() => void fetchNextPage()}
-      >
-        {isFetchingNextPage ? 'Loading…' : hasNextPage ? 'Load more' : 'No more posts'}
-      </button>
+      <LoadMore hasMore={hasNextPage} loading={isFetchingNextPage} onLoad={() => void fetchNextPage()} />
     </>
   );
 }

@@ -1,0 +1,16 @@
+/** The button under every list: always there, so the end of a list is said, not guessed. */
+export function LoadMore({
+  hasMore,
+  loading,
+  onLoad,
+}: {
+  hasMore: boolean;
+  loading: boolean;
+  onLoad: () => void;
+}) {
+  return (
+    <button type="button" className="load-more" disabled={!hasMore || loading} onClick={onLoad}>
+      {loading ? 'Loading…' : hasMore ? 'Load more' : 'No more posts'}
+    </button>
+  );
+}
