@@ -106,3 +106,61 @@ for (const viewport of [
     await context.close();
   });
 }
+
+/** Signs up through the edge (as another client would) and returns the account. */
+async function signUpOverRest(username) {
+  const reply = await fetch(`${WEB_URL}/v1/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, email: `${username}@example.com`, password: 'correct horse battery' }),
+  });
+  assert.equal(reply.status, 200, await reply.clone().text());
+  const body = await reply.json();
+  return { id: body.userId, token: body.tokens.accessToken };
+}
+
+test('a new follower shows as an unread notification, and reading it clears the count', async () => {
+  const { page, context, problems, idle } = await openPage(browser);
+  const signedUp = page.waitForResponse((response) => response.url().endsWith('/v1/auth/signup'));
+  await page.goto(`${WEB_URL}/signup`);
+  const username = `note_${unique}`;
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Email', { exact: true }).fill(`${username}@example.com`);
+  await page.getByLabel('Password', { exact: true }).fill('correct horse battery');
+  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
+  const me = (await (await signedUp).json()).userId;
+  await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+
+  // Another user follows her (once her profile exists: it comes through svc-auth's outbox).
+  const fan = await signUpOverRest(`fan_${unique}`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const followed = await fetch(`${WEB_URL}/v1/users/${me}/follow`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fan.token}` },
+    });
+    if (followed.status === 200) break;
+    assert.ok(Date.now() < deadline, `follow: ${followed.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+
+  // The navigation counts it as unread (the notification arrives through the outbox too).
+  const unread = page.getByRole('navigation').getByRole('link', { name: /Notifications \(1 unread\)/ });
+  while (!(await unread.isVisible())) {
+    assert.ok(Date.now() < deadline, 'the unread count never showed');
+    await idle();
+    const loaded = page.waitForResponse((response) => response.url().endsWith('/v1/notifications/marker'));
+    await page.reload();
+    await loaded;
+    await idle();
+  }
+  await unread.click();
+  await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
+  await page.getByRole('feed').getByText('followed you').waitFor();
+  // Seeing the list reads it.
+  await page.getByRole('navigation').getByRole('link', { name: 'Notifications', exact: true }).waitFor();
+  assert.deepEqual(await colourAudit(page), [], 'colours on notifications');
+  await screenshot(page, 'notifications-1280');
+  assert.deepEqual(problems, [], 'console errors');
+  await context.close();
+});

@@ -1,9 +1,10 @@
 import { NavLink, Navigate, Route, Routes } from 'react-router';
-import { useOwnProfileQuery } from './api/api';
+import { useNotificationMarkerQuery, useOwnProfileQuery } from './api/api';
 import { useAppSelector } from './app/hooks';
 import { LogInPage } from './features/auth/LogInPage';
 import { SignUpPage } from './features/auth/SignUpPage';
 import { HomePage } from './features/home/HomePage';
+import { NotificationsPage } from './features/notifications/NotificationsPage';
 import { ProfilePage } from './features/profile/ProfilePage';
 import { ThreadPage } from './features/thread/ThreadPage';
 import { Page } from './Page';
@@ -23,6 +24,7 @@ export function App() {
                 <li>
                   <NavLink to="/">Home</NavLink>
                 </li>
+                <NotificationsLink />
                 <OwnProfileLink />
               </>
             ) : (
@@ -43,6 +45,10 @@ export function App() {
           <Route path="/signup" element={signedIn ? <Navigate to="/" replace /> : <SignUpPage />} />
           <Route path="/u/:username" element={<ProfilePage />} />
           <Route path="/t/:tweetId" element={<ThreadPage />} />
+          <Route
+            path="/notifications"
+            element={signedIn ? <NotificationsPage /> : <Navigate to="/login" replace />}
+          />
           <Route
             path="*"
             element={
@@ -65,6 +71,23 @@ function OwnProfileLink() {
   return (
     <li>
       <NavLink to={`/u/${me.username}`}>Profile</NavLink>
+    </li>
+  );
+}
+
+/** "Notifications", with the unread count while there is one (checked every 30 s). */
+function NotificationsLink() {
+  const { data: marker } = useNotificationMarkerQuery(undefined, {
+    pollingInterval: 30_000,
+    skipPollingIfUnfocused: true,
+  });
+  const unread = marker ? Number(marker.unreadCount) : 0;
+  return (
+    <li>
+      <NavLink to="/notifications">
+        Notifications
+        {unread > 0 ? <strong> ({unread >= 1000 ? '999+' : unread} unread)</strong> : null}
+      </NavLink>
     </li>
   );
 }

@@ -5,6 +5,8 @@ import { browserTransport, createBaseQuery } from './baseQuery';
 import * as session from './session';
 import type {
   HomeTimelinePage,
+  NotificationMarker,
+  NotificationsPage,
   Profile,
   Relationship,
   Thread,
@@ -43,7 +45,7 @@ interface SignedIn {
 export const api = createApi({
   reducerPath: 'api',
   baseQuery: createBaseQuery(browserTransport((reason) => signedOutListener(reason))),
-  tagTypes: ['Me', 'Home', 'Profile', 'Relationship', 'UserTweets', 'Thread'],
+  tagTypes: ['Me', 'Home', 'Profile', 'Relationship', 'UserTweets', 'Thread', 'Notifications', 'Marker'],
   endpoints: (build) => ({
     signUp: build.mutation<SignedIn, SignUpRequest>({
       query: (body) => ({ url: '/v1/auth/signup', method: 'POST', body }),
@@ -119,6 +121,25 @@ export const api = createApi({
       },
       providesTags: ['UserTweets'],
     }),
+    notifications: build.infiniteQuery<NotificationsPage, void, string>({
+      query: ({ pageParam }) => ({
+        url: '/v1/notifications',
+        params: { limit: 20, ...(pageParam === '0' ? {} : { maxId: pageParam }) },
+      }),
+      infiniteQueryOptions: {
+        initialPageParam: '0',
+        getNextPageParam: (last) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
+      },
+      providesTags: ['Notifications'],
+    }),
+    notificationMarker: build.query<NotificationMarker, void>({
+      query: () => '/v1/notifications/marker',
+      providesTags: ['Marker'],
+    }),
+    markRead: build.mutation<NotificationMarker, string>({
+      query: (lastReadId) => ({ url: '/v1/notifications/marker', method: 'PUT', body: { lastReadId } }),
+      invalidatesTags: ['Marker'],
+    }),
     thread: build.query<Thread, string>({
       query: (tweetId) => `/v1/tweets/${tweetId}/thread`,
       providesTags: (_, __, tweetId) => [{ type: 'Thread', id: tweetId }],
@@ -137,4 +158,7 @@ export const {
   useSetFollowingMutation,
   useUserTweetsInfiniteQuery,
   useThreadQuery,
+  useNotificationsInfiniteQuery,
+  useNotificationMarkerQuery,
+  useMarkReadMutation,
 } = api;

@@ -84,3 +84,30 @@ export interface Relationship {
   following: boolean;
   followedBy: boolean;
 }
+
+export type NotificationKind =
+  | 'NOTIFICATION_KIND_MENTION'
+  | 'NOTIFICATION_KIND_REPLY'
+  | 'NOTIFICATION_KIND_LIKE'
+  | 'NOTIFICATION_KIND_REPOST'
+  | 'NOTIFICATION_KIND_QUOTE'
+  | 'NOTIFICATION_KIND_FOLLOW';
+
+export interface Notification {
+  notificationId: Id;
+  kind: NotificationKind;
+  actor?: Profile;
+  card?: TweetCard;
+  createdAt?: string;
+}
+
+export interface NotificationsPage {
+  notifications: Notification[];
+  nextMaxId: Id;
+  unreadCount: string;
+}
+
+export interface NotificationMarker {
+  lastReadId: Id;
+  unreadCount: string;
+}
