@@ -2,9 +2,9 @@
 //! its author, the viewer's state and one level of quoted tweet; profiles), with a fixed number
 //! of batched calls to svc-tweet and svc-user whatever the page size.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use xir_common::domain::UserId;
+use xir_common::{domain::UserId, request::dedup};
 use xir_proto::{
     timeline::v1 as pb,
     tweet::v1::{BatchGetTweetsRequest, Tweet},
@@ -58,23 +58,13 @@ impl Timelines {
         extra_users: &[i64],
         viewer: UserId,
     ) -> Result<(CardsById, ProfilesById), Error> {
-        let unique: Vec<i64> = {
-            let mut seen = HashSet::new();
-            tweet_ids
-                .iter()
-                .copied()
-                .filter(|id| seen.insert(*id))
-                .collect()
-        };
-        let tweets = self.batch_tweets(&unique, viewer).await?;
-        let quoted_ids: Vec<i64> = {
-            let mut seen = HashSet::new();
-            tweets
-                .values()
-                .map(|t| t.quote_of_tweet_id)
-                .filter(|&id| id != 0 && seen.insert(id))
-                .collect()
-        };
+        let tweets = self.batch_tweets(&dedup(tweet_ids), viewer).await?;
+        let quoted_ids: Vec<i64> = tweets
+            .values()
+            .map(|t| t.quote_of_tweet_id)
+            .filter(|&id| id != 0)
+            .collect();
+        let quoted_ids = dedup(&quoted_ids);
         let quoted = self.batch_tweets(&quoted_ids, viewer).await?;
         let user_ids: Vec<i64> = tweets
             .values()
