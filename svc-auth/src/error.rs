@@ -15,9 +15,6 @@ pub enum Error {
     Unauthenticated(&'static str),
     #[error("too many failed logins")]
     Throttled { retry_after_secs: u64 },
-    /// Refused by the shared kit (a rate limit, a busy pool), already a status.
-    #[error("{}", .0.message())]
-    Refused(Status),
     #[error(transparent)]
     Database(#[from] DbError<sqlx::Error>),
     #[error("password hashing failed")]
@@ -57,7 +54,6 @@ impl From<Error> for Status {
                 format!("too many failed logins; try again in {retry_after_secs} s"),
                 retry_after_secs,
             ),
-            Error::Refused(status) => status,
             Error::Database(error) => xir_common::postgres::status(&error),
             Error::Ids(error) => error.into(),
             // Too many hashes running and queued: the client should try again shortly.

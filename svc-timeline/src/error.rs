@@ -14,9 +14,6 @@ pub enum Error {
     ApplyFailed(String),
     #[error("a dependency failed: {0}")]
     Dependency(Status),
-    /// Refused by the shared kit (a rate limit, a busy pool), already a status.
-    #[error("{}", .0.message())]
-    Refused(Status),
     #[error(transparent)]
     Database(#[from] DbError<mongodb::error::Error>),
     #[error(transparent)]
@@ -41,7 +38,6 @@ impl From<Error> for Status {
                 tracing::warn!(code = ?status.code(), message = status.message(), "a call to another service failed");
                 Status::unavailable("a dependency is unavailable, try again")
             }
-            Error::Refused(status) => status,
             Error::Database(error) => xir_common::mongo::status(&error),
             Error::Ids(error) => error.into(),
         }
