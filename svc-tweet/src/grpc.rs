@@ -49,39 +49,19 @@ impl TweetApi {
         }
     }
 
+    /// A like or repost by `user` of the tweet the request names, added or taken back.
     async fn react(
         &self,
-        request: Request<impl TweetIdOf>,
+        user: UserId,
+        raw_id: i64,
         reaction: Reaction,
         toggle: Toggle,
-    ) -> Result<pb::Tweet, Status> {
-        let user = caller_id(&request)?;
-        let id = tweet_id(request.get_ref().tweet_id())?;
-        Ok(self.tweets.react(reaction, toggle, user, id).await?)
+    ) -> Result<pb::Tweet, Error> {
+        self.tweets
+            .react(reaction, toggle, user, tweet_id(raw_id)?)
+            .await
     }
 }
-
-/// The requests that name one tweet.
-trait TweetIdOf {
-    fn tweet_id(&self) -> i64;
-}
-
-macro_rules! tweet_id_of {
-    ($($request:ty),*) => {
-        $(impl TweetIdOf for $request {
-            fn tweet_id(&self) -> i64 {
-                self.tweet_id
-            }
-        })*
-    };
-}
-
-tweet_id_of!(
-    pb::LikeTweetRequest,
-    pb::UnlikeTweetRequest,
-    pb::RepostRequest,
-    pb::UnrepostRequest
-);
 
 fn tweet_id(raw: i64) -> Result<TweetId, Error> {
     Ok(field("tweet_id", TweetId::parse(raw))?)
@@ -129,7 +109,9 @@ impl TweetService for TweetApi {
         &self,
         request: Request<pb::LikeTweetRequest>,
     ) -> Result<Response<pb::LikeTweetResponse>, Status> {
-        let tweet = self.react(request, Reaction::Like, Toggle::On).await?;
+        let user = caller_id(&request)?;
+        let raw_id = request.into_inner().tweet_id;
+        let tweet = self.react(user, raw_id, Reaction::Like, Toggle::On).await?;
         Ok(Response::new(pb::LikeTweetResponse { tweet: Some(tweet) }))
     }
 
@@ -137,7 +119,11 @@ impl TweetService for TweetApi {
         &self,
         request: Request<pb::UnlikeTweetRequest>,
     ) -> Result<Response<pb::UnlikeTweetResponse>, Status> {
-        let tweet = self.react(request, Reaction::Like, Toggle::Off).await?;
+        let user = caller_id(&request)?;
+        let raw_id = request.into_inner().tweet_id;
+        let tweet = self
+            .react(user, raw_id, Reaction::Like, Toggle::Off)
+            .await?;
         Ok(Response::new(pb::UnlikeTweetResponse {
             tweet: Some(tweet),
         }))
@@ -147,7 +133,11 @@ impl TweetService for TweetApi {
         &self,
         request: Request<pb::RepostRequest>,
     ) -> Result<Response<pb::RepostResponse>, Status> {
-        let tweet = self.react(request, Reaction::Repost, Toggle::On).await?;
+        let user = caller_id(&request)?;
+        let raw_id = request.into_inner().tweet_id;
+        let tweet = self
+            .react(user, raw_id, Reaction::Repost, Toggle::On)
+            .await?;
         Ok(Response::new(pb::RepostResponse { tweet: Some(tweet) }))
     }
 
@@ -155,7 +145,11 @@ impl TweetService for TweetApi {
         &self,
         request: Request<pb::UnrepostRequest>,
     ) -> Result<Response<pb::UnrepostResponse>, Status> {
-        let tweet = self.react(request, Reaction::Repost, Toggle::Off).await?;
+        let user = caller_id(&request)?;
+        let raw_id = request.into_inner().tweet_id;
+        let tweet = self
+            .react(user, raw_id, Reaction::Repost, Toggle::Off)
+            .await?;
         Ok(Response::new(pb::UnrepostResponse { tweet: Some(tweet) }))
     }
 
