@@ -1,6 +1,7 @@
 //! Notifications: stored once per event and recipient (and once per actor, kind and target),
 //! listed newest first as cards, with the read marker's unread count.
 
+use futures_util::TryStreamExt;
 use mongodb::bson::{DateTime, doc};
 use xir_common::{domain::PageLimit, domain::UserId, errors::During, ids};
 use xir_proto::timeline::v1::{self as pb, NotificationKind};
@@ -55,18 +56,16 @@ impl Timelines {
         if !range.is_empty() {
             filter.insert("_id", range);
         }
-        let found: Vec<NotificationDoc> = {
-            use futures_util::TryStreamExt;
-            self.notifications
-                .find(filter)
-                .sort(doc! { "_id": -1 })
-                .limit(limit.probe())
-                .await
-                .during("find notifications")?
-                .try_collect()
-                .await
-                .during("read notifications")?
-        };
+        let found: Vec<NotificationDoc> = self
+            .notifications
+            .find(filter)
+            .sort(doc! { "_id": -1 })
+            .limit(limit.probe())
+            .await
+            .during("find notifications")?
+            .try_collect()
+            .await
+            .during("read notifications")?;
         let (found, next_max_id) = limit.cut(found, |last| last.id);
         let tweet_ids: Vec<i64> = found
             .iter()
