@@ -101,6 +101,29 @@ pub async fn render_chart_with(values: &[&str]) -> String {
     String::from_utf8(rendered).expect("helm writes UTF-8")
 }
 
+/// The objects of a rendered chart.
+pub fn chart_objects(rendered: &str) -> Vec<serde_yaml::Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(rendered)
+        .map(|document| {
+            serde_yaml::Value::deserialize(document).expect("the chart renders valid YAML")
+        })
+        .filter(|document| !document.is_null())
+        .collect()
+}
+
+/// The object of `kind` named `name` among `objects`.
+pub fn chart_object<'a>(
+    objects: &'a [serde_yaml::Value],
+    kind: &str,
+    name: &str,
+) -> &'a serde_yaml::Value {
+    objects
+        .iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("the chart renders no {kind} {name}"))
+}
+
 /// The chart rendered with its defaults (and an OTLP endpoint, so it has the tracing cluster).
 async fn render_chart(dir: &Path) -> PathBuf {
     let rendered =

@@ -6,26 +6,11 @@
 use std::collections::BTreeSet;
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use serde::Deserialize;
 use serde_yaml::Value;
 use xir_common::identity::{IdentitySettings, InternalRpc, Peer, ServiceIdentity};
-use xir_testkit::edge::render_chart_with;
+use xir_testkit::edge::{chart_object as find, chart_objects as documents, render_chart_with};
 
 const NAMESPACE: &str = "xir";
-
-fn documents(rendered: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(rendered)
-        .map(|document| Value::deserialize(document).expect("the chart renders valid YAML"))
-        .filter(|document| !document.is_null())
-        .collect()
-}
-
-fn find<'a>(documents: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    documents
-        .iter()
-        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("the chart renders no {kind} {name}"))
-}
 
 fn strings(value: &Value) -> BTreeSet<String> {
     value
