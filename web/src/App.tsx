@@ -1,13 +1,64 @@
+import { useCallback, useState, type ReactNode } from 'react';
 import { NavLink, Navigate, Route, Routes } from 'react-router';
 import { useNotificationMarkerQuery, useOwnProfileQuery } from './api/api';
-import { useAppSelector } from './app/hooks';
+import { useAppDispatch, useAppSelector } from './app/hooks';
 import { LogInPage } from './features/auth/LogInPage';
 import { SignUpPage } from './features/auth/SignUpPage';
+import { ComposeDialog } from './features/compose/ComposeDialog';
+import { opened } from './features/compose/dialog';
+import { HashtagPage } from './features/hashtag/HashtagPage';
 import { HomePage } from './features/home/HomePage';
+import { LiveRegions } from './features/live/LiveRegions';
 import { NotificationsPage } from './features/notifications/NotificationsPage';
+import { ConnectionsPage } from './features/profile/ConnectionsPage';
 import { ProfilePage } from './features/profile/ProfilePage';
+import { SearchPage } from './features/search/SearchPage';
+import { SettingsPage } from './features/settings/SettingsPage';
+import { ShortcutsHelp } from './features/shortcuts/ShortcutsHelp';
+import { useHotkeys } from './features/shortcuts/useHotkeys';
 import { ThreadPage } from './features/thread/ThreadPage';
 import { Page } from './Page';
+
+function SignedInNav() {
+  const dispatch = useAppDispatch();
+  return (
+    <>
+      <li>
+        <NavLink to="/">Home</NavLink>
+      </li>
+      <NotificationsLink />
+      <li>
+        <NavLink to="/search">Search</NavLink>
+      </li>
+      <OwnProfileLink />
+      <li>
+        <NavLink to="/settings">Settings</NavLink>
+      </li>
+      <li>
+        <button type="button" className="primary" onClick={() => dispatch(opened({}))}>
+          New post
+        </button>
+      </li>
+    </>
+  );
+}
+
+/** What only a signed-in reader has: the shortcuts and the dialogs they open. */
+function SignedInExtras() {
+  const [help, setHelp] = useState(false);
+  const openHelp = useCallback(() => setHelp(true), []);
+  useHotkeys(openHelp);
+  return (
+    <>
+      <ComposeDialog />
+      <ShortcutsHelp open={help} onClose={() => setHelp(false)} />
+    </>
+  );
+}
+
+function SignedInOnly({ signedIn, children }: { signedIn: boolean; children: ReactNode }) {
+  return signedIn ? children : <Navigate to="/login" replace />;
+}
 
 export function App() {
   const signedIn = useAppSelector((state) => state.session.signedIn);
@@ -20,13 +71,7 @@ export function App() {
         <nav aria-label="Main">
           <ul>
             {signedIn ? (
-              <>
-                <li>
-                  <NavLink to="/">Home</NavLink>
-                </li>
-                <NotificationsLink />
-                <OwnProfileLink />
-              </>
+              <SignedInNav />
             ) : (
               <>
                 <li>
@@ -40,15 +85,17 @@ export function App() {
           </ul>
         </nav>
         <Routes>
-          <Route path="/" element={signedIn ? <HomePage /> : <Navigate to="/login" replace />} />
+          <Route path="/" element={<SignedInOnly signedIn={signedIn}><HomePage /></SignedInOnly>} />
           <Route path="/login" element={signedIn ? <Navigate to="/" replace /> : <LogInPage />} />
           <Route path="/signup" element={signedIn ? <Navigate to="/" replace /> : <SignUpPage />} />
           <Route path="/u/:username" element={<ProfilePage />} />
+          <Route path="/u/:username/followers" element={<ConnectionsPage which="followers" />} />
+          <Route path="/u/:username/following" element={<ConnectionsPage which="following" />} />
           <Route path="/t/:tweetId" element={<ThreadPage />} />
-          <Route
-            path="/notifications"
-            element={signedIn ? <NotificationsPage /> : <Navigate to="/login" replace />}
-          />
+          <Route path="/hashtag/:tag" element={<HashtagPage />} />
+          <Route path="/search" element={<SearchPage />} />
+          <Route path="/notifications" element={<SignedInOnly signedIn={signedIn}><NotificationsPage /></SignedInOnly>} />
+          <Route path="/settings" element={<SignedInOnly signedIn={signedIn}><SettingsPage /></SignedInOnly>} />
           <Route
             path="*"
             element={
@@ -61,6 +108,8 @@ export function App() {
           />
         </Routes>
       </div>
+      {signedIn ? <SignedInExtras /> : null}
+      <LiveRegions />
     </>
   );
 }

@@ -4,6 +4,8 @@ import { Provider } from 'react-redux';
 import { BrowserRouter } from 'react-router';
 import { App } from './App';
 import { store } from './app/store';
+// A monochrome emoji font of our own (SIL OFL), so emoji are black and white like the rest.
+import '@fontsource/noto-emoji/400.css';
 import './theme.css';
 
 const root = document.getElementById('root');

@@ -4,10 +4,12 @@ import { createApi } from '@reduxjs/toolkit/query/react';
 import { browserTransport, createBaseQuery } from './baseQuery';
 import * as session from './session';
 import type {
+  HashtagPage,
   HomeTimelinePage,
   NotificationMarker,
   NotificationsPage,
   Profile,
+  ProfilesPage,
   Relationship,
   Thread,
   TokenPair,
@@ -45,7 +47,7 @@ interface SignedIn {
 export const api = createApi({
   reducerPath: 'api',
   baseQuery: createBaseQuery(browserTransport((reason) => signedOutListener(reason))),
-  tagTypes: ['Me', 'Home', 'Profile', 'Relationship', 'UserTweets', 'Thread', 'Notifications', 'Marker'],
+  tagTypes: ['Me', 'Home', 'Profile', 'Relationship', 'UserTweets', 'Thread', 'Notifications', 'Marker', 'Graph'],
   endpoints: (build) => ({
     signUp: build.mutation<SignedIn, SignUpRequest>({
       query: (body) => ({ url: '/v1/auth/signup', method: 'POST', body }),
@@ -68,6 +70,26 @@ export const api = createApi({
       transformResponse: (body: { profile: Profile }) => body.profile,
       providesTags: ['Me'],
     }),
+    logOut: build.mutation<void, void>({
+      query: () => ({ url: '/v1/auth/logout', method: 'POST', body: { refreshToken: session.refreshToken() ?? '' } }),
+      async onQueryStarted(_, { queryFulfilled }) {
+        // Signed out here whatever the server says: the refresh token is gone from this browser.
+        await queryFulfilled.catch(() => undefined);
+        session.clearTokens();
+      },
+    }),
+    changePassword: build.mutation<void, { currentPassword: string; newPassword: string }>({
+      query: (body) => ({ url: '/v1/auth/password', method: 'POST', body }),
+      // Every other session ends; this one goes on with the new pair.
+      transformResponse: (body: { tokens?: TokenPair }) => {
+        if (body.tokens) session.storeTokens(body.tokens);
+      },
+    }),
+    updateProfile: build.mutation<Profile, { displayName: string; bio: string }>({
+      query: (body) => ({ url: '/v1/profile', method: 'PATCH', body }),
+      transformResponse: (body: { profile: Profile }) => body.profile,
+      invalidatesTags: ['Me', 'Profile'],
+    }),
     homeTimeline: build.infiniteQuery<HomeTimelinePage, void, string>({
       query: ({ pageParam }) => ({
         url: '/v1/timeline/home',
@@ -79,10 +101,31 @@ export const api = createApi({
       },
       providesTags: ['Home'],
     }),
+    /** The newest home items after `sinceId` (polled while the page is visible). */
+    homeSince: build.query<HomeTimelinePage, string>({
+      query: (sinceId) => ({ url: '/v1/timeline/home', params: { limit: 20, sinceId } }),
+    }),
+    /** A page of home items older than `maxId` and newer than `sinceId`: fills a hole. */
+    homeBetween: build.query<HomeTimelinePage, { maxId: string; sinceId: string }>({
+      query: ({ maxId, sinceId }) => ({ url: '/v1/timeline/home', params: { limit: 20, maxId, sinceId } }),
+    }),
     createTweet: build.mutation<Tweet, NewTweet>({
       query: (body) => ({ url: '/v1/tweets', method: 'POST', body }),
       transformResponse: (body: { tweet: Tweet }) => body.tweet,
-      invalidatesTags: ['Home', 'UserTweets', 'Thread'],
+      invalidatesTags: ['UserTweets', 'Thread'],
+    }),
+    deleteTweet: build.mutation<void, string>({
+      query: (tweetId) => ({ url: `/v1/tweets/${tweetId}`, method: 'DELETE' }),
+      invalidatesTags: ['UserTweets', 'Thread'],
+    }),
+    setLiked: build.mutation<Tweet, { tweetId: string; on: boolean }>({
+      query: ({ tweetId, on }) => ({ url: `/v1/tweets/${tweetId}/like`, method: on ? 'POST' : 'DELETE' }),
+      transformResponse: (body: { tweet: Tweet }) => body.tweet,
+    }),
+    setReposted: build.mutation<Tweet, { tweetId: string; on: boolean }>({
+      query: ({ tweetId, on }) => ({ url: `/v1/tweets/${tweetId}/repost`, method: on ? 'POST' : 'DELETE' }),
+      transformResponse: (body: { tweet: Tweet }) => body.tweet,
+      invalidatesTags: ['UserTweets'],
     }),
     profileByUsername: build.query<Profile, string>({
       query: (username) => `/v1/usernames/${encodeURIComponent(username)}`,
@@ -100,11 +143,38 @@ export const api = createApi({
         method: follow ? 'POST' : 'DELETE',
       }),
       transformResponse: (body: { relationship: Relationship }) => body.relationship,
-      invalidatesTags: (_, __, { userId }) => [
-        { type: 'Relationship', id: userId },
-        { type: 'Profile', id: userId },
-        'Home',
-      ],
+      // The relationship itself comes back in the answer (entities); the counts and lists move.
+      invalidatesTags: (_, __, { userId }) => [{ type: 'Profile', id: userId }, 'Me', 'Graph'],
+    }),
+    connections: build.infiniteQuery<ProfilesPage, { userId: string; which: 'followers' | 'following' }, string>({
+      query: ({ queryArg, pageParam }) => ({
+        url: `/v1/users/${queryArg.userId}/${queryArg.which}`,
+        params: { limit: 20, ...(pageParam === '' ? {} : { cursor: pageParam }) },
+      }),
+      infiniteQueryOptions: {
+        initialPageParam: '',
+        getNextPageParam: (last) => (last.nextCursor === '' ? undefined : last.nextCursor),
+      },
+      providesTags: ['Graph'],
+    }),
+    relationships: build.query<Relationship[], string[]>({
+      query: (userIds) => ({ url: '/v1/relationships', params: { userIds } }),
+      transformResponse: (body: { relationships?: Relationship[] }) => body.relationships ?? [],
+      providesTags: ['Relationship'],
+    }),
+    searchUsers: build.query<Profile[], string>({
+      query: (query) => ({ url: '/v1/search/users', params: { query, limit: 20 } }),
+      transformResponse: (body: { profiles?: Profile[] }) => body.profiles ?? [],
+    }),
+    hashtagTweets: build.infiniteQuery<HashtagPage, string, string>({
+      query: ({ queryArg, pageParam }) => ({
+        url: `/v1/hashtags/${encodeURIComponent(queryArg)}/tweets`,
+        params: { limit: 20, ...(pageParam === '0' ? {} : { maxId: pageParam }) },
+      }),
+      infiniteQueryOptions: {
+        initialPageParam: '0',
+        getNextPageParam: (last) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
+      },
     }),
     userTweets: build.infiniteQuery<UserTweetsPage, { userId: string; excludeReplies: boolean }, string>({
       query: ({ queryArg, pageParam }) => ({
@@ -140,6 +210,10 @@ export const api = createApi({
       query: (lastReadId) => ({ url: '/v1/notifications/marker', method: 'PUT', body: { lastReadId } }),
       invalidatesTags: ['Marker'],
     }),
+    tweet: build.query<Tweet, string>({
+      query: (tweetId) => `/v1/tweets/${tweetId}`,
+      transformResponse: (body: { tweet: Tweet }) => body.tweet,
+    }),
     thread: build.query<Thread, string>({
       query: (tweetId) => `/v1/tweets/${tweetId}/thread`,
       providesTags: (_, __, tweetId) => [{ type: 'Thread', id: tweetId }],
@@ -150,6 +224,16 @@ export const api = createApi({
 export const {
   useSignUpMutation,
   useLogInMutation,
+  useLogOutMutation,
+  useChangePasswordMutation,
+  useUpdateProfileMutation,
+  useHomeSinceQuery,
+  useLazyHomeBetweenQuery,
+  useDeleteTweetMutation,
+  useConnectionsInfiniteQuery,
+  useRelationshipsQuery,
+  useSearchUsersQuery,
+  useHashtagTweetsInfiniteQuery,
   useOwnProfileQuery,
   useHomeTimelineInfiniteQuery,
   useCreateTweetMutation,

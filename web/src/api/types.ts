@@ -72,6 +72,16 @@ export interface UserTweetsPage {
   nextMaxId: Id;
 }
 
+export interface HashtagPage {
+  tweets: Tweet[];
+  nextMaxId: Id;
+}
+
+export interface ProfilesPage {
+  profiles: Profile[];
+  nextCursor: string;
+}
+
 export interface Thread {
   ancestors: Tweet[];
   tweet?: Tweet;

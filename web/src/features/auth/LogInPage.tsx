@@ -22,7 +22,8 @@ export function LogInPage() {
 
   return (
     <Page title="Log in">
-      {notice ? <p role="status">{notice}</p> : null}
+      {/* Announced once already, by the app's alert region, when the session ended. */}
+      {notice ? <p className="notice">{notice}</p> : null}
       <form className="stacked" onSubmit={submit} noValidate>
         <ErrorSummary error={error as ApiError | undefined} />
         <Field

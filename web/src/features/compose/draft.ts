@@ -1,9 +1,11 @@
 // A draft survives a reload (localStorage) and carries one idempotency key for its whole
 // life, so that a post retried after a lost answer is the same post, never a second one.
 
-/** Where a draft is kept: the home compose box, or the reply box of one tweet. */
-export function draftKey(replyTo?: string): string {
-  return replyTo ? `xir.draft.reply.${replyTo}` : 'xir.draft';
+/** Where a draft is kept: the compose box, the reply box of a tweet, or a quote of one. */
+export function draftKey(target: { replyTo?: string | undefined; quoteOf?: string | undefined } = {}): string {
+  if (target.replyTo) return `xir.draft.reply.${target.replyTo}`;
+  if (target.quoteOf) return `xir.draft.quote.${target.quoteOf}`;
+  return 'xir.draft';
 }
 
 export interface Draft {

@@ -4,7 +4,9 @@ import { useMarkReadMutation, useNotificationsInfiniteQuery } from '../../api/ap
 import type { ApiError } from '../../api/errors';
 import type { Notification, NotificationKind } from '../../api/types';
 import { Page } from '../../Page';
-import { LoadMore } from '../home/LoadMore';
+import { Feed, FeedArticle } from '../../components/Feed';
+import { LoadMore } from '../../components/LoadMore';
+import { TweetCard } from '../tweets/TweetCard';
 
 const DOING: Record<NotificationKind, string> = {
   NOTIFICATION_KIND_MENTION: 'mentioned you',
@@ -31,9 +33,9 @@ function Line({ notification }: { notification: Notification }) {
         {DOING[notification.kind] ?? 'did something'}
       </p>
       {tweet ? (
-        <p className="text">
-          <Link to={`/t/${tweet.tweetId}`}>{tweet.text}</Link>
-        </p>
+        <TweetCard id={tweet.tweetId} />
+      ) : notification.kind !== 'NOTIFICATION_KIND_FOLLOW' ? (
+        <p className="context">The post is no longer there.</p>
       ) : null}
     </>
   );
@@ -57,13 +59,17 @@ export function NotificationsPage() {
           {(error as ApiError).message}
         </p>
       ) : null}
-      <div role="feed" className="feed" aria-busy={isLoading || isFetchingNextPage} aria-label="Notifications">
+      <Feed label="Notifications" busy={isLoading || isFetchingNextPage}>
         {notifications.map((notification, index) => (
-          <article key={notification.notificationId} tabIndex={0} aria-posinset={index + 1} aria-setsize={-1}>
+          <FeedArticle
+            key={notification.notificationId}
+            index={index}
+            {...(notification.card?.tweet ? { tweetId: notification.card.tweet.tweetId } : {})}
+          >
             <Line notification={notification} />
-          </article>
+          </FeedArticle>
         ))}
-      </div>
+      </Feed>
       {!isLoading && notifications.length === 0 ? <p>No notifications yet.</p> : null}
       <LoadMore
         hasMore={hasNextPage}

@@ -1,61 +1,34 @@
 import { useState } from 'react';
-import { useParams } from 'react-router';
-import {
-  useOwnProfileQuery,
-  useProfileByUsernameQuery,
-  useRelationshipQuery,
-  useSetFollowingMutation,
-  useUserTweetsInfiniteQuery,
-} from '../../api/api';
+import { Link, useParams } from 'react-router';
+import { useOwnProfileQuery, useProfileByUsernameQuery, useUserTweetsInfiniteQuery } from '../../api/api';
 import type { ApiError } from '../../api/errors';
 import type { Profile } from '../../api/types';
+import { useAppSelector } from '../../app/hooks';
+import { Feed, FeedArticle } from '../../components/Feed';
+import { LoadMore } from '../../components/LoadMore';
 import { Page } from '../../Page';
-import { LoadMore } from '../home/LoadMore';
-import { CardOf } from '../home/TweetView';
-
-function FollowButton({ user }: { user: Profile }) {
-  const { data: relationship } = useRelationshipQuery(user.userId);
-  const [setFollowing, { isLoading, error }] = useSetFollowingMutation();
-  const following = relationship?.following ?? false;
-  return (
-    <>
-      <button
-        type="button"
-        className={following ? undefined : 'primary'}
-        aria-pressed={following}
-        disabled={isLoading || relationship === undefined}
-        onClick={() => void setFollowing({ userId: user.userId, follow: !following })}
-      >
-        {following ? 'Following' : 'Follow'}
-      </button>
-      {relationship?.followedBy ? <span> Follows you</span> : null}
-      {error ? (
-        <p className="error" role="alert">
-          {(error as ApiError).message}
-        </p>
-      ) : null}
-    </>
-  );
-}
+import { TweetCard } from '../tweets/TweetCard';
+import { FollowButton } from './FollowButton';
 
 function UserTweets({ user, excludeReplies }: { user: Profile; excludeReplies: boolean }) {
   const { data, isLoading, hasNextPage, fetchNextPage, isFetchingNextPage } = useUserTweetsInfiniteQuery({
     userId: user.userId,
     excludeReplies,
   });
-  const items = data?.pages.flatMap((page) => page.items) ?? [];
+  const deleted = useAppSelector((state) => state.entities.deleted);
+  const items = (data?.pages.flatMap((page) => page.items) ?? []).filter(
+    (item) => item.tweet && !deleted[item.tweet.tweetId],
+  );
   return (
     <>
-      <div role="feed" className="feed" aria-busy={isLoading || isFetchingNextPage} aria-label={`Posts by ${user.displayName}`}>
-        {items.map((item, index) =>
-          item.tweet ? (
-            <article key={item.itemId} tabIndex={0} aria-posinset={index + 1} aria-setsize={-1}>
-              {item.repostedByUserId !== '0' ? <p>Reposted by {user.displayName}</p> : null}
-              <CardOf tweet={item.tweet} />
-            </article>
-          ) : null,
-        )}
-      </div>
+      <Feed label={`Posts by ${user.displayName}`} busy={isLoading || isFetchingNextPage}>
+        {items.map((item, index) => (
+          <FeedArticle key={item.itemId} index={index} {...(item.tweet ? { tweetId: item.tweet.tweetId } : {})}>
+            {item.repostedByUserId !== '0' ? <p className="context">Reposted by {user.displayName}</p> : null}
+            {item.tweet ? <TweetCard id={item.tweet.tweetId} /> : null}
+          </FeedArticle>
+        ))}
+      </Feed>
       {!isLoading && items.length === 0 ? <p>No posts yet.</p> : null}
       <LoadMore hasMore={hasNextPage} loading={isFetchingNextPage} onLoad={() => void fetchNextPage()} />
     </>
@@ -81,10 +54,17 @@ export function ProfilePage() {
         <p>@{user.username}</p>
         {user.bio ? <p>{user.bio}</p> : null}
         <p>
-          <strong>{user.followingCount}</strong> following · <strong>{user.followersCount}</strong> followers ·{' '}
-          <strong>{user.tweetCount}</strong> posts
+          <Link to={`/u/${user.username}/following`}>
+            <strong>{user.followingCount}</strong> following
+          </Link>{' '}
+          ·{' '}
+          <Link to={`/u/${user.username}/followers`}>
+            <strong>{user.followersCount}</strong> followers
+          </Link>{' '}
+          · <strong>{user.tweetCount}</strong> posts
         </p>
         {me && me.userId !== user.userId ? <FollowButton user={user} /> : null}
+        {me && me.userId === user.userId ? <Link to="/settings">Edit profile</Link> : null}
       </section>
       <div className="tabs" role="group" aria-label="Which posts">
         <button type="button" aria-pressed={!withReplies} onClick={() => setWithReplies(false)}>

@@ -1,45 +1,53 @@
-import { useParams } from 'react-router';
+import { useLocation, useParams } from 'react-router';
 import { useThreadQuery } from '../../api/api';
 import type { ApiError } from '../../api/errors';
+import { useAppSelector } from '../../app/hooks';
+import { Feed, FeedArticle } from '../../components/Feed';
 import { Page } from '../../Page';
 import { Compose } from '../compose/Compose';
-import { CardOf } from '../home/TweetView';
+import { TweetCard } from '../tweets/TweetCard';
 
 export function ThreadPage() {
   const { tweetId = '' } = useParams();
+  const location = useLocation();
   const { data: thread, error, isLoading } = useThreadQuery(tweetId);
-  if (error) {
-    const apiError = error as ApiError;
+  const signedIn = useAppSelector((state) => state.session.signedIn);
+  const deleted = useAppSelector((state) => state.entities.deleted);
+  if (error || deleted[tweetId]) {
+    const apiError = error as ApiError | undefined;
     return (
       <Page title="Not found">
-        <p>{apiError.status === 404 ? 'This post does not exist or was deleted.' : apiError.message}</p>
+        <p>{!apiError || apiError.status === 404 ? 'This post does not exist or was deleted.' : apiError.message}</p>
       </Page>
     );
   }
+  // `r` on a post lands here with the focus in the reply box.
+  const replying = (location.state as { reply?: boolean } | null)?.reply === true;
+  const replies = thread?.replies.filter((reply) => !deleted[reply.tweetId]) ?? [];
   return (
     <Page title="Post">
       {isLoading || !thread?.tweet ? null : (
         <>
-          <div role="feed" className="feed" aria-label="Conversation">
+          <Feed label="Conversation" busy={false}>
             {thread.ancestors.map((tweet, index) => (
-              <article key={tweet.tweetId} tabIndex={0} aria-posinset={index + 1} aria-setsize={-1}>
-                <CardOf tweet={tweet} />
-              </article>
+              <FeedArticle key={tweet.tweetId} index={index} tweetId={tweet.tweetId}>
+                <TweetCard id={tweet.tweetId} />
+              </FeedArticle>
             ))}
-            <article className="focal" tabIndex={0} aria-posinset={thread.ancestors.length + 1} aria-setsize={-1} aria-current="true">
-              <CardOf tweet={thread.tweet} />
-            </article>
-          </div>
-          <Compose replyTo={thread.tweet.tweetId} />
+            <FeedArticle index={thread.ancestors.length} tweetId={thread.tweet.tweetId} className="focal" current>
+              <TweetCard id={thread.tweet.tweetId} large />
+            </FeedArticle>
+          </Feed>
+          {signedIn ? <Compose key={thread.tweet.tweetId} replyTo={thread.tweet.tweetId} autoFocus={replying} /> : null}
           <h2 className="section-title">Replies</h2>
-          <div role="feed" className="feed" aria-label="Replies">
-            {thread.replies.map((tweet, index) => (
-              <article key={tweet.tweetId} tabIndex={0} aria-posinset={index + 1} aria-setsize={-1}>
-                <CardOf tweet={tweet} />
-              </article>
+          <Feed label="Replies" busy={false}>
+            {replies.map((tweet, index) => (
+              <FeedArticle key={tweet.tweetId} index={index} tweetId={tweet.tweetId}>
+                <TweetCard id={tweet.tweetId} />
+              </FeedArticle>
             ))}
-          </div>
-          {thread.replies.length === 0 ? <p>No replies yet.</p> : null}
+          </Feed>
+          {replies.length === 0 ? <p>No replies yet.</p> : null}
         </>
       )}
     </Page>
