@@ -8,9 +8,13 @@ use std::process::Stdio;
 
 use xir_testkit::dev::DevStack;
 
+/// Short enough that the journeys live through several refreshes of every page's token (the
+/// client refreshes 30 s before expiry), long enough that a slow step never outlives one.
+const ACCESS_TOKEN_TTL: &str = "[tokens]\naccess_ttl_secs = 45\n";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_journeys_pass_against_the_real_stack() {
-    let stack = DevStack::start(&[]).await;
+    let stack = DevStack::start(&[("svc-auth", ACCESS_TOKEN_TTL)]).await;
     let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
     let output = tokio::process::Command::new("node")
         .args(["--test", "--test-reporter=spec", "e2e/"])

@@ -1,0 +1,53 @@
+// Steps the journeys share. Every wait is on something the page shows or a response it gets,
+// with a deadline; none is a fixed sleep.
+
+import assert from 'node:assert/strict';
+import { WEB_URL } from './browser.mjs';
+
+export const PASSWORD = 'correct horse battery';
+
+/** A name no other run of the suite used (usernames are at most 15 characters). */
+export function uniqueName(prefix) {
+  return `${prefix}_${(Date.now() % 1_000_000).toString(36)}${Math.floor(Math.random() * 36 ** 2).toString(36)}`.slice(0, 15);
+}
+
+export async function signUp(page, username) {
+  await page.goto(`${WEB_URL}/signup`);
+  await page.getByRole('heading', { level: 1, name: 'Sign up' }).waitFor();
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Email', { exact: true }).fill(`${username}@example.com`);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  const signedUp = page.waitForResponse((response) => response.url().endsWith('/v1/auth/signup'));
+  await page.getByRole('button', { name: 'Sign up', exact: true }).click();
+  const body = await (await signedUp).json();
+  await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
+  return body.userId;
+}
+
+/** Runs `attempt` until it answers true, reloading the page between tries (after every
+ * request in flight has ended: a reload that cut a token refresh short would lose the
+ * rotated pair). */
+export async function reloadUntil(session, what, attempt, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await attempt())) {
+    assert.ok(Date.now() < deadline, `never: ${what}`);
+    await session.idle();
+    await session.page.reload();
+    await session.page.getByRole('heading', { level: 1 }).waitFor();
+    await session.idle();
+  }
+}
+
+/** Waits until `locator` is visible, for up to `timeoutMs`. */
+export async function shows(locator, timeoutMs = 30_000) {
+  await locator.waitFor({ state: 'visible', timeout: timeoutMs });
+}
+
+export function nav(page, name, exact = true) {
+  return page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact });
+}
+
+/** The feed article that holds `text`. */
+export function articleWith(page, text, feed = page.getByRole('feed').first()) {
+  return feed.getByRole('article').filter({ hasText: text }).first();
+}
