@@ -27,6 +27,7 @@ test('a keyboard-only reader signs up, moves through the feed, likes, posts and 
   const { keyboard } = page;
   await page.goto(`${WEB_URL}/signup`);
   await page.getByRole('heading', { level: 1, name: 'Sign up' }).waitFor();
+  await auditState(page, context, problems, 'signup');
 
   // The first Tab reaches the skip link, which takes the reader to the page's content.
   await keyboard.press('Tab');
@@ -44,6 +45,7 @@ test('a keyboard-only reader signs up, moves through the feed, likes, posts and 
   await keyboard.press('Enter');
   await page.getByRole('heading', { level: 1, name: 'Home' }).waitFor();
 
+  await shows(page.getByText('Nothing yet: follow people to see their posts here.'));
   // Shortcuts do nothing while typing: n in the compose box is a letter.
   await page.getByLabel('What is happening?').focus();
   await keyboard.type('not a shortcut n');

@@ -72,6 +72,11 @@ test('a draft survives a reload and a sign-out', async () => {
   await auditState(page, context, problems, 'settings');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { level: 1, name: 'Log in' }).waitFor();
+  await auditState(page, context, problems, 'login');
+  await page.goto(`${WEB_URL}/no/such/page`);
+  await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
+  await auditState(page, context, problems, 'not-found');
+  await page.goto(`${WEB_URL}/login`);
   await page.getByLabel('Username or email').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Log in', exact: true }).click();

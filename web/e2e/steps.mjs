@@ -24,6 +24,28 @@ export async function signUp(page, username) {
   return body.userId;
 }
 
+/** Signs up through the edge (as another client would): the account's id and access token. */
+export async function signUpOverRest(username) {
+  const reply = await fetch(`${WEB_URL}/v1/auth/signup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
+  });
+  assert.equal(reply.status, 200, await reply.clone().text());
+  const body = await reply.json();
+  return { id: body.userId, token: body.tokens.accessToken };
+}
+
+/** Posts `text` through the edge as `account`. */
+export async function postOverRest(account, text) {
+  const reply = await fetch(`${WEB_URL}/v1/tweets`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${account.token}` },
+    body: JSON.stringify({ text }),
+  });
+  assert.equal(reply.status, 200, await reply.clone().text());
+}
+
 /** Runs `attempt` until it answers true, reloading the page between tries (after every
  * request in flight has ended: a reload that cut a token refresh short would lose the
  * rotated pair). */

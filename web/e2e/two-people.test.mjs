@@ -23,6 +23,7 @@ test('two people follow, post, see new posts, like, reply, repost, quote, delete
   const audit = (who, state) => auditState(who.page, who.context, who.problems, state);
   const aliceName = uniqueName('alice');
   const bobName = uniqueName('bob');
+  bob.name = bobName;
   await signUp(alice.page, aliceName);
   await audit(alice, 'home-empty');
   await signUp(bob.page, bobName);
@@ -96,6 +97,11 @@ async function bobFindsAndFollows(bob, aliceName, audit) {
   await page.getByRole('heading', { level: 1, name: aliceName }).waitFor();
   await shows(page.getByRole('button', { name: `Follow ${aliceName}`, pressed: true }));
   await audit(bob, 'profile-followed');
+  // Her followers: Bob, with no follow button of his own.
+  await page.getByRole('link', { name: /followers/ }).click();
+  await page.getByRole('heading', { level: 1, name: `Followers of ${aliceName}` }).waitFor();
+  await shows(page.getByRole('list', { name: 'Followers' }).getByRole('link', { name: new RegExp(bob.name) }));
+  await audit(bob, 'followers');
 }
 
 async function bobLikesRepliesRepostsQuotesAndDeletes(bob, post, audit) {

@@ -96,6 +96,16 @@ describe('new posts on the home timeline', () => {
     expect(store.getState().newPosts.pending.map((i) => i.itemId)).toEqual(['31']);
   });
 
+  it('leave the reader’s own post to the poll when the timeline had not loaded yet', async () => {
+    signIn();
+    homeOf(() => 31);
+    const store = makeStore();
+    store.dispatch(ownPostAppeared(tweet('31')));
+    store.dispatch(sawNewest('0'));
+    await store.dispatch(pollHome());
+    expect(store.getState().newPosts.pending.map((i) => i.itemId)).toContain('31');
+  });
+
   it('merges lists newest first, each item once', () => {
     expect(mergeItems([item(5), item(3)], [item(4), item(3)]).map((i) => i.itemId)).toEqual(['5', '4', '3']);
   });

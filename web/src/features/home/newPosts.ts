@@ -109,7 +109,6 @@ export function showNewPosts(): Thunk<void> {
 export function ownPostAppeared(tweet: Tweet): Thunk<void> {
   return (dispatch) => {
     if (tweet.replyToTweetId !== '0') return; // replies live in threads
-    dispatch(posted(tweet.tweetId));
     const item: TimelineItem = {
       itemId: tweet.tweetId,
       card: {
@@ -118,11 +117,14 @@ export function ownPostAppeared(tweet: Tweet): Thunk<void> {
         ...(tweet.quoted ? { quoted: { tweet: tweet.quoted, ...(tweet.quoted.author ? { author: tweet.quoted.author } : {}) } } : {}),
       },
     };
-    dispatch(
+    const { patches } = dispatch(
       api.util.updateQueryData('homeTimeline', undefined, (feed) => {
         const first = feed.pages[0];
         if (first) first.items = mergeItems([item], first.items);
       }),
     );
+    // Not loaded yet (nothing to patch): the post comes with the timeline, or with the next
+    // poll, like anyone's.
+    if (patches.length > 0) dispatch(posted(tweet.tweetId));
   };
 }
