@@ -20,9 +20,8 @@ use std::{
 
 use crate::limit::ApiConcurrencyLimitLayer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
+use tonic::{service::Routes, transport::server::TcpIncoming};
 use tonic_health::{
     ServingStatus,
     pb::health_server::HealthServer,
@@ -245,7 +244,7 @@ impl GrpcServer {
             ))
             .layer(tower::util::option_layer(self.auth))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.grpc), drain_signal);
+            .serve_with_incoming_shutdown(incoming(self.grpc), drain_signal);
 
         let grace = self.settings.shutdown_grace();
         let result = tokio::select! {
@@ -279,6 +278,13 @@ fn reflection(service_name: &'static str) -> tonic_reflection::server::Builder<'
 async fn grace_elapsed(closing: CancellationToken, grace: Duration) {
     closing.cancelled().await;
     tokio::time::sleep(grace).await;
+}
+
+/// Accepted connections with Nagle's algorithm off: a gRPC response is small frames written
+/// one after another, and with Nagle on each waits for the peer's delayed ACK (about 40 ms on
+/// Linux), which put a fixed delay on every call.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
