@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # What scripts/test and scripts/dev share: the tools the repository pins, built or installed
-# once and reused, and the throwaway PostgreSQL and FerretDB they run on a machine without
-# Docker. Sourced with $root set to the repository and $work to a temporary directory; every
+# once and reused, and the throwaway PostgreSQL, FerretDB and Redis they run on a machine
+# without Docker. Sourced with $root set to the repository and $work to a temporary directory; every
 # function reports through say() and missing(), which the sourcing script defines.
 
 tools_dir="$root/target/xir-tools"
@@ -137,6 +137,7 @@ stop_postgres() {
 }
 
 ferret_pid=""
+redis_pid=""
 
 # FerretDB (MongoDB wire protocol over SQLite in $work/ferretdb) on a free port (or $1);
 # sets mongodb_url. Needs go_tools tools ./cmd/xir-ferretdb first.
@@ -149,6 +150,22 @@ start_ferretdb() { # [port]
   wait_for_port 127.0.0.1 "$port" 30 FerretDB || { cat "$work/ferretdb.log" >&2; exit 1; }
   mongodb_url="mongodb://127.0.0.1:$port/"
   say "FerretDB v1.24.2 (SQLite backend) on 127.0.0.1:$port"
+}
+
+# A throwaway Redis (Debian's redis-server): in memory only, no snapshots, gone when stopped.
+start_redis() { # [port]
+  command -v redis-server >/dev/null || missing redis-server "install Redis (Debian: apt-get install redis-server)"
+  local port="${1:-$(free_port)}"
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --protected-mode yes \
+    --dir "$work" --logfile "$work/redis.log" --daemonize no >/dev/null 2>&1 &
+  redis_pid=$!
+  wait_for_port 127.0.0.1 "$port" 30 Redis || { cat "$work/redis.log" >&2; exit 1; }
+  redis_url="redis://127.0.0.1:$port/"
+  say "Redis on 127.0.0.1:$port ($(redis-server --version | awk '{print $3}'))"
+}
+
+stop_redis() {
+  if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; wait "$redis_pid" 2>/dev/null || true; redis_pid=""; fi
 }
 
 stop_ferretdb() {

@@ -13,7 +13,7 @@ use xir_proto::{
 
 use crate::{
     error::Error,
-    events::{self, Removal},
+    events,
     fanout::Entry,
     store::{self, AppliedDoc},
     timelines::Timelines,
@@ -109,18 +109,9 @@ impl Timelines {
                 .fan_out(entry, ids::timestamp_ms(entry.item_id))
                 .await?;
         }
-        let removed = match effects.removal {
-            Some(Removal::Tweet(tweet_id)) => doc! { "tweet_id": tweet_id },
-            Some(Removal::Repost {
-                tweet_id,
-                repost_id,
-            }) => doc! { "tweet_id": tweet_id, "item_id": repost_id },
-            None => return Ok(effects.label),
-        };
-        self.entries
-            .delete_many(removed)
-            .await
-            .during("remove timeline entries")?;
+        if let Some(entry) = effects.removal {
+            self.fanout.withdraw(entry).await?;
+        }
         Ok(effects.label)
     }
 
@@ -135,12 +126,15 @@ impl Timelines {
             let kind = NotificationKind::Follow;
             self.notify(&change.event_id, followee, follower, kind, 0)
                 .await?;
-            self.backfill(follower, followee).await?;
+            // A timeline Redis does not hold is built whole now (the new followee included),
+            // so fan-out reaches it from this follow on.
+            if self.fanout.homes.exists(follower).await? {
+                self.backfill(follower, followee).await?;
+            } else {
+                self.rebuild(follower).await?;
+            }
         } else {
-            self.entries
-                .delete_many(doc! { "owner_id": follower, "author_id": followee })
-                .await
-                .during("remove unfollowed entries")?;
+            self.fanout.homes.remove_author(follower, followee).await?;
         }
         let label = if change.following {
             "follow"
@@ -167,15 +161,17 @@ impl Timelines {
             .map_err(Error::Dependency)?
             .into_inner()
             .items;
-        for item in items {
-            let entry = Entry {
+        let entries: Vec<Entry> = items
+            .into_iter()
+            .map(|item| Entry {
                 item_id: item.item_id,
                 tweet_id: item.tweet_id,
                 author_id: followee,
                 reposted_by: item.reposted_by_user_id,
-            };
-            self.fanout.insert(&[follower], entry).await?;
-        }
+            })
+            .collect();
+        let written = self.fanout.homes.insert_into(follower, &entries).await?;
+        metrics::counter!(crate::fanout::ENTRIES_WRITTEN).increment(written);
         Ok(())
     }
 

@@ -17,6 +17,9 @@ metrics_port = 9104
 [database]
 name = "xir_timeline"
 
+[redis]
+key_prefix = "xir:"
+
 [user_service]
 url = "http://127.0.0.1:50052"
 
@@ -37,6 +40,8 @@ pub struct Settings {
     #[serde(default)]
     pub telemetry: TelemetrySettings,
     pub database: MongoSettings,
+    /// Home timelines.
+    pub redis: RedisSettings,
     /// Where access tokens are checked against (svc-auth's JWKS).
     #[serde(default)]
     pub auth: AuthSettings,
@@ -50,6 +55,16 @@ pub struct Settings {
     pub tweet_service: ServiceUrl,
 }
 
+/// `[redis]`: where home timelines live. `url` has no default (it may carry a password):
+/// `XIR_REDIS__URL=redis://127.0.0.1:6379/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Put before every key, so that several deployments (or test runs) can share a server.
+    pub key_prefix: String,
+}
+
 /// `[fanout]`: the hybrid model's knobs.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -57,11 +72,11 @@ pub struct FanoutSettings {
     /// Authors with more followers than this are not fanned out on write; their recent tweets
     /// are merged into followers' timelines at read time.
     pub celebrity_followers: i64,
-    /// Entries kept per timeline; older ones are trimmed.
+    /// Entries kept per timeline; older ones are trimmed in the write that adds one.
     pub timeline_cap: i64,
     /// Recent tweets copied into a timeline when its owner follows someone.
     pub backfill: i32,
-    /// Follower ids asked per streamed batch, and entries per bulk insert.
+    /// Follower ids asked per streamed batch.
     pub batch_size: i32,
     /// How long ApplyTweetEvent waits for its fan-out before answering "still applying" (the
     /// fan-out goes on; the sender retries and gets the outcome), in milliseconds.

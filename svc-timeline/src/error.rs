@@ -16,6 +16,9 @@ pub enum Error {
     Dependency(Status),
     #[error(transparent)]
     Database(#[from] DbError<mongodb::error::Error>),
+    /// Home timelines (Redis).
+    #[error(transparent)]
+    Cache(#[from] DbError<redis::RedisError>),
     #[error(transparent)]
     Ids(#[from] xir_common::ids::IdsUnavailable),
 }
@@ -39,6 +42,17 @@ impl From<Error> for Status {
                 Status::unavailable("a dependency is unavailable, try again")
             }
             Error::Database(error) => xir_common::mongo::status(&error),
+            Error::Cache(error) => {
+                let code = if error.source.is_io_error()
+                    || error.source.is_connection_dropped()
+                    || error.source.is_timeout()
+                {
+                    tonic::Code::Unavailable
+                } else {
+                    tonic::Code::Internal
+                };
+                xir_common::errors::opaque(code, &error)
+            }
             Error::Ids(error) => error.into(),
         }
     }

@@ -15,22 +15,16 @@ pub struct Notice {
     pub tweet_id: i64,
 }
 
-/// Timeline entries to remove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Removal {
-    /// Every entry of a deleted tweet, reposts included.
-    Tweet(i64),
-    /// One repost's entries.
-    Repost { tweet_id: i64, repost_id: i64 },
-}
-
 #[derive(Debug)]
 pub struct Effects {
     /// The event's kind, for the applied-events record and metrics.
     pub label: &'static str,
     pub notices: Vec<Notice>,
     pub fan_out: Option<Entry>,
-    pub removal: Option<Removal>,
+    /// The entry to take out of every timeline it was fanned out to: a deleted tweet, or an
+    /// undone repost. (Others' reposts of a deleted tweet stay in their followers' timelines
+    /// until read: hydration leaves out an item whose tweet is gone.)
+    pub removal: Option<Entry>,
 }
 
 pub fn effects(kind: Kind) -> Effects {
@@ -73,7 +67,12 @@ pub fn effects(kind: Kind) -> Effects {
         }
         Kind::Deleted(deleted) => {
             effects.label = "deleted";
-            effects.removal = Some(Removal::Tweet(deleted.tweet_id));
+            effects.removal = Some(Entry {
+                item_id: deleted.tweet_id,
+                tweet_id: deleted.tweet_id,
+                author_id: deleted.author_id,
+                reposted_by: 0,
+            });
         }
         Kind::Reposted(reposted) => {
             effects.label = "reposted";
@@ -92,9 +91,11 @@ pub fn effects(kind: Kind) -> Effects {
         }
         Kind::Unreposted(unreposted) => {
             effects.label = "unreposted";
-            effects.removal = Some(Removal::Repost {
+            effects.removal = Some(Entry {
+                item_id: unreposted.repost_id,
                 tweet_id: unreposted.tweet_id,
-                repost_id: unreposted.repost_id,
+                author_id: unreposted.reposter_id,
+                reposted_by: unreposted.reposter_id,
             });
         }
         Kind::Liked(liked) => {
@@ -112,7 +113,7 @@ pub fn effects(kind: Kind) -> Effects {
 
 #[cfg(test)]
 mod tests {
-    use xir_proto::timeline::v1::{TweetCreated, TweetReposted};
+    use xir_proto::timeline::v1::{TweetCreated, TweetDeleted, TweetReposted, TweetUnreposted};
 
     use super::*;
 
@@ -152,7 +153,7 @@ mod tests {
             (entry.item_id, entry.tweet_id, entry.reposted_by),
             (50, 50, 0)
         );
-        assert_eq!(effects.removal, None);
+        assert!(effects.removal.is_none());
     }
 
     #[test]
@@ -175,5 +176,40 @@ mod tests {
         );
         assert_eq!(effects.notices[0].kind, NotificationKind::Repost);
         assert_eq!(effects.notices[0].recipient, 1);
+    }
+
+    #[test]
+    fn a_delete_and_an_unrepost_take_out_exactly_the_entry_their_fan_out_put_in() {
+        let deleted = effects(Kind::Deleted(TweetDeleted {
+            tweet_id: 50,
+            author_id: 1,
+        }))
+        .removal
+        .expect("a removal");
+        let created = effects(Kind::Created(TweetCreated {
+            tweet_id: 50,
+            author_id: 1,
+            ..TweetCreated::default()
+        }))
+        .fan_out
+        .expect("fanned out");
+        assert_eq!(deleted.member(), created.member());
+
+        let unreposted = effects(Kind::Unreposted(TweetUnreposted {
+            repost_id: 90,
+            tweet_id: 50,
+            reposter_id: 7,
+        }))
+        .removal
+        .expect("a removal");
+        let reposted = effects(Kind::Reposted(TweetReposted {
+            repost_id: 90,
+            tweet_id: 50,
+            tweet_author_id: 1,
+            reposter_id: 7,
+        }))
+        .fan_out
+        .expect("fanned out");
+        assert_eq!(unreposted.member(), reposted.member());
     }
 }

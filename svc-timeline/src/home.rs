@@ -1,14 +1,12 @@
-//! The home timeline: a page from the owner's stored fan-out entries and the recent items of
-//! the celebrities they follow (read at request time, never fanned out), merged, then turned
-//! into items with their cards.
+//! The home timeline: a page from the owner's timeline in Redis (rebuilt first when it is
+//! missing) and the recent items of the celebrities they follow (read at request time, never
+//! fanned out), merged, then turned into items with their cards.
 
 use std::collections::HashSet;
 
-use futures_util::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::Document;
 use xir_common::{
     domain::{PageLimit, UserId},
-    errors::During,
     ids,
 };
 use xir_proto::{
@@ -17,10 +15,13 @@ use xir_proto::{
 
 use crate::{
     error::Error,
+    fanout::Entry,
     hydration::{BATCH, CardsById, ProfilesById},
-    store::EntryDoc,
     timelines::Timelines,
 };
+
+/// Timelines rebuilt because Redis had none (first read, eviction, a Redis restart).
+pub const REBUILDS: &str = "timeline_rebuilds_total";
 
 /// A timeline item before hydration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +97,7 @@ impl Timelines {
     ) -> Result<(Vec<pb::TimelineItem>, i64), Error> {
         // The stored entries and the celebrities' recent items, read at once.
         let (stored, pulled) = tokio::try_join!(
-            self.stored_items(me, &range.ids, limit.probe()),
+            self.stored_items(me, range, limit.probe()),
             self.celebrity_items(me, range.max_id, range.since_id, limit.probe()),
         )?;
         let items = stored.into_iter().chain(pulled).collect();
@@ -111,36 +112,84 @@ impl Timelines {
         Ok((timeline_items(items, cards, &profiles), next_max_id))
     }
 
-    /// The owner's stored fan-out entries in `range`, newest first, at most `probe`.
+    /// The owner's stored fan-out entries in `range`, newest first, at most `probe`; the
+    /// timeline is rebuilt first when Redis has none.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn stored_items(
         &self,
         owner: UserId,
-        range: &Document,
+        range: &Range,
         probe: i64,
     ) -> Result<Vec<Item>, Error> {
-        let mut filter = doc! { "owner_id": owner.get() };
-        if !range.is_empty() {
-            filter.insert("item_id", range.clone());
+        let homes = &self.fanout.homes;
+        let page = |owner| homes.page(owner, range.max_id, range.since_id, probe);
+        if let Some(items) = page(owner.get()).await? {
+            return Ok(items);
         }
-        let stored: Vec<EntryDoc> = self
-            .entries
-            .find(filter)
-            .sort(doc! { "item_id": -1 })
-            .limit(probe)
-            .await
-            .during("find timeline entries")?
-            .try_collect()
-            .await
-            .during("read timeline entries")?;
-        Ok(stored
-            .into_iter()
-            .map(|entry| Item {
-                item_id: entry.item_id,
-                tweet_id: entry.tweet_id,
-                reposted_by: entry.reposted_by,
+        self.rebuild(owner.get()).await?;
+        Ok(page(owner.get()).await?.unwrap_or_default())
+    }
+
+    /// Rebuilds `owner`'s timeline from the follow graph and recent tweets: their own and
+    /// those of everyone they follow below the celebrity threshold (celebrities are merged at
+    /// read time). The timeline is created first, so what is fanned out meanwhile goes in too.
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn rebuild(&self, owner: i64) -> Result<(), Error> {
+        let homes = &self.fanout.homes;
+        homes.create(owner).await?;
+        let threshold = self.fanout.settings.celebrity_followers;
+        let (followed, celebrities) = tokio::try_join!(
+            self.following(owner, 0),
+            self.following(owner, threshold + 1)
+        )?;
+        let celebrities: HashSet<i64> = celebrities.into_iter().collect();
+        let authors: Vec<i64> = std::iter::once(owner)
+            .chain(followed.into_iter().filter(|id| !celebrities.contains(id)))
+            .collect();
+        let mut entries = Vec::new();
+        for chunk in authors.chunks(BATCH) {
+            let recent = self
+                .tweets
+                .clone()
+                .list_recent_by_authors(ListRecentByAuthorsRequest {
+                    author_ids: chunk.to_vec(),
+                    max_id: 0,
+                    since_id: 0,
+                    limit: PageLimit::MAX as i32,
+                })
+                .await
+                .map_err(Error::Dependency)?
+                .into_inner()
+                .items;
+            entries.extend(recent.into_iter().map(|r| Entry {
+                item_id: r.item_id,
+                tweet_id: r.tweet_id,
+                author_id: if r.reposted_by_user_id != 0 {
+                    r.reposted_by_user_id
+                } else {
+                    r.author_id
+                },
+                reposted_by: r.reposted_by_user_id,
+            }));
+        }
+        homes.insert_into(owner, &entries).await?;
+        metrics::counter!(REBUILDS).increment(1);
+        Ok(())
+    }
+
+    /// Whom `owner` follows among accounts with at least `min_followers` followers.
+    async fn following(&self, owner: i64, min_followers: i64) -> Result<Vec<i64>, Error> {
+        Ok(self
+            .users
+            .clone()
+            .list_following_ids(ListFollowingIdsRequest {
+                user_id: owner,
+                min_followers_count: min_followers,
             })
-            .collect())
+            .await
+            .map_err(Error::Dependency)?
+            .into_inner()
+            .user_ids)
     }
 
     /// Read-time fan-in: the recent items, in the same range, of the authors `owner` follows
@@ -154,16 +203,8 @@ impl Timelines {
         probe: i64,
     ) -> Result<Vec<Item>, Error> {
         let celebrities = self
-            .users
-            .clone()
-            .list_following_ids(ListFollowingIdsRequest {
-                user_id: owner.get(),
-                min_followers_count: self.fanout.settings.celebrity_followers + 1,
-            })
-            .await
-            .map_err(Error::Dependency)?
-            .into_inner()
-            .user_ids;
+            .following(owner.get(), self.fanout.settings.celebrity_followers + 1)
+            .await?;
         let mut items = Vec::new();
         for chunk in celebrities.chunks(BATCH) {
             let recent = self

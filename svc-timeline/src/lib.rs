@@ -1,4 +1,4 @@
-//! svc-timeline: home timelines by hybrid fan-out, and notifications, over MongoDB.
+//! svc-timeline: home timelines by hybrid fan-out (Redis), and notifications (MongoDB).
 
 mod applying;
 pub mod config;
@@ -6,7 +6,8 @@ pub mod error;
 mod events;
 pub mod fanout;
 pub mod grpc;
-mod home;
+pub mod home;
+pub mod homes;
 mod hydration;
 pub mod markers;
 mod notifications;

@@ -8,6 +8,7 @@ use tonic::service::Routes;
 use xir_common::{
     auth::AccessPolicy,
     bootstrap::{Background, Keys, Served, Service, Skeleton},
+    errors::During,
     identity::{InternalRpc, Peer},
     ids::IdGenerator,
     mongo,
@@ -19,7 +20,10 @@ use xir_proto::{
     user::v1::user_service_client::UserServiceClient,
 };
 
-use crate::{config::Settings, fanout::Fanout, grpc::TimelineApi, store, timelines::Timelines};
+use crate::{
+    config::Settings, error::Error, fanout::Fanout, grpc::TimelineApi, homes::HomeTimelines, store,
+    timelines::Timelines,
+};
 
 pub const COMPONENT: &str = "svc-timeline";
 
@@ -42,6 +46,7 @@ pub struct Application {
     settings: Settings,
     skeleton: Skeleton,
     database: Database,
+    homes: Arc<HomeTimelines>,
     ids: Arc<IdGenerator>,
 }
 
@@ -51,12 +56,17 @@ impl Service for Application {
 
     async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
+        let homes = Arc::new(HomeTimelines::new(
+            &settings.redis,
+            settings.fanout.timeline_cap,
+        )?);
         let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
         let skeleton = Skeleton::bind(Peer::Timeline, SERVICE_NAME, &settings).await?;
         Ok(Self {
             settings,
             skeleton,
             database,
+            homes,
             ids,
         })
     }
@@ -74,13 +84,14 @@ impl Service for Application {
         let tweets =
             TweetServiceClient::new(connect(&self.settings.tweet_service.url, Peer::Tweet)?);
         let fanout = Arc::new(Fanout {
-            entries: self.database.collection(store::ENTRIES),
+            homes: self.homes.clone(),
             users: users.clone(),
             settings: self.settings.fanout.clone(),
         });
         let timelines = Timelines::new(&self.database, self.ids.clone(), fanout, users, tweets);
         let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
             .with_worker_lease(self.ids.clone());
+        let homes = self.homes.clone();
         let served = Served {
             routes: Routes::new(
                 TimelineServiceServer::new(TimelineApi::new(timelines))
@@ -88,7 +99,15 @@ impl Service for Application {
             ),
             policy: AccessPolicy::new(SERVICE_NAME, PUBLIC_RPCS, INTERNAL_RPCS),
             keys: Keys::Remote,
-            check: move || check.clone().check_owned(),
+            // Ready when MongoDB and Redis both answer.
+            check: move || {
+                let (mongo, homes) = (check.clone(), homes.clone());
+                async move {
+                    mongo.check_owned().await.during("check MongoDB")?;
+                    homes.ping().await?;
+                    Ok::<(), Error>(())
+                }
+            },
             background: Background::default(),
         };
         self.skeleton.serve(served, shutdown).await

@@ -1,28 +1,15 @@
-//! svc-timeline's collections and the indexes every query needs.
+//! svc-timeline's collections and the indexes every query needs. (Home timelines are in
+//! Redis: see `homes`.)
 
 use mongodb::bson::{DateTime, doc};
 use serde::{Deserialize, Serialize};
 pub use xir_common::mongo::is_duplicate;
 use xir_common::mongo::{IndexPlan, index};
 
-pub const ENTRIES: &str = "timeline_entries";
 pub const NOTIFICATIONS: &str = "notifications";
 pub const APPLIED_EVENTS: &str = "applied_events";
 /// One read marker per user, by `_id` (see [`crate::markers`]).
 pub const MARKERS: &str = "notification_markers";
-
-/// One entry of one home timeline: `item_id` orders it (the tweet's id, or the repost's).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryDoc {
-    pub owner_id: i64,
-    pub item_id: i64,
-    pub tweet_id: i64,
-    /// Whose follow brought it here: the author, or the reposter for a repost.
-    pub author_id: i64,
-    /// The reposter; 0 for an original tweet.
-    #[serde(default)]
-    pub reposted_by: i64,
-}
 
 /// A notification: `actor_id` did `kind` (a `NotificationKind`) to the recipient, on
 /// `tweet_id` (0 for a follow). Its id orders the list and dates it.
@@ -59,26 +46,6 @@ pub struct AppliedDoc {
 
 pub fn indexes() -> IndexPlan {
     vec![
-        // One entry per timeline and item (idempotent fan-out); a page reads it newest first.
-        (
-            ENTRIES,
-            index(
-                doc! { "owner_id": 1, "item_id": -1 },
-                "owner_newest_unique",
-                true,
-            ),
-        ),
-        // Unfollow removes one author's entries from one timeline.
-        (
-            ENTRIES,
-            index(
-                doc! { "owner_id": 1, "author_id": 1 },
-                "owner_author",
-                false,
-            ),
-        ),
-        // A deleted tweet leaves every timeline.
-        (ENTRIES, index(doc! { "tweet_id": 1 }, "tweet", false)),
         // A recipient's notifications, newest first.
         (
             NOTIFICATIONS,

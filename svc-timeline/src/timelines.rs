@@ -1,5 +1,5 @@
-//! svc-timeline's state: its collections, the fan-out writer and the clients of the services
-//! it reads from. The logic lives in `applying` (events), `home` and `notifications`.
+//! svc-timeline's state: its collections, the fan-out writer (over the home timelines in
+//! Redis) and the clients of the services it reads from. The logic lives in `applying` (events), `home` and `notifications`.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -13,7 +13,7 @@ use xir_proto::{
 
 use crate::{
     fanout::Fanout,
-    store::{self, AppliedDoc, EntryDoc, MarkerDoc, NotificationDoc},
+    store::{self, AppliedDoc, MarkerDoc, NotificationDoc},
 };
 
 /// The outcome of one event application still running, by event id.
@@ -23,7 +23,6 @@ pub(crate) type InFlight =
 #[derive(Clone)]
 pub struct Timelines {
     pub(crate) in_flight: InFlight,
-    pub(crate) entries: Collection<EntryDoc>,
     pub(crate) notifications: Collection<NotificationDoc>,
     pub(crate) markers: Collection<MarkerDoc>,
     pub(crate) applied: Collection<AppliedDoc>,
@@ -43,7 +42,6 @@ impl Timelines {
     ) -> Self {
         Self {
             in_flight: InFlight::default(),
-            entries: database.collection(store::ENTRIES),
             notifications: database.collection(store::NOTIFICATIONS),
             markers: database.collection(store::MARKERS),
             applied: database.collection(store::APPLIED_EVENTS),

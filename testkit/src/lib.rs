@@ -94,6 +94,14 @@ async fn launch<S: xir_common::bootstrap::Service + Send + 'static>(
     metrics
 }
 
+/// svc-timeline's `[redis]` settings: the test Redis, every key under `prefix:`.
+pub fn redis_toml(prefix: &str) -> String {
+    format!(
+        "[redis]\nurl = \"{}\"\nkey_prefix = \"{prefix}:\"\n",
+        testing::redis_url()
+    )
+}
+
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -223,7 +231,8 @@ impl Stack {
                 self.notifying_writes_toml(),
             ),
             Service::Timeline => format!(
-                "\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[tweet_service]\nurl = \"{}\"\n[fanout]\ncelebrity_followers = {}\ntimeline_cap = {}\n",
+                "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[tweet_service]\nurl = \"{}\"\n[fanout]\ncelebrity_followers = {}\ntimeline_cap = {}\n",
+                redis_toml(&self.timeline_database_name),
                 self.timeline_database_name,
                 self.url(Service::User),
                 self.url(Service::Tweet),
@@ -231,6 +240,20 @@ impl Stack {
                 self.options.timeline_cap,
             ),
         }
+    }
+
+    /// The Redis key of `owner`'s home timeline in this stack.
+    pub fn timeline_key(&self, owner: i64) -> String {
+        format!("{}:home:{owner}", self.timeline_database_name)
+    }
+
+    /// A connection to the Redis that holds this stack's home timelines.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(testing::redis_url())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("the test Redis answers")
     }
 
     /// Another svc-tweet replica on the same database (its own port), with its own relay.

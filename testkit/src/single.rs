@@ -21,10 +21,12 @@ impl MongoApp {
     }
 }
 
-/// The settings of a lone service on MongoDB at `url`, database `database`.
-pub fn settings<S: ServiceSettings>(url: &str, database: &str) -> S {
+/// The settings of a lone service on MongoDB at `url`, database `database`, and `extra`
+/// (TOML of sections only that service has).
+pub fn settings<S: ServiceSettings>(url: &str, database: &str, extra: &str) -> S {
     S::with_overrides(&format!(
         r#"{base}
+{extra}
 [database]
 url = "{url}"
 name = "{database}"
@@ -39,9 +41,10 @@ url = "http://127.0.0.1:9"
     .expect("valid test settings")
 }
 
-/// The service `S` in a fresh database (named after `prefix`), serving and ready.
-pub async fn spawn_ready<S: Service + Send + 'static>(prefix: &str) -> MongoApp {
-    let app = spawn_on::<S>(&testing::mongodb_url(), prefix).await;
+/// The service `S` in a fresh database (named after `prefix`), with `extra` settings,
+/// serving and ready.
+pub async fn spawn_ready<S: Service + Send + 'static>(prefix: &str, extra: &str) -> MongoApp {
+    let app = spawn_on::<S>(&testing::mongodb_url(), prefix, extra).await;
     testing::wait_for_health(
         app.grpc_addr,
         "readiness",
@@ -52,11 +55,15 @@ pub async fn spawn_ready<S: Service + Send + 'static>(prefix: &str) -> MongoApp 
     app
 }
 
-/// The service `S` connecting through `url` (maybe a proxy), in a fresh database; not waited
-/// for.
-pub async fn spawn_on<S: Service + Send + 'static>(url: &str, prefix: &str) -> MongoApp {
+/// The service `S` connecting through `url` (maybe a proxy), in a fresh database, with
+/// `extra` settings; not waited for.
+pub async fn spawn_on<S: Service + Send + 'static>(
+    url: &str,
+    prefix: &str,
+    extra: &str,
+) -> MongoApp {
     let name = testing::unique_name(prefix);
-    let application = S::build(settings(url, &name))
+    let application = S::build(settings(url, &name, extra))
         .await
         .expect("cannot build the application");
     let direct = mongodb::Client::with_uri_str(testing::mongodb_url())

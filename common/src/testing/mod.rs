@@ -19,6 +19,7 @@ pub use proxy::SwitchableProxy;
 
 pub const POSTGRES_URL_ENV: &str = "XIR_TEST_POSTGRES_URL";
 pub const MONGODB_URL_ENV: &str = "XIR_TEST_MONGODB_URL";
+pub const REDIS_URL_ENV: &str = "XIR_TEST_REDIS_URL";
 /// The grpcurl binary built from tools/ (scripts/test sets it).
 pub const GRPCURL_ENV: &str = "XIR_TEST_GRPCURL";
 
@@ -72,6 +73,11 @@ pub fn with_database(url: &str, database: &str) -> String {
 /// The MongoDB-protocol server for tests; each test picks its own database name.
 pub fn mongodb_url() -> String {
     required_env(MONGODB_URL_ENV)
+}
+
+/// The Redis server for tests; each test picks its own key prefix.
+pub fn redis_url() -> String {
+    required_env(REDIS_URL_ENV)
 }
 
 /// Both listeners on 127.0.0.1 with free ports, a short grace.

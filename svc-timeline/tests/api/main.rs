@@ -1,7 +1,9 @@
 //! svc-timeline's integration tests: the real application on port 0 against a real
-//! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available).
+//! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available) and a real
+//! Redis.
 
 mod helpers;
+mod homes;
 mod notifications;
 mod probes;
 mod timeline;

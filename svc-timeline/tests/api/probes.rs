@@ -13,11 +13,15 @@ async fn serves_health_reflection_and_rpc_metrics() {
 
     let indexes = app
         .database
-        .collection::<mongodb::bson::Document>(svc_timeline::store::ENTRIES)
+        .collection::<mongodb::bson::Document>(svc_timeline::store::NOTIFICATIONS)
         .list_index_names()
         .await
         .expect("list indexes");
-    for wanted in ["owner_newest_unique", "owner_author", "tweet"] {
+    for wanted in [
+        "recipient_newest",
+        "event_recipient_unique",
+        "recipient_actor_kind_target_unique",
+    ] {
         assert!(
             indexes.iter().any(|i| i == wanted),
             "{wanted} missing from {indexes:?}"

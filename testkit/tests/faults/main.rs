@@ -185,6 +185,11 @@ fn service_processes(
                     "XIR_DATABASE__NAME",
                     testing::unique_name("faults_timeline"),
                 ),
+                ("XIR_REDIS__URL", testing::redis_url()),
+                (
+                    "XIR_REDIS__KEY_PREFIX",
+                    format!("{}:", testing::unique_name("faults_timeline")),
+                ),
                 ("XIR_USER_SERVICE__URL", url(user_addr)),
                 ("XIR_TWEET_SERVICE__URL", url(tweet_addr)),
             ]),

@@ -240,6 +240,8 @@ impl Environment {
             "svc-timeline" => env.extend([
                 ("XIR_DATABASE__URL", mongo),
                 ("XIR_DATABASE__NAME", self.timeline_db.clone()),
+                ("XIR_REDIS__URL", testing::redis_url()),
+                ("XIR_REDIS__KEY_PREFIX", format!("{}:", self.timeline_db)),
                 ("XIR_USER_SERVICE__URL", self.url("svc-user")),
                 ("XIR_TWEET_SERVICE__URL", self.url("svc-tweet")),
             ]),
