@@ -1,7 +1,7 @@
 //! Home timelines in Redis: each timeline capped in the write that adds to it, idempotent by
 //! member, written only once it exists, and rebuilt whole when it is lost.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use svc_timeline::{
     config::RedisSettings,
@@ -9,9 +9,50 @@ use svc_timeline::{
     homes::{HomeTimelines, SENTINEL},
 };
 use xir_common::testing;
+use xir_proto::tweet::v1::Tweet;
 use xir_testkit::{Options, Stack};
 
 use crate::timeline::{home, say, wait_for_timeline};
+
+/// The members of `owners`' timelines that are `member`, by owner (one pipelined round trip).
+pub(crate) async fn holding(stack: &Stack, owners: &[i64], member: &str) -> HashSet<i64> {
+    let mut pipe = redis::pipe();
+    for &owner in owners {
+        pipe.zscore(stack.timeline_key(owner), member);
+    }
+    let scores: Vec<Option<f64>> = pipe
+        .query_async(&mut stack.redis().await)
+        .await
+        .expect("read timelines");
+    owners
+        .iter()
+        .zip(scores)
+        .filter_map(|(&owner, score)| score.map(|_| owner))
+        .collect()
+}
+
+/// Makes `owners`' timelines exist, empty, as an active reader's do (seeded accounts never
+/// followed through the API, so svc-timeline built none for them).
+pub(crate) async fn timelines_exist(stack: &Stack, owners: &[i64]) {
+    let mut pipe = redis::pipe();
+    for &owner in owners {
+        pipe.zadd(stack.timeline_key(owner), svc_timeline::homes::SENTINEL, 0)
+            .ignore();
+    }
+    pipe.query_async::<()>(&mut stack.redis().await)
+        .await
+        .expect("create timelines");
+}
+
+/// The timeline entry a fan-out of `tweet` writes.
+pub(crate) fn tweet_entry(tweet: &Tweet) -> Entry {
+    Entry {
+        item_id: tweet.tweet_id,
+        tweet_id: tweet.tweet_id,
+        author_id: tweet.author_id,
+        reposted_by: 0,
+    }
+}
 
 fn entry(item_id: i64) -> Entry {
     Entry {

@@ -3,6 +3,8 @@ use std::{collections::HashSet, time::Duration};
 use futures_util::{StreamExt, stream};
 use mongodb::bson::{Document, doc};
 use svc_timeline::fanout::Entry;
+
+use crate::homes::{holding, timelines_exist, tweet_entry};
 use tonic::Code;
 use xir_common::testing;
 use xir_proto::{
@@ -189,36 +191,6 @@ async fn pages_are_newest_first_without_gaps_or_duplicates_while_tweets_arrive()
     assert_eq!(error.code(), Code::Unauthenticated);
 }
 
-/// The members of `owners`' timelines that are `member`, by owner (one pipelined round trip).
-pub(crate) async fn holding(stack: &Stack, owners: &[i64], member: &str) -> HashSet<i64> {
-    let mut pipe = redis::pipe();
-    for &owner in owners {
-        pipe.zscore(stack.timeline_key(owner), member);
-    }
-    let scores: Vec<Option<f64>> = pipe
-        .query_async(&mut stack.redis().await)
-        .await
-        .expect("read timelines");
-    owners
-        .iter()
-        .zip(scores)
-        .filter_map(|(&owner, score)| score.map(|_| owner))
-        .collect()
-}
-
-/// Makes `owners`' timelines exist, empty, as an active reader's do (seeded accounts never
-/// followed through the API, so svc-timeline built none for them).
-pub(crate) async fn timelines_exist(stack: &Stack, owners: &[i64]) {
-    let mut pipe = redis::pipe();
-    for &owner in owners {
-        pipe.zadd(stack.timeline_key(owner), svc_timeline::homes::SENTINEL, 0)
-            .ignore();
-    }
-    pipe.query_async::<()>(&mut stack.redis().await)
-        .await
-        .expect("create timelines");
-}
-
 /// A tweet by an author with 5,000 followers reaches all 5,000 home timelines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tweet_reaches_five_thousand_home_timelines() {
@@ -366,16 +338,6 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
             .all(|entry| entry.author_id != 2),
         "an entry brought by the unfollowed author remains: {members:?}"
     );
-}
-
-/// The timeline entry a fan-out of `tweet` writes.
-pub(crate) fn tweet_entry(tweet: &Tweet) -> Entry {
-    Entry {
-        item_id: tweet.tweet_id,
-        tweet_id: tweet.tweet_id,
-        author_id: tweet.author_id,
-        reposted_by: 0,
-    }
 }
 
 /// 2 reposts 3's tweet and quotes it: both reach 1, who does not follow 3.
