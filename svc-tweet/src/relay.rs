@@ -1,21 +1,22 @@
 //! The relay of the events waiting in tweet documents.
 //!
-//! It claims one tweet with pending events at a time with `findAndModify`, setting an expiring
-//! lease (`outbox_lease_until`) so that several relays (replicas) never work on one document at
-//! once in the normal case; delivers its events in the order they were written; removes the
-//! delivered ones in one update; and, when a delivery fails, pushes the lease out by the retry
-//! backoff so that the document waits before the next attempt. A relay that dies mid-way leaves
+//! Each pass claims a batch of tweets with pending events (up to `outbox.batch_size`) in three
+//! queries whatever the batch's size: find the due ids, set an expiring lease
+//! (`outbox_lease_until`) and this pass's claim id on those still due, read back the ones that
+//! carry the claim id. Several relays (replicas) thus never work on one document at once in the
+//! normal case. The claimed tweets are worked concurrently: each delivers its events in the
+//! order they were written, removes the delivered ones in one update, and, when a delivery
+//! fails, pushes its lease out by the retry backoff so that it waits before the next attempt. A relay that dies mid-way leaves
 //! the lease to expire; the receivers are idempotent on the event id, so a redelivery is safe.
 //! An event its receiver refuses for good is moved to the document's `outbox_rejected` (with
 //! the reason) instead of blocking the events after it.
 
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt, stream};
 use mongodb::{
     Collection, Database,
     bson::{self, DateTime, Document, doc},
-    options::ReturnDocument,
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -92,20 +93,57 @@ fn millis_from_now(ms: u64) -> DateTime {
     DateTime::from_millis(DateTime::now().timestamp_millis() + ms as i64)
 }
 
-/// Claims and works one document; false when none was due.
+/// Tweets of one batch worked at once (each its own events in order).
+const TWEETS_AT_ONCE: usize = 16;
+
+/// Claims a batch of documents and works them; false when none was due.
 pub async fn relay_once(
     tweets: &Collection<Document>,
     settings: &OutboxSettings,
     receivers: &Receivers,
 ) -> mongodb::error::Result<bool> {
     let lease = millis_from_now(settings.lease_ms);
-    let (id, claimed) = match claim(tweets, lease).await? {
-        Claim::NoneDue => return Ok(false),
-        Claim::TakenElsewhere => return Ok(true),
-        Claim::Claimed { id, document } => (id, document),
+    let claim = claim_id();
+    let claimed = claim_batch(tweets, lease, claim, settings.batch_size).await?;
+    if claimed.is_empty() {
+        return Ok(false);
+    }
+    let outcomes: Vec<mongodb::error::Result<()>> = stream::iter(claimed)
+        .map(|document| work(tweets, settings, receivers, claim, document))
+        .buffer_unordered(TWEETS_AT_ONCE)
+        .collect()
+        .await;
+    outcomes
+        .into_iter()
+        .collect::<mongodb::error::Result<()>>()?;
+    Ok(true)
+}
+
+/// An id no other pass of any relay uses: its claim on the documents it leased.
+fn claim_id() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static NEXT: AtomicI64 = AtomicI64::new(0);
+    // The process id and the time it started make it unique across replicas and restarts.
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        (i64::from(std::process::id()) << 40) ^ DateTime::now().timestamp_millis() << 8
+    });
+    base ^ NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Delivers one claimed tweet's events in order and records the outcome in one update.
+async fn work(
+    tweets: &Collection<Document>,
+    settings: &OutboxSettings,
+    receivers: &Receivers,
+    claim: i64,
+    document: Document,
+) -> mongodb::error::Result<()> {
+    let Ok(id) = document.get_i64("_id") else {
+        return Ok(());
     };
     let mut settlement = Settlement::default();
-    for (key, event) in pending_events(&claimed) {
+    for (key, event) in pending_events(&document) {
         match deliver(receivers, &event).await {
             Ok(()) => settlement.delivered(&key, &event),
             Err(DeliveryError::Rejected(reason)) => {
@@ -122,10 +160,10 @@ pub async fn relay_once(
             }
         }
     }
-    // Only while the lease is still ours: past it another relay may be working the document.
+    // Only while the claim is still ours: past the lease another pass may have claimed it.
     let outcome = tweets
         .update_one(
-            doc! { "_id": id, "outbox_lease_until": lease },
+            doc! { "_id": id, "outbox_claim": claim },
             settlement.into_update(),
         )
         .await?;
@@ -135,24 +173,18 @@ pub async fn relay_once(
             "outbox lease expired before the relay finished; events may be delivered again"
         );
     }
-    Ok(true)
+    Ok(())
 }
 
-/// What looking for a tweet with due events found.
-enum Claim {
-    NoneDue,
-    /// Another relay claimed it between the search and the claim.
-    TakenElsewhere,
-    /// Ours until the lease ends: the tweet as it is now.
-    Claimed {
-        id: i64,
-        document: Document,
-    },
-}
-
-/// Finds a tweet with due events and claims it until `lease`; the claim itself checks again that
-/// it is still due (another replica may have claimed it in between).
-async fn claim(tweets: &Collection<Document>, lease: DateTime) -> mongodb::error::Result<Claim> {
+/// Claims up to `limit` tweets with due events until `lease`, in three queries; the claim
+/// itself checks again that each is still due (another replica may have claimed it in
+/// between), and only the documents carrying `claim` afterwards are ours.
+async fn claim_batch(
+    tweets: &Collection<Document>,
+    lease: DateTime,
+    claim: i64,
+    limit: i64,
+) -> mongodb::error::Result<Vec<Document>> {
     let due = doc! {
         "outbox_count": { "$gt": 0 },
         "$or": [
@@ -160,27 +192,33 @@ async fn claim(tweets: &Collection<Document>, lease: DateTime) -> mongodb::error
             { "outbox_lease_until": { "$lt": DateTime::now() } },
         ],
     };
-    let Some(candidate) = tweets
-        .find_one(due.clone())
+    let candidates: Vec<Document> = tweets
+        .find(due.clone())
         .projection(doc! { "_id": 1 })
+        .limit(limit.max(1))
         .await?
-    else {
-        return Ok(Claim::NoneDue);
-    };
-    let Ok(id) = candidate.get_i64("_id") else {
-        return Ok(Claim::NoneDue);
-    };
-    let mut filter = due;
-    filter.insert("_id", id);
-    let claimed = tweets
-        .find_one_and_update(filter, doc! { "$set": { "outbox_lease_until": lease } })
-        // No projection: FerretDB's findAndModify does not take one.
-        .return_document(ReturnDocument::After)
+        .try_collect()
         .await?;
-    Ok(match claimed {
-        Some(document) => Claim::Claimed { id, document },
-        None => Claim::TakenElsewhere,
-    })
+    let ids: Vec<i64> = candidates
+        .iter()
+        .filter_map(|c| c.get_i64("_id").ok())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut filter = due;
+    filter.insert("_id", doc! { "$in": &ids });
+    tweets
+        .update_many(
+            filter,
+            doc! { "$set": { "outbox_lease_until": lease, "outbox_claim": claim } },
+        )
+        .await?;
+    tweets
+        .find(doc! { "_id": { "$in": &ids }, "outbox_claim": claim })
+        .await?
+        .try_collect()
+        .await
 }
 
 /// A claimed tweet's pending events in the order they were written (their keys are
