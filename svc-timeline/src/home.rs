@@ -132,7 +132,8 @@ impl Timelines {
 
     /// Rebuilds `owner`'s timeline from the follow graph and recent tweets: their own and
     /// those of everyone they follow below the celebrity threshold (celebrities are merged at
-    /// read time). The timeline is created first, so what is fanned out meanwhile goes in too.
+    /// read time). The timeline is created first, so what is fanned out meanwhile goes in too,
+    /// and marked built last.
     #[tracing::instrument(skip_all)]
     pub(crate) async fn rebuild(&self, owner: i64) -> Result<(), Error> {
         let homes = &self.fanout.homes;
@@ -173,6 +174,8 @@ impl Timelines {
             }));
         }
         homes.insert_into(owner, &entries).await?;
+        // Only now: a rebuild that failed above leaves the timeline to be rebuilt again.
+        homes.mark_built(owner).await?;
         metrics::counter!(REBUILDS).increment(1);
         Ok(())
     }

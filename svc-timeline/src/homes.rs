@@ -6,10 +6,12 @@
 //! Every member has score 0 and reads `<item id, 20 digits>:<tweet>:<author>:<reposter>`, so
 //! the set orders by item id exactly (lexicographic order of fixed-width digits; a float score
 //! would round snowflake ids), a page is one `ZRANGE … BYLEX REV LIMIT`, and inserting the same
-//! entry twice is a no-op. A timeline is created with a sentinel member (item id 0), so an
-//! existing but empty timeline is told apart from a missing one; fan-out writes only to
-//! timelines that exist (a missing one gets everything from its rebuild) and trims each to its
-//! cap by rank in the same round trip.
+//! entry twice is a no-op. A timeline is created with a sentinel member (item id 0), so fan-out,
+//! which writes only to timelines that exist (a missing one gets everything from its rebuild),
+//! writes to it from then on, and trims each to its cap by rank in the same round trip. A
+//! second key, `…:built`, is set once a rebuild has put everything in: a timeline whose rebuild
+//! failed or was cut short (a dependency down, the process killed) reads as missing and is
+//! rebuilt again, never served half-built.
 
 use redis::{Script, aio::ConnectionManager};
 use tokio::sync::OnceCell;
@@ -101,6 +103,11 @@ impl HomeTimelines {
 
     fn key(&self, owner: i64) -> String {
         format!("{}home:{owner}", self.prefix)
+    }
+
+    /// Set once `owner`'s timeline is complete (see the module's comment).
+    fn built_key(&self, owner: i64) -> String {
+        format!("{}home:{owner}:built", self.prefix)
     }
 
     /// Answers once Redis does (the readiness check).
@@ -203,15 +210,28 @@ impl HomeTimelines {
         Ok(())
     }
 
-    /// Whether `owner`'s timeline is in Redis.
+    /// Whether `owner`'s timeline is in Redis, complete.
     pub async fn exists(&self, owner: i64) -> Result<bool, Error> {
         let mut connection = self.connection().await?;
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(self.key(owner))
+        let (timeline, built): (bool, bool) = redis::pipe()
+            .exists(self.key(owner))
+            .exists(self.built_key(owner))
             .query_async(&mut connection)
             .await
             .during("look a timeline up")?;
-        Ok(exists)
+        Ok(timeline && built)
+    }
+
+    /// Records that `owner`'s timeline holds everything it should (a rebuild's last step).
+    pub async fn mark_built(&self, owner: i64) -> Result<(), Error> {
+        let mut connection = self.connection().await?;
+        redis::cmd("SET")
+            .arg(self.built_key(owner))
+            .arg(1)
+            .query_async::<()>(&mut connection)
+            .await
+            .during("mark a timeline built")?;
+        Ok(())
     }
 
     /// Creates `owner`'s timeline (empty, or as it is), so fan-out starts writing to it. A
@@ -229,7 +249,7 @@ impl HomeTimelines {
     }
 
     /// The newest `probe` items of `owner`'s timeline in the range, newest first; `None` when
-    /// the timeline does not exist. One round trip.
+    /// the timeline does not exist, complete. One round trip.
     #[tracing::instrument(skip_all)]
     pub async fn page(
         &self,
@@ -241,8 +261,9 @@ impl HomeTimelines {
         let mut connection = self.connection().await?;
         let key = self.key(owner);
         let (upper, lower) = lex_bounds(max_id, since_id);
-        let (exists, members): (bool, Vec<String>) = redis::pipe()
+        let (exists, built, members): (bool, bool, Vec<String>) = redis::pipe()
             .exists(&key)
+            .exists(self.built_key(owner))
             .cmd("ZRANGE")
             .arg(&key)
             .arg(upper)
@@ -255,7 +276,7 @@ impl HomeTimelines {
             .query_async(&mut connection)
             .await
             .during("read a timeline page")?;
-        Ok(exists.then(|| {
+        Ok((exists && built).then(|| {
             members
                 .iter()
                 .filter_map(|m| Entry::from_member(m))

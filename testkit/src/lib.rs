@@ -256,6 +256,33 @@ impl Stack {
             .expect("the test Redis answers")
     }
 
+    /// Makes `owners`' home timelines exist, empty, as an active user's do: svc-timeline
+    /// builds one when its owner first reads it or follows someone, and seeded accounts never
+    /// did either. Fan-out writes only to timelines that exist.
+    pub async fn create_timelines(&self, owners: &[i64]) {
+        let mut pipe = redis::pipe();
+        for &owner in owners {
+            let key = self.timeline_key(owner);
+            pipe.zadd(&key, svc_timeline::homes::SENTINEL, 0).ignore();
+            pipe.set(format!("{key}:built"), 1).ignore();
+        }
+        pipe.query_async::<()>(&mut self.redis().await)
+            .await
+            .expect("create timelines");
+    }
+
+    /// How many entries `owner`'s home timeline holds in Redis.
+    pub async fn timeline_len(&self, owner: i64) -> u64 {
+        // Every real entry: the sentinel (item 0) sorts below the bound.
+        redis::cmd("ZLEXCOUNT")
+            .arg(self.timeline_key(owner))
+            .arg("[00000000000000000001")
+            .arg("+")
+            .query_async(&mut self.redis().await)
+            .await
+            .expect("count timeline entries")
+    }
+
     /// Another svc-tweet replica on the same database (its own port), with its own relay.
     pub async fn start_tweet_replica(&self) -> SocketAddr {
         let settings = svc_tweet::config::Settings::with_overrides(&format!(

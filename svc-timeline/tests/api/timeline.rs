@@ -4,7 +4,7 @@ use futures_util::{StreamExt, stream};
 use mongodb::bson::{Document, doc};
 use svc_timeline::fanout::Entry;
 
-use crate::homes::{holding, timelines_exist, tweet_entry};
+use crate::homes::{holding, tweet_entry};
 use tonic::Code;
 use xir_common::testing;
 use xir_proto::{
@@ -199,7 +199,7 @@ async fn a_tweet_reaches_five_thousand_home_timelines() {
     stack.seed_profiles(1, 1, "author").await;
     let followers = stack.seed_profiles(1_000, FOLLOWERS, "reader").await;
     stack.seed_followers(1, &followers).await;
-    timelines_exist(&stack, &followers).await;
+    stack.create_timelines(&followers).await;
 
     let started = std::time::Instant::now();
     let tweet = say(&stack, 1, "hello, five thousand").await;
@@ -257,8 +257,8 @@ async fn celebrities_are_merged_at_read_time() {
     let fans = stack.seed_profiles(100, 4, "fan").await;
     stack.seed_followers(1, &fans).await; // 4 followers > threshold 3
     // The fans' timelines exist, so a fan-out to them would show.
-    timelines_exist(&stack, &[1]).await;
-    timelines_exist(&stack, &fans).await;
+    stack.create_timelines(&[1]).await;
+    stack.create_timelines(&fans).await;
     stack.follow(100, 10).await;
     drained(&stack).await;
 
