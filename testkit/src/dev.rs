@@ -3,7 +3,8 @@
 //! that need what only whole processes show (each service's own traces in Jaeger, Prometheus
 //! scraping every target, a clean stop) start the platform through the script itself.
 //!
-//! Runs the debug binaries `scripts/test` built (`--debug --no-build`).
+//! Runs the binaries `scripts/test` built (`--debug --no-build`); the benchmark starts the
+//! release binaries it built (`Profile::Release`).
 
 use std::{
     collections::HashMap,
@@ -27,10 +28,23 @@ fn signal(pid: u32, name: &str) {
         .status();
 }
 
+/// Which build of the services `scripts/dev` runs (already built: it is given `--no-build`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
 impl DevStack {
-    /// Starts `scripts/dev`, with `DIR/<service>.toml` settings for the services named in
-    /// `settings`, and waits (at most five minutes) until it reports everything ready.
+    /// Starts `scripts/dev` on the debug binaries, with `DIR/<service>.toml` settings for the
+    /// services named in `settings`, and waits (at most five minutes) until it reports
+    /// everything ready.
     pub async fn start(settings: &[(&str, &str)]) -> DevStack {
+        Self::start_profile(Profile::Debug, settings).await
+    }
+
+    /// [`DevStack::start`] on the binaries of `profile`.
+    pub async fn start_profile(profile: Profile, settings: &[(&str, &str)]) -> DevStack {
         let dir = tempfile::tempdir().expect("temporary directory");
         let state = dir.path().join("state");
         let config = dir.path().join("config");
@@ -39,8 +53,12 @@ impl DevStack {
             std::fs::write(config.join(format!("{service}.toml")), toml).expect("settings file");
         }
         let log = std::fs::File::create(dir.path().join("dev.log")).expect("dev.log");
-        let script = Command::new(crate::edge::repository().join("scripts/dev"))
-            .args(["--debug", "--no-build", "--free-ports", "--state-dir"])
+        let mut command = Command::new(crate::edge::repository().join("scripts/dev"));
+        if profile == Profile::Debug {
+            command.arg("--debug");
+        }
+        let script = command
+            .args(["--no-build", "--free-ports", "--state-dir"])
             .arg(&state)
             .arg("--config-dir")
             .arg(&config)

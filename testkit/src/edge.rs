@@ -56,7 +56,7 @@ fn tool(env: &str) -> String {
 }
 
 /// The workspace: the repository this crate sits in.
-pub(crate) fn repository() -> PathBuf {
+pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the workspace holds testkit")

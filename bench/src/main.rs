@@ -1,0 +1,351 @@
+//! xir-bench: runs the platform as `scripts/dev` does (release build), seeds it, loads it and
+//! writes `BENCHMARKS.md` and `bench/results.json`. See `--help` and the README's
+//! "Benchmark" section.
+
+mod fanout;
+mod load;
+mod machine;
+mod mix;
+mod report;
+mod seed;
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+use xir_proto::{
+    auth::v1::{SignUpRequest, auth_service_client::AuthServiceClient},
+    timeline::v1::timeline_service_client::TimelineServiceClient,
+    tweet::v1::tweet_service_client::TweetServiceClient,
+    user::v1::user_service_client::UserServiceClient,
+};
+use xir_testkit::dev::{DevStack, Profile};
+
+use crate::seed::Account;
+
+/// svc-timeline's `fanout.timeline_cap` (the default the stack runs with).
+pub const TIMELINE_CAP: usize = 800;
+/// The celebrity threshold the bench runs svc-timeline with: above the largest fan-out it
+/// measures (100k), so that one is fanned out, not merged at read time.
+const CELEBRITY_FOLLOWERS: i64 = 150_000;
+
+const USAGE: &str = "usage: xir-bench [--quick] [--debug] [--out DIR] [--compare FILE]
+  --quick     a smoke run: a slice of the graph, short loads, small fan-outs (CI runs this)
+  --debug     run the debug binaries scripts/test built instead of release ones
+  --out DIR   where BENCHMARKS.md and results.json go (default: the repository root and bench/)
+  --compare   a results.json of an earlier run, compared figure by figure in BENCHMARKS.md";
+
+#[derive(Clone)]
+pub struct Clients {
+    pub auth: AuthServiceClient<Channel>,
+    pub user: UserServiceClient<Channel>,
+    pub tweet: TweetServiceClient<Channel>,
+    pub timeline: TimelineServiceClient<Channel>,
+    pub redis: redis::aio::MultiplexedConnection,
+}
+
+struct Options {
+    quick: bool,
+    debug: bool,
+    out: Option<PathBuf>,
+    compare: Option<PathBuf>,
+}
+
+/// How big a run is.
+struct Scale {
+    graph_limit: Option<usize>,
+    load: Duration,
+    mix_rates: Vec<f64>,
+    fan_outs: Vec<i64>,
+    celebrity_posts: u64,
+    converge_within: Duration,
+    /// How long one fan-out may take before it is reported as not done.
+    fan_out_within: Duration,
+}
+
+impl Scale {
+    fn of(options: &Options) -> Self {
+        if options.quick {
+            Scale {
+                graph_limit: Some(40),
+                load: Duration::from_secs(2),
+                mix_rates: vec![20.0],
+                fan_outs: vec![100],
+                celebrity_posts: 10,
+                converge_within: Duration::from_secs(60),
+                fan_out_within: Duration::from_secs(60),
+            }
+        } else {
+            Scale {
+                graph_limit: None,
+                load: Duration::from_secs(20),
+                mix_rates: vec![100.0, 250.0, 500.0, 750.0, 1000.0, 1500.0],
+                fan_outs: vec![1_000, 10_000, 100_000],
+                celebrity_posts: 300,
+                converge_within: Duration::from_secs(600),
+                fan_out_within: Duration::from_secs(120),
+            }
+        }
+    }
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        quick: false,
+        debug: false,
+        out: None,
+        compare: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--debug" => options.debug = true,
+            "--out" => options.out = Some(args.next().ok_or("--out needs a directory")?.into()),
+            "--compare" => {
+                options.compare = Some(args.next().ok_or("--compare needs a file")?.into())
+            }
+            _ => return Err(format!("unknown argument {arg}")),
+        }
+    }
+    Ok(options)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("{error}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xir-bench: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Settings the stack runs with: tokens that outlive the run, write limits that do not
+/// throttle the seeding, and the celebrity threshold above.
+fn stack_settings() -> Vec<(&'static str, String)> {
+    let generous = "[notifying_writes]\nper_minute = 100000000\nburst = 100000000\n".to_owned();
+    vec![
+        ("svc-auth", "[tokens]\naccess_ttl_secs = 86400\n".to_owned()),
+        ("svc-user", generous.clone()),
+        ("svc-tweet", generous),
+        (
+            "svc-timeline",
+            format!("[fanout]\ncelebrity_followers = {CELEBRITY_FOLLOWERS}\n"),
+        ),
+    ]
+}
+
+async fn connect(stack: &DevStack) -> anyhow::Result<Clients> {
+    Ok(Clients {
+        auth: AuthServiceClient::new(mix::channel(stack.get("XIR_DEV_AUTH_GRPC")).await?),
+        user: UserServiceClient::new(mix::channel(stack.get("XIR_DEV_USER_GRPC")).await?),
+        tweet: TweetServiceClient::new(mix::channel(stack.get("XIR_DEV_TWEET_GRPC")).await?),
+        timeline: TimelineServiceClient::new(
+            mix::channel(stack.get("XIR_DEV_TIMELINE_GRPC")).await?,
+        ),
+        redis: redis::Client::open(stack.get("XIR_DEV_REDIS_URL"))?
+            .get_multiplexed_async_connection()
+            .await
+            .context("connect to the stack's Redis")?,
+    })
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    let scale = Scale::of(&options);
+    let profile = if options.debug {
+        Profile::Debug
+    } else {
+        Profile::Release
+    };
+    if profile == Profile::Release {
+        build_release()?;
+    }
+    eprintln!("xir-bench: starting the platform (scripts/dev, {profile:?} binaries)");
+    let settings = stack_settings();
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(s, t)| (*s, t.as_str())).collect();
+    let stack = DevStack::start_profile(profile, &settings).await;
+    let clients = connect(&stack).await?;
+    let services = machine::services(&stack.pids());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle_rss: Value = services
+        .iter()
+        .map(|(name, &pid)| (name.clone(), json!(machine::rss_mib(pid))))
+        .collect();
+
+    eprintln!("xir-bench: health checks, bare tonic and the stack's");
+    let bare = mix::health(
+        mix::channel(&mix::bare_health_server().await?.to_string()).await?,
+        10,
+        scale.load,
+    )
+    .await;
+    let ours = mix::health(
+        mix::channel(stack.get("XIR_DEV_USER_GRPC")).await?,
+        10,
+        scale.load,
+    )
+    .await;
+
+    let graph = seed::Graph::reed98(scale.graph_limit)?;
+    eprintln!(
+        "xir-bench: seeding {} ({} users, {} follows, {} tweets)",
+        graph.name,
+        graph.nodes,
+        graph.edges.len() * 2,
+        graph.nodes * seed::TWEETS_PER_USER
+    );
+    let run_id = format!("{:x}", std::process::id() % 0xfff);
+    let seeded = seed::seed(&clients, &graph, &run_id, scale.converge_within).await?;
+
+    let degrees = graph.degrees();
+    let busiest = (0..graph.nodes)
+        .max_by_key(|&n| degrees[n])
+        .context("an empty graph")?;
+    let home = mix::home_reads(&clients, &seeded.accounts[busiest], 10, scale.load).await;
+
+    let peak = machine::PeakRss::watch(services.clone());
+    let mut rest_runs = Vec::new();
+    for &rate in &scale.mix_rates {
+        eprintln!("xir-bench: the mix through the edge at {rate}/s");
+        rest_runs.push((
+            rate,
+            mix::rest_mix(
+                stack.get("XIR_DEV_REST_URL"),
+                &seeded.accounts,
+                rate,
+                scale.load,
+            )
+            .await,
+        ));
+    }
+    let grpc_rate = scale
+        .mix_rates
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .min(500.0);
+    eprintln!("xir-bench: the mix over gRPC at {grpc_rate}/s");
+    let grpc_run = mix::grpc_mix(&clients, &seeded.accounts, grpc_rate, scale.load).await;
+    let loaded_rss = peak.finish();
+
+    let fan_outs = measure_fan_outs(&stack, &clients, &scale, &run_id).await?;
+
+    let results = json!({
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "quick": options.quick,
+        "profile": format!("{profile:?}"),
+        "machine": machine::describe(),
+        "health": { "bare_tonic": bare.json(), "stack": ours.json(), "ratio": ours.rate() / bare.rate() },
+        "home_read_grpc": { "run": home.json(), "ratio_to_bare": home.rate() / bare.rate(), "reader_follows": degrees[busiest] },
+        "seeding": {
+            "graph": graph.name, "users": graph.nodes, "follows": graph.edges.len() * 2,
+            "tweets": graph.nodes * seed::TWEETS_PER_USER,
+            "seconds_accounts": seeded.seconds_accounts, "seconds_follows": seeded.seconds_follows,
+            "seconds_tweets": seeded.seconds_tweets, "seconds_converged_after_last_tweet": seeded.seconds_converged,
+        },
+        "mix_rest": rest_runs.iter().map(|(rate, run)| json!({ "rate": rate, "run": run.json() })).collect::<Vec<_>>(),
+        "mix_grpc": { "rate": grpc_rate, "run": grpc_run.json() },
+        "fan_out": fan_outs,
+        "rss_mib": { "idle": idle_rss, "peak_under_mix": loaded_rss },
+    });
+    report::write(&results, options.out.as_deref(), options.compare.as_deref())?;
+    drop(stack);
+    Ok(())
+}
+
+/// Fan-out to growing follower counts (one author, followers added between posts), then the
+/// post latency of an author above the celebrity threshold.
+async fn measure_fan_outs(
+    stack: &DevStack,
+    clients: &Clients,
+    scale: &Scale,
+    run_id: &str,
+) -> anyhow::Result<Value> {
+    let pool = sqlx::PgPool::connect(&user_database_url(stack.get("XIR_DEV_POSTGRES_URL"))).await?;
+    let author = sign_up(clients, &format!("fan{run_id}")).await?;
+    let mut results = Vec::new();
+    let mut followers = 0;
+    for &target in &scale.fan_outs {
+        eprintln!("xir-bench: fan-out to {target} followers");
+        fanout::bulk_followers(clients, &pool, &author, followers, target - followers).await?;
+        followers = target;
+        let seconds =
+            fanout::time_fan_out(clients, &author, 0, followers, scale.fan_out_within).await?;
+        results.push(json!({ "followers": followers, "seconds_to_every_timeline": seconds }));
+    }
+    let celebrity = sign_up(clients, &format!("cel{run_id}")).await?;
+    sqlx::query("UPDATE profiles SET followers_count = $2 WHERE user_id = $1")
+        .bind(celebrity.id)
+        .bind(CELEBRITY_FOLLOWERS + 1)
+        .execute(&pool)
+        .await?;
+    eprintln!("xir-bench: posts of an author above the celebrity threshold");
+    let posts = fanout::celebrity_posts(clients, &celebrity, scale.celebrity_posts).await;
+    Ok(json!({ "by_followers": results, "celebrity_post": posts.json() }))
+}
+
+async fn sign_up(clients: &Clients, username: &str) -> anyhow::Result<Account> {
+    let reply = clients
+        .auth
+        .clone()
+        .sign_up(SignUpRequest {
+            username: username.to_owned(),
+            email: format!("{username}@bench.example"),
+            password: "bench password".into(),
+            display_name: username.to_owned(),
+        })
+        .await?
+        .into_inner();
+    Ok(Account {
+        id: reply.user_id,
+        token: reply.tokens.context("tokens")?.access_token,
+    })
+}
+
+/// scripts/dev's PostgreSQL URL with svc-user's database in it.
+fn user_database_url(postgres_url: &str) -> String {
+    let (base, query) = postgres_url
+        .split_once('?')
+        .map_or((postgres_url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{base}/xir_user?{query}"),
+        None => format!("{base}/xir_user"),
+    }
+}
+
+/// The release binaries and what scripts/dev serves, built before the stack starts.
+fn build_release() -> anyhow::Result<()> {
+    let root = xir_testkit::edge::repository();
+    eprintln!(
+        "xir-bench: cargo build --release of the four services (about 20 minutes on 2 cores the first time)"
+    );
+    let status = std::process::Command::new("cargo")
+        .current_dir(&root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "svc-auth",
+            "-p",
+            "svc-user",
+            "-p",
+            "svc-tweet",
+            "-p",
+            "svc-timeline",
+            "--bins",
+        ])
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo build --release failed");
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! What is measured with load: the health check of a bare tonic server beside our stack's, the
+//! home-timeline read over gRPC, and DeathStarBench's mixed workload (60 % home timeline, 30 %
+//! user timeline, 10 % compose) open-loop at fixed rates, through the real Envoy edge and over
+//! gRPC.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use rand::Rng;
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use xir_proto::{
+    timeline::v1::GetHomeTimelineRequest,
+    tweet::v1::{CreateTweetRequest, ListUserTweetsRequest},
+};
+use xir_testkit::bearer;
+
+use crate::{Clients, load, seed::Account};
+
+/// A bare tonic server answering only the health check, in this process, on port 0.
+pub async fn bare_health_server() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (_reporter, service) = tonic_health::server::health_reporter();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            ),
+    );
+    Ok(addr)
+}
+
+pub async fn channel(addr: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
+}
+
+/// The health check of `channel`'s server, closed loop.
+pub async fn health(channel: Channel, workers: usize, duration: Duration) -> load::Run {
+    load::closed_loop(workers, duration, move |_| {
+        let mut client = HealthClient::new(channel.clone());
+        async move {
+            client
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(drop)
+                .map_err(|status| status.to_string())
+        }
+    })
+    .await
+}
+
+/// `GetHomeTimeline` (20 items, hydrated, token checked) of `reader`, closed loop.
+pub async fn home_reads(
+    clients: &Clients,
+    reader: &Account,
+    workers: usize,
+    duration: Duration,
+) -> load::Run {
+    let timeline = clients.timeline.clone();
+    let token = reader.token.clone();
+    load::closed_loop(workers, duration, move |_| {
+        let (mut timeline, token) = (timeline.clone(), token.clone());
+        async move {
+            timeline
+                .get_home_timeline(bearer(
+                    &token,
+                    GetHomeTimelineRequest {
+                        limit: 20,
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .map(drop)
+                .map_err(|status| status.to_string())
+        }
+    })
+    .await
+}
+
+/// One request of the mix, chosen by `n`'s draw.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    Home { reader: usize },
+    UserTimeline { reader: usize, author: usize },
+    Compose { author: usize },
+}
+
+fn draw(users: usize) -> Request {
+    let mut rng = rand::rng();
+    let roll: f64 = rng.random();
+    let reader = rng.random_range(0..users);
+    if roll < 0.6 {
+        Request::Home { reader }
+    } else if roll < 0.9 {
+        Request::UserTimeline {
+            reader,
+            author: rng.random_range(0..users),
+        }
+    } else {
+        Request::Compose { author: reader }
+    }
+}
+
+/// The mix through the edge's REST API at `rate` per second.
+pub async fn rest_mix(
+    rest_url: &str,
+    accounts: &[Account],
+    rate: f64,
+    duration: Duration,
+) -> load::Run {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("an HTTP client");
+    let (base, accounts) = (Arc::new(rest_url.to_owned()), Arc::new(accounts.to_vec()));
+    load::open_loop(rate, duration, 4096, move |n| {
+        let (http, base, accounts) = (http.clone(), base.clone(), accounts.clone());
+        async move {
+            let request = match draw(accounts.len()) {
+                Request::Home { reader } => http
+                    .get(format!("{base}/v1/timeline/home?limit=20"))
+                    .bearer_auth(&accounts[reader].token),
+                Request::UserTimeline { reader, author } => http
+                    .get(format!(
+                        "{base}/v1/users/{}/tweets?limit=20",
+                        accounts[author].id
+                    ))
+                    .bearer_auth(&accounts[reader].token),
+                Request::Compose { author } => http
+                    .post(format!("{base}/v1/tweets"))
+                    .bearer_auth(&accounts[author].token)
+                    .json(&serde_json::json!({ "text": format!("mixed post {n}") })),
+            };
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status();
+            let _ = response.bytes().await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("HTTP {status}"))
+            }
+        }
+    })
+    .await
+}
+
+/// The same mix over gRPC, straight to the services.
+pub async fn grpc_mix(
+    clients: &Clients,
+    accounts: &[Account],
+    rate: f64,
+    duration: Duration,
+) -> load::Run {
+    let (clients, accounts) = (clients.clone(), Arc::new(accounts.to_vec()));
+    load::open_loop(rate, duration, 4096, move |n| {
+        let (clients, accounts) = (clients.clone(), accounts.clone());
+        async move {
+            let outcome = match draw(accounts.len()) {
+                Request::Home { reader } => clients
+                    .timeline
+                    .clone()
+                    .get_home_timeline(bearer(
+                        &accounts[reader].token,
+                        GetHomeTimelineRequest {
+                            limit: 20,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(drop),
+                Request::UserTimeline { reader, author } => clients
+                    .tweet
+                    .clone()
+                    .list_user_tweets(bearer(
+                        &accounts[reader].token,
+                        ListUserTweetsRequest {
+                            user_id: accounts[author].id,
+                            limit: 20,
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(drop),
+                Request::Compose { author } => clients
+                    .tweet
+                    .clone()
+                    .create_tweet(bearer(
+                        &accounts[author].token,
+                        CreateTweetRequest {
+                            text: format!("mixed post {n}"),
+                            ..Default::default()
+                        },
+                    ))
+                    .await
+                    .map(drop),
+            };
+            outcome.map_err(|status| status.to_string())
+        }
+    })
+    .await
+}

@@ -1,0 +1,319 @@
+//! Seeding socfb-Reed98 as DeathStarBench does: an account per node, each edge followed both
+//! ways, ten tweets per user, all through the public gRPC API (sign-up, follow, post); then
+//! waiting until every home timeline in Redis holds what it should.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use indicatif::{ProgressBar, ProgressStyle};
+use tonic::transport::Channel;
+use xir_proto::{
+    auth::v1::{SignUpRequest, auth_service_client::AuthServiceClient},
+    timeline::v1::{GetHomeTimelineRequest, timeline_service_client::TimelineServiceClient},
+    tweet::v1::{CreateTweetRequest, tweet_service_client::TweetServiceClient},
+    user::v1::{FollowRequest, user_service_client::UserServiceClient},
+};
+use xir_testkit::bearer;
+
+use crate::Clients;
+
+/// Tweets each seeded user posts.
+pub const TWEETS_PER_USER: usize = 10;
+
+/// An undirected graph: `nodes` nodes numbered from 0, each edge once.
+pub struct Graph {
+    pub name: String,
+    pub nodes: usize,
+    pub edges: Vec<(usize, usize)>,
+}
+
+impl Graph {
+    /// socfb-Reed98 (962 nodes, 18,812 edges) from the repository's copy; with `limit`, only
+    /// the nodes below it and the edges between them (the smoke run).
+    pub fn reed98(limit: Option<usize>) -> anyhow::Result<Graph> {
+        let path = xir_testkit::edge::repository().join("testdata/socfb-Reed98/socfb-Reed98.edges");
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
+        let mut edges = Vec::new();
+        let mut nodes = 0;
+        for line in text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('%'))
+        {
+            let mut ends = line.split_whitespace().map(str::parse::<usize>);
+            let (Some(Ok(a)), Some(Ok(b))) = (ends.next(), ends.next()) else {
+                anyhow::bail!("{}: not an edge: {line:?}", path.display());
+            };
+            if limit.is_some_and(|limit| a >= limit || b >= limit) || a == b {
+                continue;
+            }
+            nodes = nodes.max(a + 1).max(b + 1);
+            edges.push((a, b));
+        }
+        Ok(Graph {
+            name: if limit.is_some() {
+                "socfb-Reed98 (slice)".into()
+            } else {
+                "socfb-Reed98".into()
+            },
+            nodes,
+            edges,
+        })
+    }
+
+    /// How many users each node follows (every edge both ways).
+    pub fn degrees(&self) -> Vec<usize> {
+        let mut degrees = vec![0; self.nodes];
+        for &(a, b) in &self.edges {
+            degrees[a] += 1;
+            degrees[b] += 1;
+        }
+        degrees
+    }
+}
+
+/// A seeded user.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub token: String,
+}
+
+pub fn progress(what: &str, total: usize) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// What seeding took.
+pub struct Seeded {
+    pub accounts: Vec<Account>,
+    pub seconds_accounts: f64,
+    pub seconds_follows: f64,
+    pub seconds_tweets: f64,
+    /// From the last tweet posted to every home timeline complete.
+    pub seconds_converged: Option<f64>,
+}
+
+pub async fn seed(
+    clients: &Clients,
+    graph: &Graph,
+    run: &str,
+    converge_within: Duration,
+) -> anyhow::Result<Seeded> {
+    let started = Instant::now();
+    let accounts = sign_up(&clients.auth, graph.nodes, run).await?;
+    open_home(&clients.timeline, &accounts).await?;
+    let seconds_accounts = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    follow(&clients.user, graph, &accounts).await?;
+    let seconds_follows = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    post(&clients.tweet, &accounts).await?;
+    let seconds_tweets = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let converged = converge(clients, graph, &accounts, converge_within).await?;
+    Ok(Seeded {
+        accounts,
+        seconds_accounts,
+        seconds_follows,
+        seconds_tweets,
+        seconds_converged: converged.then(|| started.elapsed().as_secs_f64()),
+    })
+}
+
+async fn sign_up(
+    auth: &AuthServiceClient<Channel>,
+    nodes: usize,
+    run: &str,
+) -> anyhow::Result<Vec<Account>> {
+    let bar = progress("accounts (sign-up)", nodes);
+    // Password hashing is the cost here (argon2id, one per core): two at a time.
+    let accounts: Vec<Account> = stream::iter(0..nodes)
+        .map(|node| {
+            let mut auth = auth.clone();
+            let bar = bar.clone();
+            async move {
+                let username = format!("b{run}_{node}");
+                let reply = auth
+                    .sign_up(SignUpRequest {
+                        username: username.clone(),
+                        email: format!("{username}@bench.example"),
+                        password: "bench password".into(),
+                        display_name: format!("Reed {node}"),
+                    })
+                    .await
+                    .with_context(|| format!("sign up {username}"))?
+                    .into_inner();
+                bar.inc(1);
+                anyhow::Ok(Account {
+                    id: reply.user_id,
+                    token: reply.tokens.context("tokens")?.access_token,
+                })
+            }
+        })
+        .buffered(4)
+        .try_collect()
+        .await?;
+    bar.finish();
+    Ok(accounts)
+}
+
+/// Each new user opens their home page once, as they would after signing up: svc-timeline
+/// builds their timeline in Redis, and fan-out writes to it from then on.
+async fn open_home(
+    timeline: &TimelineServiceClient<Channel>,
+    accounts: &[Account],
+) -> anyhow::Result<()> {
+    let bar = progress("home timelines opened", accounts.len());
+    stream::iter(accounts)
+        .map(|account| {
+            let mut timeline = timeline.clone();
+            let bar = bar.clone();
+            let request = bearer(
+                &account.token,
+                GetHomeTimelineRequest {
+                    limit: 20,
+                    ..Default::default()
+                },
+            );
+            async move {
+                timeline
+                    .get_home_timeline(request)
+                    .await
+                    .context("open the home timeline")?;
+                bar.inc(1);
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+    bar.finish();
+    Ok(())
+}
+
+async fn follow(
+    user: &UserServiceClient<Channel>,
+    graph: &Graph,
+    accounts: &[Account],
+) -> anyhow::Result<()> {
+    let pairs: Vec<(usize, usize)> = graph
+        .edges
+        .iter()
+        .flat_map(|&(a, b)| [(a, b), (b, a)])
+        .collect();
+    let bar = progress("follows (both ways)", pairs.len());
+    stream::iter(pairs)
+        .map(|(follower, followee)| {
+            let mut user = user.clone();
+            let bar = bar.clone();
+            let request = bearer(
+                &accounts[follower].token,
+                FollowRequest {
+                    user_id: accounts[followee].id,
+                },
+            );
+            async move {
+                user.follow(request).await.context("follow")?;
+                bar.inc(1);
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+    bar.finish();
+    Ok(())
+}
+
+async fn post(tweet: &TweetServiceClient<Channel>, accounts: &[Account]) -> anyhow::Result<()> {
+    let bar = progress("tweets", accounts.len() * TWEETS_PER_USER);
+    let posts: Vec<(usize, usize)> = (0..TWEETS_PER_USER)
+        .flat_map(|n| (0..accounts.len()).map(move |a| (a, n)))
+        .collect();
+    stream::iter(posts)
+        .map(|(author, n)| {
+            let mut tweet = tweet.clone();
+            let bar = bar.clone();
+            let request = bearer(
+                &accounts[author].token,
+                CreateTweetRequest {
+                    text: format!("post {n} of user {author} #bench"),
+                    ..Default::default()
+                },
+            );
+            async move {
+                tweet.create_tweet(request).await.context("post")?;
+                bar.inc(1);
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+    bar.finish();
+    Ok(())
+}
+
+/// Waits until every user's home timeline holds their own tweets and all their followees'
+/// (up to the timeline cap), counting members in Redis; false when `within` ran out first.
+async fn converge(
+    clients: &Clients,
+    graph: &Graph,
+    accounts: &[Account],
+    within: Duration,
+) -> anyhow::Result<bool> {
+    let expected: HashMap<i64, usize> = graph
+        .degrees()
+        .iter()
+        .enumerate()
+        .map(|(node, degree)| {
+            (
+                accounts[node].id,
+                ((degree + 1) * TWEETS_PER_USER).min(crate::TIMELINE_CAP),
+            )
+        })
+        .collect();
+    let bar = progress("timelines complete", accounts.len());
+    let deadline = Instant::now() + within;
+    let mut redis = clients.redis.clone();
+    loop {
+        let mut pipe = redis::pipe();
+        for account in accounts {
+            // Every real entry (the sentinel, item 0, sorts below the bound).
+            pipe.cmd("ZLEXCOUNT")
+                .arg(format!("xir:home:{}", account.id))
+                .arg("[00000000000000000001")
+                .arg("+");
+        }
+        let counts: Vec<usize> = pipe
+            .query_async(&mut redis)
+            .await
+            .context("count timeline entries")?;
+        let complete = accounts
+            .iter()
+            .zip(&counts)
+            .filter(|(account, count)| **count >= expected[&account.id])
+            .count();
+        bar.set_position(complete as u64);
+        if complete == accounts.len() {
+            bar.finish();
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            bar.abandon();
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
