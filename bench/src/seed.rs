@@ -4,6 +4,7 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
     time::{Duration, Instant},
 };
 
@@ -168,17 +169,42 @@ async fn sign_up(
     Ok(accounts)
 }
 
+/// Runs `call` on every item, `at_once` at a time, with a progress bar; stops at the first
+/// error.
+async fn each<T, F, Fut>(what: &str, items: Vec<T>, at_once: usize, call: F) -> anyhow::Result<()>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let bar = progress(what, items.len());
+    stream::iter(items)
+        .map(|item| {
+            let (bar, done) = (bar.clone(), call(item));
+            async move {
+                done.await?;
+                bar.inc(1);
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(at_once)
+        .try_collect::<Vec<()>>()
+        .await?;
+    bar.finish();
+    Ok(())
+}
+
 /// Each new user opens their home page once, as they would after signing up: svc-timeline
 /// builds their timeline in Redis, and fan-out writes to it from then on.
 async fn open_home(
     timeline: &TimelineServiceClient<Channel>,
     accounts: &[Account],
 ) -> anyhow::Result<()> {
-    let bar = progress("home timelines opened", accounts.len());
-    stream::iter(accounts)
-        .map(|account| {
+    each(
+        "home timelines opened",
+        accounts.iter().collect(),
+        8,
+        |account| {
             let mut timeline = timeline.clone();
-            let bar = bar.clone();
             let request = bearer(
                 &account.token,
                 GetHomeTimelineRequest {
@@ -191,15 +217,11 @@ async fn open_home(
                     .get_home_timeline(request)
                     .await
                     .context("open the home timeline")?;
-                bar.inc(1);
-                anyhow::Ok(())
+                Ok(())
             }
-        })
-        .buffer_unordered(8)
-        .try_collect::<Vec<()>>()
-        .await?;
-    bar.finish();
-    Ok(())
+        },
+    )
+    .await
 }
 
 async fn follow(
@@ -212,57 +234,41 @@ async fn follow(
         .iter()
         .flat_map(|&(a, b)| [(a, b), (b, a)])
         .collect();
-    let bar = progress("follows (both ways)", pairs.len());
-    stream::iter(pairs)
-        .map(|(follower, followee)| {
-            let mut user = user.clone();
-            let bar = bar.clone();
-            let request = bearer(
-                &accounts[follower].token,
-                FollowRequest {
-                    user_id: accounts[followee].id,
-                },
-            );
-            async move {
-                user.follow(request).await.context("follow")?;
-                bar.inc(1);
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await?;
-    bar.finish();
-    Ok(())
+    each("follows (both ways)", pairs, 16, |(follower, followee)| {
+        let mut user = user.clone();
+        let request = bearer(
+            &accounts[follower].token,
+            FollowRequest {
+                user_id: accounts[followee].id,
+            },
+        );
+        async move {
+            user.follow(request).await.context("follow")?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 async fn post(tweet: &TweetServiceClient<Channel>, accounts: &[Account]) -> anyhow::Result<()> {
-    let bar = progress("tweets", accounts.len() * TWEETS_PER_USER);
     let posts: Vec<(usize, usize)> = (0..TWEETS_PER_USER)
         .flat_map(|n| (0..accounts.len()).map(move |a| (a, n)))
         .collect();
-    stream::iter(posts)
-        .map(|(author, n)| {
-            let mut tweet = tweet.clone();
-            let bar = bar.clone();
-            let request = bearer(
-                &accounts[author].token,
-                CreateTweetRequest {
-                    text: format!("post {n} of user {author} #bench"),
-                    ..Default::default()
-                },
-            );
-            async move {
-                tweet.create_tweet(request).await.context("post")?;
-                bar.inc(1);
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await?;
-    bar.finish();
-    Ok(())
+    each("tweets", posts, 16, |(author, n)| {
+        let mut tweet = tweet.clone();
+        let request = bearer(
+            &accounts[author].token,
+            CreateTweetRequest {
+                text: format!("post {n} of user {author} #bench"),
+                ..Default::default()
+            },
+        );
+        async move {
+            tweet.create_tweet(request).await.context("post")?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// Waits until every user's home timeline holds their own tweets and all their followees'

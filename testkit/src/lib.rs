@@ -271,6 +271,17 @@ impl Stack {
             .expect("create timelines");
     }
 
+    /// Every member of `owner`'s home timeline in Redis, oldest first.
+    pub async fn timeline_members(&self, owner: i64) -> Vec<String> {
+        redis::cmd("ZRANGE")
+            .arg(self.timeline_key(owner))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.redis().await)
+            .await
+            .expect("read a timeline")
+    }
+
     /// How many entries `owner`'s home timeline holds in Redis.
     pub async fn timeline_len(&self, owner: i64) -> u64 {
         // Every real entry: the sentinel (item 0) sorts below the bound.

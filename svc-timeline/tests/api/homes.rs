@@ -78,6 +78,18 @@ async fn members(key: &str) -> Vec<String> {
         .expect("ZRANGE")
 }
 
+/// The item ids of user 1's page between `max_id` and `since_id`.
+async fn page_ids(homes: &HomeTimelines, max_id: i64, since_id: i64) -> Vec<i64> {
+    homes
+        .page(1, max_id, since_id, 10)
+        .await
+        .expect("page")
+        .expect("exists")
+        .iter()
+        .map(|item| item.item_id)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_timeline_takes_entries_once_keeps_the_newest_cap_and_only_once_it_exists() {
     let (homes, prefix) = homes(3);
@@ -105,27 +117,11 @@ async fn a_timeline_takes_entries_once_keeps_the_newest_cap_and_only_once_it_exi
     for id in [20, 5, 30, 40] {
         homes.insert(&[1], entry(id)).await.expect("insert");
     }
-    let ids: Vec<i64> = homes
-        .page(1, 0, 0, 10)
-        .await
-        .expect("page")
-        .expect("exists")
-        .iter()
-        .map(|item| item.item_id)
-        .collect();
-    assert_eq!(ids, [40, 30, 20]);
+    assert_eq!(page_ids(&homes, 0, 0).await, [40, 30, 20]);
     assert_eq!(members(&key).await.len(), 3);
 
     // Pages are bounded on both sides, exclusively.
-    let page: Vec<i64> = homes
-        .page(1, 40, 20, 10)
-        .await
-        .expect("page")
-        .expect("exists")
-        .iter()
-        .map(|item| item.item_id)
-        .collect();
-    assert_eq!(page, [30]);
+    assert_eq!(page_ids(&homes, 40, 20).await, [30]);
     homes.remove(&[1], entry(30)).await.expect("remove");
     assert_eq!(
         members(&key).await,
@@ -166,14 +162,9 @@ async fn a_lost_timeline_is_rebuilt_on_its_next_read() {
         Duration::from_secs(30),
         "the fan-out after a rebuild",
         || async {
-            let members: Vec<String> = redis::cmd("ZRANGE")
-                .arg(stack.timeline_key(1))
-                .arg(0)
-                .arg(-1)
-                .query_async(&mut stack.redis().await)
+            stack
+                .timeline_members(1)
                 .await
-                .ok()?;
-            members
                 .iter()
                 .filter_map(|m| Entry::from_member(m))
                 .any(|e| e.tweet_id == later.tweet_id)

@@ -324,13 +324,7 @@ async fn follow_unfollow_delete_repost_and_quote_shape_the_timeline() {
         .await
         .expect("unfollow");
     wait_for_timeline(&stack, 1, &[]).await;
-    let members: Vec<String> = redis::cmd("ZRANGE")
-        .arg(stack.timeline_key(1))
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut stack.redis().await)
-        .await
-        .expect("read the timeline");
+    let members = stack.timeline_members(1).await;
     assert!(
         members
             .iter()

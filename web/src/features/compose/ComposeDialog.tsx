@@ -1,36 +1,21 @@
-import { useEffect, useRef } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { useModalDialog } from '../../components/useModalDialog';
 import { TweetCard } from '../tweets/TweetCard';
 import { Compose } from './Compose';
 import { closed } from './dialog';
+
+/** The dialog's text box takes the focus once it is shown. */
+function focusText(dialog: HTMLDialogElement) {
+  dialog.querySelector('textarea')?.focus();
+}
 
 /** Compose as a native modal `<dialog>` (`n`, or Quote): Escape closes it, and the focus goes
  * back to whatever opened it. */
 export function ComposeDialog() {
   const { open, quoteOf } = useAppSelector((state) => state.composer);
   const dispatch = useAppDispatch();
-  const dialog = useRef<HTMLDialogElement>(null);
-  const opener = useRef<Element | null>(null);
-
-  useEffect(() => {
-    const element = dialog.current;
-    if (!element) return;
-    if (open && !element.open) {
-      opener.current = document.activeElement;
-      element.showModal();
-      // showModal focuses the first button (Close); the reader came to write.
-      element.querySelector('textarea')?.focus();
-    } else if (!open && element.open) {
-      element.close();
-    }
-  }, [open]);
-
-  const onClose = () => {
-    dispatch(closed());
-    if (opener.current instanceof HTMLElement) opener.current.focus();
-    opener.current = null;
-  };
-
+  // showModal focuses the first button (Close); the reader came to write.
+  const { dialog, onClose } = useModalDialog(open, () => dispatch(closed()), focusText);
   return (
     <dialog ref={dialog} aria-labelledby="compose-dialog-title" onClose={onClose}>
       {open ? (

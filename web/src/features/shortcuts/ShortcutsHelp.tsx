@@ -1,28 +1,14 @@
-import { useEffect, useRef } from 'react';
+import { useModalDialog } from '../../components/useModalDialog';
 import { SHORTCUTS } from './hotkeys';
 
 /** `?`: the list of shortcuts, in a native modal dialog that gives the focus back on close. */
 export function ShortcutsHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const opener = useRef<Element | null>(null);
-  useEffect(() => {
-    const element = dialog.current;
-    if (!element) return;
-    if (open && !element.open) {
-      opener.current = document.activeElement;
-      element.showModal();
-    } else if (!open && element.open) {
-      element.close();
-    }
-  }, [open]);
+  const { dialog, onClose: closeAndReturnFocus } = useModalDialog(open, onClose);
   return (
     <dialog
       ref={dialog}
       aria-labelledby="shortcuts-title"
-      onClose={() => {
-        onClose();
-        if (opener.current instanceof HTMLElement) opener.current.focus();
-      }}
+      onClose={closeAndReturnFocus}
     >
       <div className="dialog-head">
         <h2 id="shortcuts-title">Keyboard shortcuts</h2>
