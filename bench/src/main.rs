@@ -30,8 +30,9 @@ pub const TIMELINE_CAP: usize = 800;
 /// measures (100k), so that one is fanned out, not merged at read time.
 const CELEBRITY_FOLLOWERS: i64 = 150_000;
 
-const USAGE: &str = "usage: xir-bench [--quick] [--debug] [--out DIR] [--compare FILE]
+const USAGE: &str = "usage: xir-bench [--quick] [--debug] [--users N] [--out DIR] [--compare FILE]
   --quick     a smoke run: a slice of the graph, short loads, small fan-outs (CI runs this)
+  --users N   seed only the first N users of socfb-Reed98 (and the edges between them)
   --debug     run the debug binaries scripts/test built instead of release ones
   --out DIR   where BENCHMARKS.md and results.json go (default: the repository root and bench/)
   --compare   a results.json of an earlier run, compared figure by figure in BENCHMARKS.md";
@@ -48,6 +49,7 @@ pub struct Clients {
 struct Options {
     quick: bool,
     debug: bool,
+    users: Option<usize>,
     out: Option<PathBuf>,
     compare: Option<PathBuf>,
 }
@@ -66,7 +68,15 @@ struct Scale {
 
 impl Scale {
     fn of(options: &Options) -> Self {
-        if options.quick {
+        let mut scale = Self::preset(options.quick);
+        if options.users.is_some() {
+            scale.graph_limit = options.users;
+        }
+        scale
+    }
+
+    fn preset(quick: bool) -> Self {
+        if quick {
             Scale {
                 graph_limit: Some(40),
                 load: Duration::from_secs(2),
@@ -94,6 +104,7 @@ fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         quick: false,
         debug: false,
+        users: None,
         out: None,
         compare: None,
     };
@@ -102,6 +113,14 @@ fn parse_args() -> Result<Options, String> {
         match arg.as_str() {
             "--quick" => options.quick = true,
             "--debug" => options.debug = true,
+            "--users" => {
+                let users = args.next().ok_or("--users needs a number")?;
+                options.users = Some(
+                    users
+                        .parse()
+                        .map_err(|_| format!("--users {users}: not a number"))?,
+                );
+            }
             "--out" => options.out = Some(args.next().ok_or("--out needs a directory")?.into()),
             "--compare" => {
                 options.compare = Some(args.next().ok_or("--compare needs a file")?.into())
