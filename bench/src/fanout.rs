@@ -77,20 +77,7 @@ pub async fn time_fan_out(
     followers: i64,
     within: Duration,
 ) -> anyhow::Result<Option<f64>> {
-    let mut tweets = clients.tweet.clone();
-    let tweet = tweets
-        .create_tweet(bearer(
-            &author.token,
-            CreateTweetRequest {
-                text: format!("to {followers} followers"),
-                ..Default::default()
-            },
-        ))
-        .await
-        .context("post")?
-        .into_inner()
-        .tweet
-        .context("the tweet")?;
+    let tweet = post_retrying(clients, author, &format!("to {followers} followers")).await?;
     let posted = Instant::now();
     let member = format!("{:020}:{}:{}:0", tweet.tweet_id, tweet.tweet_id, author.id);
     let first = BULK_IDS + first;
@@ -126,6 +113,33 @@ pub async fn time_fan_out(
         }
     }
     Ok(Some(posted.elapsed().as_secs_f64()))
+}
+
+/// Posts `text`, asking again for a while when svc-tweet answers UNAVAILABLE (after an
+/// overload its id lease may need a renewal first).
+async fn post_retrying(
+    clients: &Clients,
+    author: &Account,
+    text: &str,
+) -> anyhow::Result<xir_proto::tweet::v1::Tweet> {
+    let mut tweets = clients.tweet.clone();
+    for attempt in 1.. {
+        let request = bearer(
+            &author.token,
+            CreateTweetRequest {
+                text: text.to_owned(),
+                ..Default::default()
+            },
+        );
+        match tweets.create_tweet(request).await {
+            Ok(reply) => return reply.into_inner().tweet.context("the tweet"),
+            Err(status) if status.code() == tonic::Code::Unavailable && attempt < 30 => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(status) => return Err(status).context("post"),
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// `CreateTweet` latency of `author` (above the celebrity threshold), one post after another.

@@ -257,7 +257,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let grpc_run = mix::grpc_mix(&clients, &seeded.accounts, grpc_rate, scale.load).await;
     let loaded_rss = peak.finish();
 
-    let fan_outs = measure_fan_outs(&stack, &clients, &scale, &run_id).await?;
+    // A failure here is a figure too: it goes into the report instead of losing the run.
+    let fan_outs = measure_fan_outs(&stack, &clients, &scale, &run_id)
+        .await
+        .unwrap_or_else(|error| json!({ "error": format!("{error:#}") }));
 
     let results = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
