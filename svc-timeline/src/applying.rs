@@ -6,15 +6,11 @@
 use mongodb::bson::{DateTime, doc};
 use tokio::sync::watch;
 use xir_common::{errors::During, ids};
-use xir_proto::{
-    timeline::v1::{NotificationKind, tweet_event::Kind},
-    tweet::v1::ListRecentByAuthorsRequest,
-};
+use xir_proto::timeline::v1::{NotificationKind, tweet_event::Kind};
 
 use crate::{
     error::Error,
     events,
-    fanout::Entry,
     store::{self, AppliedDoc},
     timelines::Timelines,
 };
@@ -148,28 +144,9 @@ impl Timelines {
     /// The followee's recent tweets and reposts, into the follower's timeline.
     #[tracing::instrument(skip_all)]
     async fn backfill(&self, follower: i64, followee: i64) -> Result<(), Error> {
-        let items = self
-            .tweets
-            .clone()
-            .list_recent_by_authors(ListRecentByAuthorsRequest {
-                author_ids: vec![followee],
-                max_id: 0,
-                since_id: 0,
-                limit: self.fanout.settings.backfill,
-            })
-            .await
-            .map_err(Error::Dependency)?
-            .into_inner()
-            .items;
-        let entries: Vec<Entry> = items
-            .into_iter()
-            .map(|item| Entry {
-                item_id: item.item_id,
-                tweet_id: item.tweet_id,
-                author_id: followee,
-                reposted_by: item.reposted_by_user_id,
-            })
-            .collect();
+        let entries = self
+            .recent_entries(&[followee], 0, 0, self.fanout.settings.backfill)
+            .await?;
         let written = self.fanout.homes.insert_into(follower, &entries).await?;
         metrics::counter!(crate::fanout::ENTRIES_WRITTEN).increment(written);
         Ok(())

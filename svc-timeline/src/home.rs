@@ -147,32 +147,9 @@ impl Timelines {
         let authors: Vec<i64> = std::iter::once(owner)
             .chain(followed.into_iter().filter(|id| !celebrities.contains(id)))
             .collect();
-        let mut entries = Vec::new();
-        for chunk in authors.chunks(BATCH) {
-            let recent = self
-                .tweets
-                .clone()
-                .list_recent_by_authors(ListRecentByAuthorsRequest {
-                    author_ids: chunk.to_vec(),
-                    max_id: 0,
-                    since_id: 0,
-                    limit: PageLimit::MAX as i32,
-                })
-                .await
-                .map_err(Error::Dependency)?
-                .into_inner()
-                .items;
-            entries.extend(recent.into_iter().map(|r| Entry {
-                item_id: r.item_id,
-                tweet_id: r.tweet_id,
-                author_id: if r.reposted_by_user_id != 0 {
-                    r.reposted_by_user_id
-                } else {
-                    r.author_id
-                },
-                reposted_by: r.reposted_by_user_id,
-            }));
-        }
+        let entries = self
+            .recent_entries(&authors, 0, 0, PageLimit::MAX as i32)
+            .await?;
         homes.insert_into(owner, &entries).await?;
         // Only now: a rebuild that failed above leaves the timeline to be rebuilt again.
         homes.mark_built(owner).await?;
@@ -208,8 +185,23 @@ impl Timelines {
         let celebrities = self
             .following(owner.get(), self.fanout.settings.celebrity_followers + 1)
             .await?;
-        let mut items = Vec::new();
-        for chunk in celebrities.chunks(BATCH) {
+        let items = self
+            .recent_entries(&celebrities, max_id, since_id, probe as i32)
+            .await?;
+        Ok(items.into_iter().map(Item::from).collect())
+    }
+
+    /// The recent items of `authors` in the range, as the entries a fan-out of them would
+    /// write (a repost brought by its reposter), at most `limit` per batch of authors.
+    pub(crate) async fn recent_entries(
+        &self,
+        authors: &[i64],
+        max_id: i64,
+        since_id: i64,
+        limit: i32,
+    ) -> Result<Vec<Entry>, Error> {
+        let mut entries = Vec::new();
+        for chunk in authors.chunks(BATCH) {
             let recent = self
                 .tweets
                 .clone()
@@ -217,19 +209,24 @@ impl Timelines {
                     author_ids: chunk.to_vec(),
                     max_id,
                     since_id,
-                    limit: probe as i32,
+                    limit,
                 })
                 .await
                 .map_err(Error::Dependency)?
                 .into_inner()
                 .items;
-            items.extend(recent.into_iter().map(|r| Item {
+            entries.extend(recent.into_iter().map(|r| Entry {
                 item_id: r.item_id,
                 tweet_id: r.tweet_id,
+                author_id: if r.reposted_by_user_id != 0 {
+                    r.reposted_by_user_id
+                } else {
+                    r.author_id
+                },
                 reposted_by: r.reposted_by_user_id,
             }));
         }
-        Ok(items)
+        Ok(entries)
     }
 }
 
