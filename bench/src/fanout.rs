@@ -12,7 +12,9 @@ use sqlx::PgPool;
 use xir_proto::tweet::v1::CreateTweetRequest;
 use xir_testkit::bearer;
 
-use crate::{Clients, load, seed::Account};
+use svc_timeline::{fanout::Entry, homes};
+
+use crate::{Clients, KEY_PREFIX, load, seed::Account};
 
 /// Bulk follower ids start here, far below the snowflake ids sign-up mints.
 const BULK_IDS: i64 = 1_000_000_000;
@@ -57,9 +59,9 @@ pub async fn bulk_followers(
         let mut pipe = redis::pipe();
         for id in chunk {
             // Existing and complete, as svc-timeline leaves a timeline it built.
-            pipe.zadd(format!("xir:home:{id}"), "00000000000000000000:0:0:0", 0)
+            pipe.zadd(homes::timeline_key(KEY_PREFIX, *id), homes::SENTINEL, 0)
                 .ignore();
-            pipe.set(format!("xir:home:{id}:built"), 1).ignore();
+            pipe.set(homes::built_key(KEY_PREFIX, *id), 1).ignore();
         }
         pipe.query_async::<()>(&mut redis)
             .await
@@ -79,7 +81,13 @@ pub async fn time_fan_out(
 ) -> anyhow::Result<Option<f64>> {
     let tweet = post_retrying(clients, author, &format!("to {followers} followers")).await?;
     let posted = Instant::now();
-    let member = format!("{:020}:{}:{}:0", tweet.tweet_id, tweet.tweet_id, author.id);
+    let member = Entry {
+        item_id: tweet.tweet_id,
+        tweet_id: tweet.tweet_id,
+        author_id: author.id,
+        reposted_by: 0,
+    }
+    .member();
     let first = BULK_IDS + first;
     let ids: Vec<i64> = (first..first + followers).collect();
     let mut redis = clients.redis.clone();
@@ -93,7 +101,7 @@ pub async fn time_fan_out(
         for chunk in waiting.chunks(20_000) {
             let mut pipe = redis::pipe();
             for id in chunk {
-                pipe.zscore(format!("xir:home:{id}"), &member);
+                pipe.zscore(homes::timeline_key(KEY_PREFIX, *id), &member);
             }
             let scores: Vec<Option<f64>> = pipe
                 .query_async(&mut redis)

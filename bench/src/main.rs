@@ -24,6 +24,8 @@ use xir_testkit::dev::{DevStack, Profile};
 
 use crate::seed::Account;
 
+/// svc-timeline's `redis.key_prefix` (the default the stack runs with).
+pub const KEY_PREFIX: &str = "xir:";
 /// svc-timeline's `fanout.timeline_cap` (the default the stack runs with).
 pub const TIMELINE_CAP: usize = 800;
 /// The celebrity threshold the bench runs svc-timeline with: above the largest fan-out it

@@ -11,6 +11,7 @@ use std::{
 use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
+use svc_timeline::homes;
 use tonic::transport::Channel;
 use xir_proto::{
     auth::v1::{SignUpRequest, auth_service_client::AuthServiceClient},
@@ -295,12 +296,13 @@ async fn converge(
     let mut redis = clients.redis.clone();
     loop {
         let mut pipe = redis::pipe();
+        // Every real entry: the sentinel (item 0) sorts below the bounds of a whole page.
+        let (upper, lower) = homes::lex_bounds(0, 0);
         for account in accounts {
-            // Every real entry (the sentinel, item 0, sorts below the bound).
             pipe.cmd("ZLEXCOUNT")
-                .arg(format!("xir:home:{}", account.id))
-                .arg("[00000000000000000001")
-                .arg("+");
+                .arg(homes::timeline_key(crate::KEY_PREFIX, account.id))
+                .arg(&lower)
+                .arg(&upper);
         }
         let counts: Vec<usize> = pipe
             .query_async(&mut redis)

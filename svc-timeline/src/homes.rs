@@ -22,6 +22,16 @@ use crate::{config::RedisSettings, error::Error, fanout::Entry, home::Item};
 /// The member that makes a timeline exist; it sorts below every real entry.
 pub const SENTINEL: &str = "00000000000000000000:0:0:0";
 
+/// The key of `owner`'s timeline under `prefix` (the `redis.key_prefix` setting).
+pub fn timeline_key(prefix: &str, owner: i64) -> String {
+    format!("{prefix}home:{owner}")
+}
+
+/// The key set once `owner`'s timeline is complete (see the module's comment).
+pub fn built_key(prefix: &str, owner: i64) -> String {
+    format!("{}:built", timeline_key(prefix, owner))
+}
+
 /// Timelines written per pipelined round trip.
 const WRITES_PER_ROUND_TRIP: usize = 500;
 
@@ -102,12 +112,11 @@ impl HomeTimelines {
     }
 
     fn key(&self, owner: i64) -> String {
-        format!("{}home:{owner}", self.prefix)
+        timeline_key(&self.prefix, owner)
     }
 
-    /// Set once `owner`'s timeline is complete (see the module's comment).
     fn built_key(&self, owner: i64) -> String {
-        format!("{}home:{owner}:built", self.prefix)
+        built_key(&self.prefix, owner)
     }
 
     /// Answers once Redis does (the readiness check).

@@ -242,9 +242,14 @@ impl Stack {
         }
     }
 
+    /// svc-timeline's `redis.key_prefix` in this stack (see [`redis_toml`]).
+    fn timeline_key_prefix(&self) -> String {
+        format!("{}:", self.timeline_database_name)
+    }
+
     /// The Redis key of `owner`'s home timeline in this stack.
     pub fn timeline_key(&self, owner: i64) -> String {
-        format!("{}:home:{owner}", self.timeline_database_name)
+        svc_timeline::homes::timeline_key(&self.timeline_key_prefix(), owner)
     }
 
     /// A connection to the Redis that holds this stack's home timelines.
@@ -262,9 +267,11 @@ impl Stack {
     pub async fn create_timelines(&self, owners: &[i64]) {
         let mut pipe = redis::pipe();
         for &owner in owners {
-            let key = self.timeline_key(owner);
-            pipe.zadd(&key, svc_timeline::homes::SENTINEL, 0).ignore();
-            pipe.set(format!("{key}:built"), 1).ignore();
+            let prefix = self.timeline_key_prefix();
+            pipe.zadd(self.timeline_key(owner), svc_timeline::homes::SENTINEL, 0)
+                .ignore();
+            pipe.set(svc_timeline::homes::built_key(&prefix, owner), 1)
+                .ignore();
         }
         pipe.query_async::<()>(&mut self.redis().await)
             .await
@@ -284,11 +291,12 @@ impl Stack {
 
     /// How many entries `owner`'s home timeline holds in Redis.
     pub async fn timeline_len(&self, owner: i64) -> u64 {
-        // Every real entry: the sentinel (item 0) sorts below the bound.
+        // Every real entry: the sentinel (item 0) sorts below the bounds of a whole page.
+        let (upper, lower) = svc_timeline::homes::lex_bounds(0, 0);
         redis::cmd("ZLEXCOUNT")
             .arg(self.timeline_key(owner))
-            .arg("[00000000000000000001")
-            .arg("+")
+            .arg(lower)
+            .arg(upper)
             .query_async(&mut self.redis().await)
             .await
             .expect("count timeline entries")

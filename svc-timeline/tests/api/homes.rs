@@ -93,7 +93,7 @@ async fn page_ids(homes: &HomeTimelines, max_id: i64, since_id: i64) -> Vec<i64>
 #[tokio::test]
 async fn a_timeline_takes_entries_once_keeps_the_newest_cap_and_only_once_it_exists() {
     let (homes, prefix) = homes(3);
-    let key = format!("{prefix}home:1");
+    let key = svc_timeline::homes::timeline_key(&prefix, 1);
     // Not there yet: fan-out leaves it to the rebuild.
     assert_eq!(homes.insert(&[1], entry(10)).await.expect("insert"), 0);
     assert!(!homes.exists(1).await.expect("exists"));
