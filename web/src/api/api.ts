@@ -17,6 +17,15 @@ import type {
   UserTweetsPage,
 } from './types';
 
+/** Cursor lists paged by `maxId`: the first page has none ('0'), the last says '0' next. */
+const olderByMaxId = {
+  initialPageParam: '0',
+  getNextPageParam: (last: { nextMaxId: string }) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
+};
+
+/** The `maxId` query parameter of a page after the first. */
+const below = (pageParam: string) => (pageParam === '0' ? {} : { maxId: pageParam });
+
 let signedOutListener: (reason: string) => void = () => {};
 
 /** The app's reaction to a session that ended (set once, by the store). */
@@ -93,12 +102,9 @@ export const api = createApi({
     homeTimeline: build.infiniteQuery<HomeTimelinePage, void, string>({
       query: ({ pageParam }) => ({
         url: '/v1/timeline/home',
-        params: { limit: 20, ...(pageParam === '0' ? {} : { maxId: pageParam }) },
+        params: { limit: 20, ...below(pageParam) },
       }),
-      infiniteQueryOptions: {
-        initialPageParam: '0',
-        getNextPageParam: (last) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
-      },
+      infiniteQueryOptions: olderByMaxId,
       providesTags: ['Home'],
     }),
     /** The newest home items after `sinceId` (polled while the page is visible). */
@@ -169,12 +175,9 @@ export const api = createApi({
     hashtagTweets: build.infiniteQuery<HashtagPage, string, string>({
       query: ({ queryArg, pageParam }) => ({
         url: `/v1/hashtags/${encodeURIComponent(queryArg)}/tweets`,
-        params: { limit: 20, ...(pageParam === '0' ? {} : { maxId: pageParam }) },
+        params: { limit: 20, ...below(pageParam) },
       }),
-      infiniteQueryOptions: {
-        initialPageParam: '0',
-        getNextPageParam: (last) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
-      },
+      infiniteQueryOptions: olderByMaxId,
     }),
     userTweets: build.infiniteQuery<UserTweetsPage, { userId: string; excludeReplies: boolean }, string>({
       query: ({ queryArg, pageParam }) => ({
@@ -182,24 +185,18 @@ export const api = createApi({
         params: {
           limit: 20,
           excludeReplies: queryArg.excludeReplies,
-          ...(pageParam === '0' ? {} : { maxId: pageParam }),
+          ...below(pageParam),
         },
       }),
-      infiniteQueryOptions: {
-        initialPageParam: '0',
-        getNextPageParam: (last) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
-      },
+      infiniteQueryOptions: olderByMaxId,
       providesTags: ['UserTweets'],
     }),
     notifications: build.infiniteQuery<NotificationsPage, void, string>({
       query: ({ pageParam }) => ({
         url: '/v1/notifications',
-        params: { limit: 20, ...(pageParam === '0' ? {} : { maxId: pageParam }) },
+        params: { limit: 20, ...below(pageParam) },
       }),
-      infiniteQueryOptions: {
-        initialPageParam: '0',
-        getNextPageParam: (last) => (last.nextMaxId === '0' ? undefined : last.nextMaxId),
-      },
+      infiniteQueryOptions: olderByMaxId,
       providesTags: ['Notifications'],
     }),
     notificationMarker: build.query<NotificationMarker, void>({
