@@ -181,6 +181,42 @@ async fn connect(stack: &DevStack) -> anyhow::Result<Clients> {
     })
 }
 
+/// The bare tonic health server's closed loop, then svc-user's, in the same run: the ratio
+/// between them is the per-call cost of our server stack.
+async fn health_runs(stack: &DevStack, scale: &Scale) -> anyhow::Result<(load::Run, load::Run)> {
+    eprintln!("xir-bench: health checks, bare tonic and the stack's");
+    let bare = mix::health(
+        mix::channel(&mix::bare_health_server().await?.to_string()).await?,
+        10,
+        scale.load,
+    )
+    .await;
+    let ours = mix::health(
+        mix::channel(stack.get("XIR_DEV_USER_GRPC")).await?,
+        10,
+        scale.load,
+    )
+    .await;
+    Ok((bare, ours))
+}
+
+/// The mix through the edge at each of the scale's rates, open loop.
+async fn rest_mixes(
+    stack: &DevStack,
+    accounts: &[seed::Account],
+    scale: &Scale,
+) -> Vec<(f64, load::Run)> {
+    let mut runs = Vec::new();
+    for &rate in &scale.mix_rates {
+        eprintln!("xir-bench: the mix through the edge at {rate}/s");
+        runs.push((
+            rate,
+            mix::rest_mix(stack.get("XIR_DEV_REST_URL"), accounts, rate, scale.load).await,
+        ));
+    }
+    runs
+}
+
 async fn run(options: Options) -> anyhow::Result<()> {
     let scale = Scale::of(&options);
     let profile = if options.debug {
@@ -203,19 +239,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .map(|(name, &pid)| (name.clone(), json!(machine::rss_mib(pid))))
         .collect();
 
-    eprintln!("xir-bench: health checks, bare tonic and the stack's");
-    let bare = mix::health(
-        mix::channel(&mix::bare_health_server().await?.to_string()).await?,
-        10,
-        scale.load,
-    )
-    .await;
-    let ours = mix::health(
-        mix::channel(stack.get("XIR_DEV_USER_GRPC")).await?,
-        10,
-        scale.load,
-    )
-    .await;
+    let (bare, ours) = health_runs(&stack, &scale).await?;
 
     let graph = seed::Graph::reed98(scale.graph_limit)?;
     eprintln!(
@@ -235,20 +259,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let home = mix::home_reads(&clients, &seeded.accounts[busiest], 10, scale.load).await;
 
     let peak = machine::PeakRss::watch(services.clone());
-    let mut rest_runs = Vec::new();
-    for &rate in &scale.mix_rates {
-        eprintln!("xir-bench: the mix through the edge at {rate}/s");
-        rest_runs.push((
-            rate,
-            mix::rest_mix(
-                stack.get("XIR_DEV_REST_URL"),
-                &seeded.accounts,
-                rate,
-                scale.load,
-            )
-            .await,
-        ));
-    }
+    let rest_runs = rest_mixes(&stack, &seeded.accounts, &scale).await;
     let grpc_rate = scale
         .mix_rates
         .iter()

@@ -75,6 +75,14 @@ fn targets(results: &Value) -> Vec<Target> {
         figure: fmt(best, "/s"),
         met: None,
     });
+    targets.extend(pipeline_targets(results));
+    targets.extend(rss_targets(results));
+    targets
+}
+
+/// Seeding convergence, fan-out to 10k and 100k followers and the celebrity's post latency.
+fn pipeline_targets(results: &Value) -> Vec<Target> {
+    let mut targets = Vec::new();
     let converged = f(&results["seeding"]["seconds_converged_after_last_tweet"]);
     let seeding_total = [
         "seconds_accounts",
@@ -118,6 +126,11 @@ fn targets(results: &Value) -> Vec<Target> {
         figure: fmt(celebrity, " ms"),
         met: celebrity.map(|p| p < 20.0),
     });
+    targets
+}
+
+fn rss_targets(results: &Value) -> Vec<Target> {
+    let mut targets = Vec::new();
     let idle = results["rss_mib"]["idle"]
         .as_object()
         .map(|m| m.values().filter_map(f).fold(0.0, f64::max));
@@ -216,24 +229,28 @@ pub fn markdown(results: &Value, previous: Option<&Value>) -> String {
         results["rss_mib"]["peak_under_mix"]
     );
     if let Some(previous) = previous {
-        out.push_str(
-            "## Compared with the earlier run\n\n| Figure | before | now |\n| --- | --- | --- |\n",
-        );
-        for (name, pointer) in [
-            ("health ratio", "/health/ratio"),
-            ("home read ratio", "/home_read_grpc/ratio_to_bare"),
-            ("home read /s", "/home_read_grpc/run/achieved_per_second"),
-            ("celebrity post p99 ms", "/fan_out/celebrity_post/p99_ms"),
-        ] {
-            let _ = writeln!(
-                out,
-                "| {name} | {} | {} |",
-                fmt(previous.pointer(pointer).and_then(Value::as_f64), ""),
-                fmt(results.pointer(pointer).and_then(Value::as_f64), "")
-            );
-        }
+        comparison(&mut out, results, previous);
     }
     out
+}
+
+fn comparison(out: &mut String, results: &Value, previous: &Value) {
+    out.push_str(
+        "## Compared with the earlier run\n\n| Figure | before | now |\n| --- | --- | --- |\n",
+    );
+    for (name, pointer) in [
+        ("health ratio", "/health/ratio"),
+        ("home read ratio", "/home_read_grpc/ratio_to_bare"),
+        ("home read /s", "/home_read_grpc/run/achieved_per_second"),
+        ("celebrity post p99 ms", "/fan_out/celebrity_post/p99_ms"),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} |",
+            fmt(previous.pointer(pointer).and_then(Value::as_f64), ""),
+            fmt(results.pointer(pointer).and_then(Value::as_f64), "")
+        );
+    }
 }
 
 /// Writes BENCHMARKS.md and results.json (into `out`, or the repository root and `bench/`).

@@ -37,7 +37,7 @@ impl Graph {
     /// socfb-Reed98 (962 nodes, 18,812 edges) from the repository's copy; with `limit`, only
     /// the nodes below it and the edges between them (the smoke run).
     pub fn reed98(limit: Option<usize>) -> anyhow::Result<Graph> {
-        let path = xir_testkit::edge::repository().join("testdata/socfb-Reed98/socfb-Reed98.edges");
+        let path = xir_testkit::edge::repository().join("datasets/socfb-Reed98/socfb-Reed98.edges");
         let text =
             std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
         let mut edges = Vec::new();

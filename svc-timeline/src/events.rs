@@ -2,7 +2,7 @@
 //! notified, what is fanned out, what leaves the timelines. The API applies the effects in
 //! that order, once per event id.
 
-use xir_proto::timeline::v1::{NotificationKind, tweet_event::Kind};
+use xir_proto::timeline::v1::{NotificationKind, TweetCreated, tweet_event::Kind};
 
 use crate::fanout::Entry;
 
@@ -35,36 +35,7 @@ pub fn effects(kind: Kind) -> Effects {
         removal: None,
     };
     match kind {
-        Kind::Created(created) => {
-            let notice = |recipient, kind| Notice {
-                recipient,
-                actor: created.author_id,
-                kind,
-                tweet_id: created.tweet_id,
-            };
-            effects.label = "created";
-            if created.reply_to_tweet_id != 0 {
-                effects
-                    .notices
-                    .push(notice(created.reply_to_user_id, NotificationKind::Reply));
-            }
-            if created.quote_of_tweet_id != 0 {
-                effects
-                    .notices
-                    .push(notice(created.quoted_user_id, NotificationKind::Quote));
-            }
-            for &mentioned in &created.mentioned_user_ids {
-                effects
-                    .notices
-                    .push(notice(mentioned, NotificationKind::Mention));
-            }
-            effects.fan_out = Some(Entry {
-                item_id: created.tweet_id,
-                tweet_id: created.tweet_id,
-                author_id: created.author_id,
-                reposted_by: 0,
-            });
-        }
+        Kind::Created(created) => return created_effects(created),
         Kind::Deleted(deleted) => {
             effects.label = "deleted";
             effects.removal = Some(Entry {
@@ -111,9 +82,40 @@ pub fn effects(kind: Kind) -> Effects {
     effects
 }
 
+/// A new tweet: its reply, quote and mentions notify their users, and it is fanned out.
+fn created_effects(created: TweetCreated) -> Effects {
+    let notice = |recipient, kind| Notice {
+        recipient,
+        actor: created.author_id,
+        kind,
+        tweet_id: created.tweet_id,
+    };
+    let mut notices = Vec::new();
+    if created.reply_to_tweet_id != 0 {
+        notices.push(notice(created.reply_to_user_id, NotificationKind::Reply));
+    }
+    if created.quote_of_tweet_id != 0 {
+        notices.push(notice(created.quoted_user_id, NotificationKind::Quote));
+    }
+    for &mentioned in &created.mentioned_user_ids {
+        notices.push(notice(mentioned, NotificationKind::Mention));
+    }
+    Effects {
+        label: "created",
+        notices,
+        fan_out: Some(Entry {
+            item_id: created.tweet_id,
+            tweet_id: created.tweet_id,
+            author_id: created.author_id,
+            reposted_by: 0,
+        }),
+        removal: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use xir_proto::timeline::v1::{TweetCreated, TweetDeleted, TweetReposted, TweetUnreposted};
+    use xir_proto::timeline::v1::{TweetDeleted, TweetReposted, TweetUnreposted};
 
     use super::*;
 

@@ -124,13 +124,16 @@ fn service_processes(
     let [auth_addr, user_addr, tweet_addr, timeline_addr] = addrs;
     let url = |addr: SocketAddr| format!("http://{addr}");
     let shared = [("XIR_AUTH__URL", url(auth_addr))];
-    let outbox = [
-        ("XIR_OUTBOX__POLL_INTERVAL_MS", "50".to_owned()),
-        ("XIR_OUTBOX__RETRY_MAX_MS", "1000".to_owned()),
-    ];
     let generous = ("XIR_NOTIFYING_WRITES__BURST", "10000".to_owned());
     let with = |own: &[(&'static str, String)]| -> Vec<(&'static str, String)> {
         shared.iter().cloned().chain(own.iter().cloned()).collect()
+    };
+    // svc-auth, svc-user and svc-tweet have outboxes; svc-timeline only receives.
+    let with_outbox = |own: &[(&'static str, String)]| {
+        let mut vars = with(own);
+        vars.push(("XIR_OUTBOX__POLL_INTERVAL_MS", "50".to_owned()));
+        vars.push(("XIR_OUTBOX__RETRY_MAX_MS", "1000".to_owned()));
+        vars
     };
     let signing_key = svc_auth::keys::generate_pem().expect("a signing key");
     [
@@ -138,26 +141,22 @@ fn service_processes(
             "svc-auth",
             auth_addr,
             dir,
-            &with(&[
+            &with_outbox(&[
                 ("XIR_DATABASE__URL", auth_db),
                 ("XIR_USER_SERVICE__URL", url(user_addr)),
                 ("XIR_TOKENS__SIGNING_KEY_PEM", signing_key),
                 // Cheap hashing: this test is about faults, not password cost.
                 ("XIR_PASSWORDS__MEMORY_KIB", "1024".to_owned()),
                 ("XIR_PASSWORDS__ITERATIONS", "1".to_owned()),
-                outbox[0].clone(),
-                outbox[1].clone(),
             ]),
         ),
         ServiceProcess::new(
             "svc-user",
             user_addr,
             dir,
-            &with(&[
+            &with_outbox(&[
                 ("XIR_DATABASE__URL", user_db),
                 ("XIR_TIMELINE_SERVICE__URL", url(timeline_addr)),
-                outbox[0].clone(),
-                outbox[1].clone(),
                 generous.clone(),
             ]),
         ),
@@ -165,13 +164,11 @@ fn service_processes(
             "svc-tweet",
             tweet_addr,
             dir,
-            &with(&[
+            &with_outbox(&[
                 ("XIR_DATABASE__URL", ferret_url.to_owned()),
                 ("XIR_DATABASE__NAME", testing::unique_name("faults_tweet")),
                 ("XIR_USER_SERVICE__URL", url(user_addr)),
                 ("XIR_TIMELINE_SERVICE__URL", url(timeline_addr)),
-                outbox[0].clone(),
-                outbox[1].clone(),
                 generous.clone(),
             ]),
         ),
