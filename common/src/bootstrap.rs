@@ -17,7 +17,8 @@ use crate::{
     peer::{self, PeerChannel},
     server::GrpcServer,
     settings::{
-        ReadinessSettings, ServerSettings, SettingsError, TelemetrySettings, config_path_from_args,
+        ReadinessSettings, ServerSettings, ServiceUrl, SettingsError, TelemetrySettings,
+        config_path_from_args,
     },
     shutdown, telemetry,
 };
@@ -175,9 +176,14 @@ impl Skeleton {
         })
     }
 
-    /// A lazily connecting channel to the service `to` at `url`, carrying this service's token.
-    pub fn connect(&self, url: &str, to: Peer) -> Result<PeerChannel, tonic::transport::Error> {
-        peer::connect_lazy(url, &self.identity, to)
+    /// A lazily connecting channel to the service `to`, balanced across its replicas and
+    /// carrying this service's token.
+    pub fn connect(
+        &self,
+        service: &ServiceUrl,
+        to: Peer,
+    ) -> Result<PeerChannel, crate::balance::BalanceError> {
+        peer::connect(service, &self.identity, to)
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {

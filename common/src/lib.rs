@@ -3,6 +3,7 @@
 //! and W3C trace propagation.
 
 pub mod auth;
+pub mod balance;
 pub mod bootstrap;
 pub mod cpu;
 pub mod delivery;

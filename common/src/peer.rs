@@ -1,18 +1,20 @@
 //! Channels to the other services: every call carries the caller's trace context and its
 //! service token for the receiver (see [`crate::identity`]).
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use tonic::{
     Request, Status,
     metadata::MetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::Channel,
 };
 
 use crate::{
+    balance::{self, BalanceError},
     identity::{Peer, SERVICE_TOKEN_HEADER, ServiceIdentity},
     propagation,
+    settings::ServiceUrl,
 };
 
 /// Stamps outgoing calls to one peer.
@@ -41,19 +43,15 @@ impl Interceptor for PeerInterceptor {
 /// The client type every service uses for calls to another.
 pub type PeerChannel = InterceptedService<Channel, PeerInterceptor>;
 
-/// A channel to `target` at `url` that connects on first use (a peer that is down does not
-/// stop this service from starting).
-pub fn connect_lazy(
-    url: &str,
+/// A channel to `target` at `service`'s URL that connects on first use (a peer that is down
+/// does not stop this service from starting) and balances calls across its replicas.
+pub fn connect(
+    service: &ServiceUrl,
     identity: &Arc<ServiceIdentity>,
     target: Peer,
-) -> Result<PeerChannel, tonic::transport::Error> {
-    let channel = Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy();
+) -> Result<PeerChannel, BalanceError> {
     Ok(InterceptedService::new(
-        channel,
+        balance::channel(service)?,
         PeerInterceptor::new(identity.clone(), target),
     ))
 }

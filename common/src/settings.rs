@@ -4,7 +4,12 @@
 //! Every settings struct denies unknown fields, so a misspelt key fails at start, naming the
 //! key, instead of being silently ignored.
 
-use std::{fmt, net::IpAddr, path::PathBuf, time::Duration};
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use figment::{
     Figment,
@@ -311,9 +316,34 @@ impl Default for OutboxSettings {
     }
 }
 
-/// `[<peer>_service]`: where another service answers (`http://host:port`).
+/// `[<peer>_service]`: where another service answers (`http://host:port`), and how its
+/// replicas are found. Calls are balanced across every address the host resolves to (a
+/// headless Kubernetes Service has one per ready pod): see [`crate::balance`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceUrl {
     pub url: String,
+    /// How often the host is resolved again, so replicas that come and go get calls or stop
+    /// getting them.
+    #[serde(default = "ServiceUrl::default_resolve_every_ms")]
+    pub resolve_every_ms: u64,
+    /// A DNS server (`ip:port`) to resolve the host with instead of the system's resolver
+    /// (`/etc/resolv.conf`, `/etc/hosts`), as Envoy's `--dns-resolver` or nginx's `resolver`.
+    #[serde(default)]
+    pub nameserver: Option<SocketAddr>,
+}
+
+impl ServiceUrl {
+    /// `url`, resolved by the system every 5 s.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            resolve_every_ms: Self::default_resolve_every_ms(),
+            nameserver: None,
+        }
+    }
+
+    fn default_resolve_every_ms() -> u64 {
+        5_000
+    }
 }

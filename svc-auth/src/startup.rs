@@ -71,7 +71,7 @@ impl Service for Application {
     ) -> anyhow::Result<()> {
         let users = UserServiceClient::new(
             self.skeleton
-                .connect(&self.settings.user_service.url, Peer::User)?,
+                .connect(&self.settings.user_service, Peer::User)?,
         );
         let profiles = Profiles::new(users);
         let relayed = profiles.clone();

@@ -79,10 +79,9 @@ impl Service for Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let connect = |url: &str, to| self.skeleton.connect(url, to);
-        let users = UserServiceClient::new(connect(&self.settings.user_service.url, Peer::User)?);
-        let tweets =
-            TweetServiceClient::new(connect(&self.settings.tweet_service.url, Peer::Tweet)?);
+        let connect = |service, to| self.skeleton.connect(service, to);
+        let users = UserServiceClient::new(connect(&self.settings.user_service, Peer::User)?);
+        let tweets = TweetServiceClient::new(connect(&self.settings.tweet_service, Peer::Tweet)?);
         let fanout = Arc::new(Fanout {
             homes: self.homes.clone(),
             users: users.clone(),

@@ -87,12 +87,10 @@ impl Service for Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let connect = |url: &str, to| self.skeleton.connect(url, to);
-        let users = UserServiceClient::new(connect(&self.settings.user_service.url, Peer::User)?);
-        let timelines = TimelineServiceClient::new(connect(
-            &self.settings.timeline_service.url,
-            Peer::Timeline,
-        )?);
+        let connect = |service, to| self.skeleton.connect(service, to);
+        let users = UserServiceClient::new(connect(&self.settings.user_service, Peer::User)?);
+        let timelines =
+            TimelineServiceClient::new(connect(&self.settings.timeline_service, Peer::Timeline)?);
         let mut background = Background::default();
         let receivers = Receivers {
             timelines,

@@ -90,7 +90,7 @@ impl Service for Application {
     ) -> anyhow::Result<()> {
         let timelines = TimelineServiceClient::new(
             self.skeleton
-                .connect(&self.settings.timeline_service.url, Peer::Timeline)?,
+                .connect(&self.settings.timeline_service, Peer::Timeline)?,
         );
         let mut background = Background::default();
         background.add(outbox::spawn_relay(

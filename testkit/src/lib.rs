@@ -159,7 +159,7 @@ impl Stack {
         }
     }
 
-    fn url(&self, service: Service) -> String {
+    pub fn url(&self, service: Service) -> String {
         format!("http://{}", self.addr(service))
     }
 
@@ -304,6 +304,13 @@ impl Stack {
 
     /// Another svc-tweet replica on the same database (its own port), with its own relay.
     pub async fn start_tweet_replica(&self) -> SocketAddr {
+        self.start_tweet_replica_with(&format!("url = \"{}\"", self.url(Service::User)))
+            .await
+    }
+
+    /// [`Self::start_tweet_replica`] with its own `[user_service]` table (`user_service`: its
+    /// body).
+    pub async fn start_tweet_replica_with(&self, user_service: &str) -> SocketAddr {
         let settings = svc_tweet::config::Settings::with_overrides(&format!(
             "{}{}
 [database]
@@ -311,7 +318,7 @@ url = \"{}\"
 name = \"{}\"
 server_selection_timeout_ms = 2000
 [user_service]
-url = \"{}\"
+{user_service}
 [timeline_service]
 url = \"{}\"
 [auth]
@@ -321,7 +328,6 @@ url = \"{}\"
             testing::outbox_settings_toml(),
             testing::mongodb_url(),
             self.tweet_database_name,
-            self.url(Service::User),
             self.url(Service::Timeline),
             self.url(Service::Auth),
         ))

@@ -57,9 +57,7 @@ pub fn auth_settings(
             retry_max_ms: 500,
             ..OutboxSettings::default()
         },
-        user_service: xir_common::settings::ServiceUrl {
-            url: user_url.to_owned(),
-        },
+        user_service: xir_common::settings::ServiceUrl::new(user_url),
     }
 }
 
