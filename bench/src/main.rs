@@ -33,6 +33,9 @@ pub const TIMELINE_CAP: usize = 800;
 const CELEBRITY_FOLLOWERS: i64 = 150_000;
 
 const USAGE: &str = "usage: xir-bench [--quick] [--debug] [--users N] [--out DIR] [--compare FILE]
+       xir-bench --health-of HOST:PORT
+  --health-of the health-check ratio alone, of a service already running at HOST:PORT against
+              a bare tonic server in this process (for profiling the server layers)
   --quick     a smoke run: a slice of the graph, short loads, small fan-outs (CI runs this)
   --users N   seed only the first N users of socfb-Reed98 (and the edges between them)
   --debug     run the debug binaries scripts/test built instead of release ones
@@ -54,6 +57,7 @@ struct Options {
     users: Option<usize>,
     out: Option<PathBuf>,
     compare: Option<PathBuf>,
+    health_of: Option<String>,
 }
 
 /// How big a run is.
@@ -109,6 +113,7 @@ fn parse_args() -> Result<Options, String> {
         users: None,
         out: None,
         compare: None,
+        health_of: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -122,6 +127,9 @@ fn parse_args() -> Result<Options, String> {
                         .parse()
                         .map_err(|_| format!("--users {users}: not a number"))?,
                 );
+            }
+            "--health-of" => {
+                options.health_of = Some(args.next().ok_or("--health-of needs HOST:PORT")?)
             }
             "--out" => options.out = Some(args.next().ok_or("--out needs a directory")?.into()),
             "--compare" => {
@@ -142,7 +150,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(options).await {
+    let outcome = match &options.health_of {
+        Some(target) => health_of(target).await,
+        None => run(options).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("xir-bench: {error:#}");
@@ -198,6 +210,30 @@ async fn health_runs(stack: &DevStack, scale: &Scale) -> anyhow::Result<(load::R
     )
     .await;
     Ok((bare, ours))
+}
+
+/// The health-check ratio of a service already running at `target`: 20 s closed loops of 10
+/// workers against a bare tonic server, then against it.
+async fn health_of(target: &str) -> anyhow::Result<()> {
+    let seconds = Duration::from_secs(20);
+    let bare = mix::health(
+        mix::channel(&mix::bare_health_server().await?.to_string()).await?,
+        10,
+        seconds,
+    )
+    .await;
+    let ours = mix::health(mix::channel(target).await?, 10, seconds).await;
+    for (name, run) in [("bare tonic", &bare), (target, &ours)] {
+        println!(
+            "{name}: {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            run.rate(),
+            run.quantile_ms(0.5),
+            run.quantile_ms(0.99),
+            run.json()["errors"]
+        );
+    }
+    println!("ratio: {:.1} %", 100.0 * ours.rate() / bare.rate());
+    Ok(())
 }
 
 /// The mix through the edge at each of the scale's rates, open loop.

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use tracing::{Event, Subscriber, field::Field};
 use tracing_subscriber::{
     EnvFilter, Layer,
+    filter::LevelFilter,
     fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
     layer::SubscriberExt,
     registry::LookupSpan,
@@ -191,9 +192,17 @@ where
         .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
         .event_format(JsonLines { service })
         .with_writer(writer);
+    // Traces hold the spans the services mark at INFO (a server span per API call, the
+    // `#[instrument]`ed queries and fan-out steps), whatever the log level. Without a filter
+    // of their own these layers would take every span and event of every level, h2's and
+    // hyper's per-frame TRACE ones included, and each call would pay for building them.
     tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer(service)))
-        .with(TraceIdsLayer::default())
+        .with(
+            tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer(service))
+                .with_filter(LevelFilter::INFO),
+        )
+        .with(TraceIdsLayer::default().with_filter(LevelFilter::INFO))
         .with(logs.with_filter(filter))
 }
 
