@@ -9,6 +9,12 @@
 //! receiver refuses for good ([`DeliveryError::Rejected`]) is set aside (kept with
 //! `next_attempt_at = 'infinity'` and the reason in `last_error`) so it blocks no other.
 //!
+//! Events with the same `ordering_key` (what they are about: a follower, an account) are
+//! delivered one after another in the order they were written, and an event waiting for a
+//! retry holds back the later ones of its key; events of different keys are delivered
+//! concurrently, so one slow receiver call does not hold up the whole batch. Rows without a
+//! key (written before the column existed) share one order.
+//!
 //! Each service's migrations create the table:
 //!
 //! ```sql
@@ -20,14 +26,16 @@
 //!     attempts        INTEGER     NOT NULL DEFAULT 0,
 //!     next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
 //!     lease_until     TIMESTAMPTZ,
-//!     last_error      TEXT
+//!     last_error      TEXT,
+//!     ordering_key    TEXT
 //! );
 //! CREATE INDEX outbox_due ON outbox (next_attempt_at, id);
 //! ```
 
-use std::{future::Future, time::Duration};
+use std::{collections::HashMap, future::Future, time::Duration};
 
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +54,7 @@ pub struct Event {
     pub payload: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub attempts: i32,
+    pub ordering_key: Option<String>,
 }
 
 impl Event {
@@ -55,18 +64,26 @@ impl Event {
     }
 }
 
+/// Events delivered at once by one relay pass, each key's in order (see the module docs).
+const KEYS_AT_ONCE: usize = 16;
+
 /// Writes an event in the caller's transaction: it exists exactly when the change does.
-/// Returns its id (for [`deliver_now`]).
+/// `ordering_key` names what the event is about: events with the same key reach the receiver
+/// in the order they were written. Returns its id (for [`deliver_now`]).
 pub async fn enqueue(
     connection: &mut PgConnection,
     topic: &str,
+    ordering_key: &str,
     payload: &[u8],
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO outbox (topic, payload) VALUES ($1, $2) RETURNING id")
-        .bind(topic)
-        .bind(payload)
-        .fetch_one(connection)
-        .await
+    sqlx::query_scalar(
+        "INSERT INTO outbox (topic, ordering_key, payload) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(topic)
+    .bind(ordering_key)
+    .bind(payload)
+    .fetch_one(connection)
+    .await
 }
 
 /// Delivers event `id` at once, once the transaction that wrote it has committed, for a caller
@@ -89,7 +106,7 @@ where
     let claimed: sqlx::Result<Option<Event>> = sqlx::query_as(
         "UPDATE outbox SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
          WHERE id = $1 AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
-         RETURNING id, topic, payload, created_at, attempts",
+         RETURNING id, topic, payload, created_at, attempts, ordering_key",
     )
     .bind(id)
     .bind(settings.lease_ms as f64 / 1000.0)
@@ -211,7 +228,8 @@ where
     crate::relay::spawn(outbox, &settings, stop)
 }
 
-/// Claims one batch and delivers it; returns how many events were claimed.
+/// Claims one batch and delivers it, each key's events in order and up to [`KEYS_AT_ONCE`] keys
+/// at once; returns how many events were claimed.
 pub async fn relay_once<F, Fut>(
     pool: &PgPool,
     settings: &OutboxSettings,
@@ -228,47 +246,103 @@ where
              WHERE next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
              ORDER BY id LIMIT $2
              FOR UPDATE SKIP LOCKED)
-         RETURNING id, topic, payload, created_at, attempts",
+         RETURNING id, topic, payload, created_at, attempts, ordering_key",
     )
     .bind(settings.lease_ms as f64 / 1000.0)
     .bind(settings.batch_size)
     .fetch_all(pool)
     .await?;
     let claimed = events.len();
-    let mut events = events;
-    events.sort_by_key(|event| event.id);
-    let mut failed_from = None;
+    futures_util::stream::iter(by_ordering_key(events))
+        .map(|events| deliver_in_order(pool, settings, deliver, events))
+        .buffer_unordered(KEYS_AT_ONCE)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(claimed)
+}
+
+/// The events of each ordering key, oldest first.
+fn by_ordering_key(events: Vec<Event>) -> Vec<Vec<Event>> {
+    let mut keys: HashMap<Option<String>, Vec<Event>> = HashMap::new();
+    for event in events {
+        keys.entry(event.ordering_key.clone())
+            .or_default()
+            .push(event);
+    }
+    let mut keys: Vec<Vec<Event>> = keys.into_values().collect();
+    for events in &mut keys {
+        events.sort_by_key(|event| event.id);
+    }
+    keys
+}
+
+/// Delivers one key's events in order. One to retry stops there: it and the key's later
+/// events wait for the backoff together, so the receiver sees them in the order they happened.
+async fn deliver_in_order<F, Fut>(
+    pool: &PgPool,
+    settings: &OutboxSettings,
+    deliver: &F,
+    events: Vec<Event>,
+) -> sqlx::Result<()>
+where
+    F: Fn(Event) -> Fut,
+    Fut: Future<Output = Result<(), DeliveryError>>,
+{
     for (index, event) in events.iter().enumerate() {
-        let (id, topic, created_at, attempts) = (
-            event.id,
-            event.topic.clone(),
-            event.created_at,
-            event.attempts,
-        );
+        let (id, topic, created_at) = (event.id, event.topic.clone(), event.created_at);
         match deliver(event.clone()).await {
             Ok(()) => delivered(pool, id, topic, created_at).await?,
             Err(DeliveryError::Rejected(reason)) => set_aside(pool, id, topic, &reason).await?,
             Err(DeliveryError::Retry(reason)) => {
-                record_retry(&topic, &id.to_string(), i64::from(attempts), &reason);
-                // Later events wait too, so one receiver sees them in the order they happened.
-                failed_from = Some((index, reason, attempts));
+                record_retry(&topic, &id.to_string(), i64::from(event.attempts), &reason);
+                let ids: Vec<i64> = events[index..].iter().map(|event| event.id).collect();
+                sqlx::query(
+                    "UPDATE outbox SET lease_until = NULL, last_error = $2,
+                         next_attempt_at = now() + make_interval(secs => $3)
+                     WHERE id = ANY($1)",
+                )
+                .bind(&ids)
+                .bind(&reason)
+                .bind(settings.backoff(event.attempts).as_secs_f64())
+                .execute(pool)
+                .await?;
                 break;
             }
         }
     }
-    if let Some((index, reason, attempts)) = failed_from {
-        let retry_in = settings.backoff(attempts);
-        let ids: Vec<i64> = events[index..].iter().map(|event| event.id).collect();
-        sqlx::query(
-            "UPDATE outbox SET lease_until = NULL, last_error = $2,
-                 next_attempt_at = now() + make_interval(secs => $3)
-             WHERE id = ANY($1)",
-        )
-        .bind(&ids)
-        .bind(&reason)
-        .bind(retry_in.as_secs_f64())
-        .execute(pool)
-        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, key: Option<&str>) -> Event {
+        Event {
+            id,
+            topic: "t".into(),
+            payload: Vec::new(),
+            created_at: Utc::now(),
+            attempts: 1,
+            ordering_key: key.map(str::to_owned),
+        }
     }
-    Ok(claimed)
+
+    #[test]
+    fn each_key_keeps_its_events_in_the_order_they_were_written() {
+        let claimed = vec![
+            event(5, Some("a")),
+            event(2, Some("b")),
+            event(3, None),
+            event(1, Some("a")),
+            event(4, None),
+            event(6, Some("b")),
+        ];
+        let mut keys: Vec<Vec<i64>> = by_ordering_key(claimed)
+            .into_iter()
+            .map(|events| events.iter().map(|event| event.id).collect())
+            .collect();
+        keys.sort();
+        assert_eq!(keys, [vec![1, 5], vec![2, 6], vec![3, 4]]);
+    }
 }

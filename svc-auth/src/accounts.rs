@@ -99,9 +99,15 @@ impl Accounts {
             display_name: new.display_name.as_str().to_owned(),
             created_at: Some(timestamp(Utc::now())),
         };
-        let event = outbox::enqueue(&mut tx, CREATE_PROFILE_TOPIC, &profile.encode_to_vec())
-            .await
-            .during("queue profile event")?;
+        let key = user.get().to_string();
+        let event = outbox::enqueue(
+            &mut tx,
+            CREATE_PROFILE_TOPIC,
+            &key,
+            &profile.encode_to_vec(),
+        )
+        .await
+        .during("queue profile event")?;
         let tokens = self.issue_tokens(&mut tx, user, None).await?;
         tx.commit().await.during("commit sign-up")?;
         // Normally the profile exists when sign-up answers; the outbox covers the rest.

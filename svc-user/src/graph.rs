@@ -115,7 +115,9 @@ impl Users {
                 followee_id: followee.get(),
                 following: follow,
             };
-            outbox::enqueue(&mut tx, FOLLOW_TOPIC, &event.encode_to_vec())
+            // Keyed by the follower: the timeline a follow or an unfollow changes.
+            let key = follower.get().to_string();
+            outbox::enqueue(&mut tx, FOLLOW_TOPIC, &key, &event.encode_to_vec())
                 .await
                 .during("queue follow event")?;
         }

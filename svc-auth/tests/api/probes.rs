@@ -25,7 +25,8 @@ async fn serves_health_reflection_and_rpc_metrics() {
             "accounts",
             "tokens outbox throttle",
             "login attempt ids",
-            "worker leases"
+            "worker leases",
+            "outbox ordering key"
         ],
         "migrations ran before readiness"
     );
