@@ -143,8 +143,11 @@ impl IdGenerator {
             tracing::info!(worker_id, "leased a worker id");
             state.worker_id = Some(worker_id);
             state.sequence = 0;
+            state.valid_until = None;
         }
-        state.valid_until = Some(asked_at + self.lease_ttl * 2 / 3);
+        // A renewal that answers after a later one must not shorten what that one granted.
+        let until = asked_at + self.lease_ttl * 2 / 3;
+        state.valid_until = Some(state.valid_until.map_or(until, |held| held.max(until)));
     }
 
     /// The lease was lost (taken over after it expired): mint nothing until a new one.
@@ -203,6 +206,8 @@ impl IdGenerator {
 pub struct WorkerLease {
     pub ids: std::sync::Arc<IdGenerator>,
     pub holder: std::sync::Arc<str>,
+    /// Held while a renewal runs: one at a time.
+    renewing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl WorkerLease {
@@ -218,7 +223,27 @@ impl WorkerLease {
         ids.is_leased().then(|| Self {
             ids,
             holder: holder.into(),
+            renewing: Default::default(),
         })
+    }
+
+    /// Runs `renewal` as a task of its own, one at a time. Under load the database may answer
+    /// after the readiness check has stopped waiting; the renewal still completes and the
+    /// lease it renewed still counts, instead of lapsing because nobody waited for the answer.
+    /// `None` while an earlier renewal is still running (or when the runtime shuts down).
+    pub async fn renew<F, E>(&self, renewal: F) -> Option<Result<(), E>>
+    where
+        F: std::future::Future<Output = Result<(), E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        let one_at_a_time = self.renewing.clone().try_lock_owned().ok()?;
+        tokio::spawn(async move {
+            let outcome = renewal.await;
+            drop(one_at_a_time);
+            outcome
+        })
+        .await
+        .ok()
     }
 }
 
@@ -301,6 +326,46 @@ mod tests {
         assert_eq!(fixed.worker_id(), Some(7));
     }
 
+    #[tokio::test]
+    async fn a_renewal_completes_after_its_caller_stopped_waiting_and_runs_one_at_a_time() {
+        let ids = std::sync::Arc::new(
+            IdGenerator::from_settings(&IdSettings {
+                worker_id: None,
+                lease_ttl_ms: 3_000,
+            })
+            .unwrap(),
+        );
+        let lease = WorkerLease::of(ids.clone()).expect("a leased generator");
+        let (answer, answered) = tokio::sync::oneshot::channel::<()>();
+        let slow = {
+            let ids = ids.clone();
+            async move {
+                let asked_at = Instant::now();
+                let _ = answered.await;
+                ids.grant(7, asked_at);
+                Ok::<(), ()>(())
+            }
+        };
+        // The readiness check gives up on the slow renewal...
+        let gave_up = tokio::time::timeout(Duration::from_millis(50), lease.renew(slow)).await;
+        assert!(gave_up.is_err());
+        assert!(
+            lease.renew(async { Ok::<(), ()>(()) }).await.is_none(),
+            "no second renewal while the first still runs"
+        );
+        // ...and the database answers afterwards: the lease counts.
+        answer.send(()).unwrap();
+        for _ in 0..100 {
+            if ids.is_available() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(ids.worker_id(), Some(7));
+        assert!(ids.is_available());
+        assert_eq!(lease.renew(async { Ok::<(), ()>(()) }).await, Some(Ok(())));
+    }
+
     #[test]
     fn a_leased_generator_mints_only_while_its_lease_holds() {
         let generator = IdGenerator::from_settings(&IdSettings {
@@ -313,10 +378,21 @@ mod tests {
         generator.grant(42, Instant::now());
         let id = generator.next_id().unwrap();
         assert_eq!((id >> SEQUENCE_BITS) & i64::from(MAX_WORKER_ID), 42);
-        // A renewal asked long ago has run out: two thirds of the lease have passed.
+        // The late answer to an earlier renewal does not shorten the lease a later one gave.
         generator.grant(42, Instant::now() - Duration::from_millis(2_001));
+        assert!(
+            generator.next_id().is_ok(),
+            "still leased by the later renewal"
+        );
+        // A lease renewed only long ago has run out: two thirds of it have passed.
+        let stale = IdGenerator::from_settings(&IdSettings {
+            worker_id: None,
+            lease_ttl_ms: 3_000,
+        })
+        .unwrap();
+        stale.grant(42, Instant::now() - Duration::from_millis(2_001));
         assert_eq!(
-            generator.next_id(),
+            stale.next_id(),
             Err(IdsUnavailable),
             "lease about to expire"
         );

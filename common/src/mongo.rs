@@ -88,7 +88,17 @@ impl ReadinessCheck {
             tracing::info!(indexes = self.plan.len(), "indexes ensured");
         }
         match &self.lease {
-            Some(lease) => keep_lease(&self.database, lease).await,
+            Some(lease) => {
+                let (database, held) = (self.database.clone(), lease.clone());
+                lease
+                    .renew(async move { keep_lease(&database, &held).await })
+                    .await
+                    .unwrap_or_else(|| {
+                        Err(mongodb::error::Error::custom(
+                            "the last worker-id lease renewal is still running",
+                        ))
+                    })
+            }
             None => ping(&self.database).await,
         }
     }

@@ -43,6 +43,8 @@ pub enum CheckError {
     Query(#[from] sqlx::Error),
     #[error("every worker id is leased by a live replica")]
     NoWorkerIdFree,
+    #[error("the last worker-id lease renewal is still running")]
+    RenewalRunning,
 }
 
 /// The readiness check of a PostgreSQL service: applies `migrator` once (sqlx holds an
@@ -84,7 +86,13 @@ impl ReadinessCheck {
             tracing::info!("migrations applied");
         }
         match &self.lease {
-            Some(lease) => keep_lease(&self.pool, lease).await,
+            Some(lease) => {
+                let (pool, held) = (self.pool.clone(), lease.clone());
+                lease
+                    .renew(async move { keep_lease(&pool, &held).await })
+                    .await
+                    .unwrap_or(Err(CheckError::RenewalRunning))
+            }
             None => {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
