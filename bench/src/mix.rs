@@ -37,6 +37,20 @@ pub async fn channel(addr: &str) -> anyhow::Result<Channel> {
         .await?)
 }
 
+/// Whether `channel`'s server reports its readiness (dependencies reachable, for svc-tweet and
+/// svc-timeline also a worker-id lease held) SERVING.
+pub async fn is_ready(channel: Channel) -> bool {
+    HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: "readiness".into(),
+        })
+        .await
+        .is_ok_and(|reply| {
+            reply.into_inner().status
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        })
+}
+
 /// The health check of `channel`'s server, closed loop.
 pub async fn health(channel: Channel, workers: usize, duration: Duration) -> load::Run {
     load::closed_loop(workers, duration, move |_| {

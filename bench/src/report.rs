@@ -221,10 +221,11 @@ pub fn markdown(results: &Value, previous: Option<&Value>) -> String {
     );
     let _ = writeln!(
         out,
-        "\nSeeding {}: {}\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
+        "\nSeeding {}: {}\n\nAfter the mix, svc-tweet and svc-timeline were ready again (lease held, dependencies answering) in {} s; the fan-outs started then.\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
         results["seeding"]["graph"],
         results["seeding"],
-        results["fan_out"]["by_followers"],
+        results["seconds_ready_after_mix"],
+        results["fan_out"],
         results["rss_mib"]["idle"],
         results["rss_mib"]["peak_under_mix"]
     );
