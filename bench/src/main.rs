@@ -294,6 +294,13 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .context("an empty graph")?;
     let home = mix::home_reads(&clients, &seeded.accounts[busiest], 10, scale.load).await;
 
+    // Before the mix, on a stack that is not catching up: under the mix FerretDB falls
+    // behind (or stops answering) and that would be timed as fan-out. A failure here is a
+    // figure too: it goes into the report instead of losing the run.
+    let fan_outs = measure_fan_outs(&stack, &clients, &scale, &run_id)
+        .await
+        .unwrap_or_else(|error| json!({ "error": format!("{error:#}") }));
+
     let peak = machine::PeakRss::watch(services.clone());
     let rest_runs = rest_mixes(&stack, &seeded.accounts, &scale).await;
     let grpc_rate = scale
@@ -306,13 +313,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let grpc_run = mix::grpc_mix(&clients, &seeded.accounts, grpc_rate, scale.load).await;
     let loaded_rss = peak.finish();
 
-    // The mix leaves a backlog (events to apply, a worker-id lease to win back) that would
-    // be timed as fan-out: the fan-outs start once svc-tweet and svc-timeline are ready again.
-    let settled = settle(&stack, Duration::from_secs(600)).await;
-    // A failure here is a figure too: it goes into the report instead of losing the run.
-    let fan_outs = measure_fan_outs(&stack, &clients, &scale, &run_id)
-        .await
-        .unwrap_or_else(|error| json!({ "error": format!("{error:#}") }));
+    // After the mix: how long until svc-tweet and svc-timeline are ready again.
+    let settled = settle(&stack, Duration::from_secs(180)).await;
 
     let results = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),

@@ -221,7 +221,7 @@ pub fn markdown(results: &Value, previous: Option<&Value>) -> String {
     );
     let _ = writeln!(
         out,
-        "\nSeeding {}: {}\n\nAfter the mix, svc-tweet and svc-timeline were ready again (lease held, dependencies answering) in {} s; the fan-outs started then.\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
+        "\nSeeding {}: {}\n\nFan-outs ran before the mix. After the mix, svc-tweet and svc-timeline were ready again (lease held, dependencies answering) after {} s (null: not within 180 s).\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
         results["seeding"]["graph"],
         results["seeding"],
         results["seconds_ready_after_mix"],

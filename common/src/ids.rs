@@ -230,20 +230,25 @@ impl WorkerLease {
     /// Runs `renewal` as a task of its own, one at a time. Under load the database may answer
     /// after the readiness check has stopped waiting; the renewal still completes and the
     /// lease it renewed still counts, instead of lapsing because nobody waited for the answer.
-    /// `None` while an earlier renewal is still running (or when the runtime shuts down).
+    /// It is given up after two thirds of the lease, when what it would grant has run out
+    /// anyway: a request the database never answers must not hold back every later renewal.
+    /// `None` while an earlier renewal is still running, when it was given up, or when the
+    /// runtime shuts down.
     pub async fn renew<F, E>(&self, renewal: F) -> Option<Result<(), E>>
     where
         F: std::future::Future<Output = Result<(), E>> + Send + 'static,
         E: Send + 'static,
     {
         let one_at_a_time = self.renewing.clone().try_lock_owned().ok()?;
+        let useful_for = self.ids.lease_ttl() * 2 / 3;
         tokio::spawn(async move {
-            let outcome = renewal.await;
+            let outcome = tokio::time::timeout(useful_for, renewal).await.ok();
             drop(one_at_a_time);
             outcome
         })
         .await
         .ok()
+        .flatten()
     }
 }
 
@@ -364,6 +369,25 @@ mod tests {
         assert_eq!(ids.worker_id(), Some(7));
         assert!(ids.is_available());
         assert_eq!(lease.renew(async { Ok::<(), ()>(()) }).await, Some(Ok(())));
+    }
+
+    #[tokio::test]
+    async fn a_renewal_the_database_never_answers_is_given_up_after_two_thirds_of_the_lease() {
+        let ids = std::sync::Arc::new(
+            IdGenerator::from_settings(&IdSettings {
+                worker_id: None,
+                lease_ttl_ms: 3_000,
+            })
+            .unwrap(),
+        );
+        let lease = WorkerLease::of(ids).expect("a leased generator");
+        let hung = lease.renew(std::future::pending::<Result<(), ()>>());
+        assert_eq!(hung.await, None, "given up");
+        assert_eq!(
+            lease.renew(async { Ok::<(), ()>(()) }).await,
+            Some(Ok(())),
+            "the next renewal runs"
+        );
     }
 
     #[test]

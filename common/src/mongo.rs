@@ -94,8 +94,8 @@ impl ReadinessCheck {
                     .renew(async move { keep_lease(&database, &held).await })
                     .await
                     .unwrap_or_else(|| {
-                        Err(mongodb::error::Error::custom(
-                            "the last worker-id lease renewal is still running",
+                        Err(lease_error(
+                            "the last worker-id lease renewal is still running or was given up",
                         ))
                     })
             }
@@ -142,9 +142,7 @@ async fn keep_lease(database: &Database, lease: &WorkerLease) -> mongodb::error:
         }
     }
     let Some(candidate) = (0..=i32::from(MAX_WORKER_ID)).find(|id| !live.contains(id)) else {
-        return Err(mongodb::error::Error::custom(
-            "every worker id is leased by a live replica",
-        ));
+        return Err(lease_error("every worker id is leased by a live replica"));
     };
     let claimed = leases
         .update_one(
@@ -158,11 +156,16 @@ async fn keep_lease(database: &Database, lease: &WorkerLease) -> mongodb::error:
             ids.grant(u16::try_from(candidate).unwrap_or(MAX_WORKER_ID), asked_at);
             Ok(())
         }
-        Err(error) if is_duplicate(&error) => Err(mongodb::error::Error::custom(
-            "lost the race for a worker id; trying again",
-        )),
+        Err(error) if is_duplicate(&error) => {
+            Err(lease_error("lost the race for a worker id; trying again"))
+        }
         Err(error) => Err(error),
     }
+}
+
+/// A lease error whose message the readiness log shows (a `custom` error prints only its kind).
+fn lease_error(message: &'static str) -> mongodb::error::Error {
+    std::io::Error::other(message).into()
 }
 
 /// A named index on `keys`; `unique` makes the keys a constraint.

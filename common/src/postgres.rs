@@ -43,7 +43,7 @@ pub enum CheckError {
     Query(#[from] sqlx::Error),
     #[error("every worker id is leased by a live replica")]
     NoWorkerIdFree,
-    #[error("the last worker-id lease renewal is still running")]
+    #[error("the last worker-id lease renewal is still running or was given up")]
     RenewalRunning,
 }
 
