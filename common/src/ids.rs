@@ -331,15 +331,17 @@ mod tests {
         assert_eq!(fixed.worker_id(), Some(7));
     }
 
+    fn leased_for_3s() -> IdGenerator {
+        IdGenerator::from_settings(&IdSettings {
+            worker_id: None,
+            lease_ttl_ms: 3_000,
+        })
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn a_renewal_completes_after_its_caller_stopped_waiting_and_runs_one_at_a_time() {
-        let ids = std::sync::Arc::new(
-            IdGenerator::from_settings(&IdSettings {
-                worker_id: None,
-                lease_ttl_ms: 3_000,
-            })
-            .unwrap(),
-        );
+        let ids = std::sync::Arc::new(leased_for_3s());
         let lease = WorkerLease::of(ids.clone()).expect("a leased generator");
         let (answer, answered) = tokio::sync::oneshot::channel::<()>();
         let slow = {
@@ -373,13 +375,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_renewal_the_database_never_answers_is_given_up_after_two_thirds_of_the_lease() {
-        let ids = std::sync::Arc::new(
-            IdGenerator::from_settings(&IdSettings {
-                worker_id: None,
-                lease_ttl_ms: 3_000,
-            })
-            .unwrap(),
-        );
+        let ids = std::sync::Arc::new(leased_for_3s());
         let lease = WorkerLease::of(ids).expect("a leased generator");
         let hung = lease.renew(std::future::pending::<Result<(), ()>>());
         assert_eq!(hung.await, None, "given up");
@@ -392,11 +388,7 @@ mod tests {
 
     #[test]
     fn a_leased_generator_mints_only_while_its_lease_holds() {
-        let generator = IdGenerator::from_settings(&IdSettings {
-            worker_id: None,
-            lease_ttl_ms: 3_000,
-        })
-        .unwrap();
+        let generator = leased_for_3s();
         assert!(generator.is_leased());
         assert_eq!(generator.next_id(), Err(IdsUnavailable), "before any lease");
         generator.grant(42, Instant::now());
@@ -409,11 +401,7 @@ mod tests {
             "still leased by the later renewal"
         );
         // A lease renewed only long ago has run out: two thirds of it have passed.
-        let stale = IdGenerator::from_settings(&IdSettings {
-            worker_id: None,
-            lease_ttl_ms: 3_000,
-        })
-        .unwrap();
+        let stale = leased_for_3s();
         stale.grant(42, Instant::now() - Duration::from_millis(2_001));
         assert_eq!(
             stale.next_id(),

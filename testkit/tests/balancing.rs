@@ -59,33 +59,48 @@ async fn profile_batches(metrics: SocketAddr) -> f64 {
         .sum()
 }
 
-/// `calls` reads of one tweet, each hydrating its author through svc-user; then what each
-/// replica served meanwhile.
-async fn read(
-    tweets: &mut TweetServiceClient<Channel>,
+/// Reads one tweet through the svc-tweet under test; each read hydrates the author through
+/// svc-user.
+struct Reader {
+    tweets: TweetServiceClient<Channel>,
     tweet_id: i64,
-    calls: usize,
     replicas: [SocketAddr; 2],
-) -> [f64; 2] {
-    let before = [
-        profile_batches(replicas[0]).await,
-        profile_batches(replicas[1]).await,
-    ];
-    for _ in 0..calls {
-        let tweet = tweets
-            .get_tweet(GetTweetRequest { tweet_id })
-            .await
-            .expect("GetTweet")
-            .into_inner();
-        assert!(
-            tweet.tweet.and_then(|t| t.author).is_some(),
-            "the tweet comes with its author"
-        );
+}
+
+impl Reader {
+    /// `calls` reads, then the `BatchGetProfiles` calls each replica served meanwhile.
+    async fn read(&self, calls: usize) -> [f64; 2] {
+        let before = [
+            profile_batches(self.replicas[0]).await,
+            profile_batches(self.replicas[1]).await,
+        ];
+        let mut tweets = self.tweets.clone();
+        for _ in 0..calls {
+            let tweet = tweets
+                .get_tweet(GetTweetRequest {
+                    tweet_id: self.tweet_id,
+                })
+                .await
+                .expect("GetTweet")
+                .into_inner();
+            assert!(
+                tweet.tweet.and_then(|t| t.author).is_some(),
+                "the tweet comes with its author"
+            );
+        }
+        [
+            profile_batches(self.replicas[0]).await - before[0],
+            profile_batches(self.replicas[1]).await - before[1],
+        ]
     }
-    [
-        profile_batches(replicas[0]).await - before[0],
-        profile_batches(replicas[1]).await - before[1],
-    ]
+
+    /// Rounds of `calls` reads until what the replicas served in one round satisfies `done`.
+    async fn until(&self, what: &str, calls: usize, done: impl Fn([f64; 2]) -> bool) {
+        testing::eventually(Duration::from_secs(30), what, || async {
+            done(self.read(calls).await).then_some(())
+        })
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -123,47 +138,31 @@ async fn calls_reach_every_replica_behind_a_name_and_follow_its_addresses() {
         .await;
     let tweets = TweetServiceClient::new(testing::channel(caller).await);
 
+    let reader = Reader {
+        tweets,
+        tweet_id,
+        replicas,
+    };
     // Both replicas get calls once the name has resolved to both.
-    testing::eventually(
-        Duration::from_secs(30),
-        "both replicas serving the caller's calls",
-        || {
-            let mut tweets = tweets.clone();
-            async move {
-                let served = read(&mut tweets, tweet_id, 40, replicas).await;
-                (served[0] > 0.0 && served[1] > 0.0).then_some(())
-            }
-        },
-    )
-    .await;
-
+    reader
+        .until("both replicas serving the caller's calls", 40, |served| {
+            served[0] > 0.0 && served[1] > 0.0
+        })
+        .await;
     // A replica whose address leaves the name gets no more calls; the other gets them all.
     dns.remove(NAME, SECOND);
-    testing::eventually(
-        Duration::from_secs(30),
-        "the second replica left out once its address is gone",
-        || {
-            let mut tweets = tweets.clone();
-            async move {
-                let served = read(&mut tweets, tweet_id, 20, replicas).await;
-                (served == [20.0, 0.0]).then_some(())
-            }
-        },
-    )
-    .await;
-
+    reader
+        .until(
+            "the second replica left out once its address is gone",
+            20,
+            |served| served == [20.0, 0.0],
+        )
+        .await;
     // And gets calls again when it is back.
     dns.add(NAME, SECOND);
-    testing::eventually(
-        Duration::from_secs(30),
-        "the second replica serving again",
-        || {
-            let mut tweets = tweets.clone();
-            async move {
-                let served = read(&mut tweets, tweet_id, 40, replicas).await;
-                (served[1] > 0.0).then_some(())
-            }
-        },
-    )
-    .await;
+    reader
+        .until("the second replica serving again", 40, |served| {
+            served[1] > 0.0
+        })
+        .await;
 }
