@@ -2,7 +2,7 @@
 //! the service makes while handling it carries the trace on to the next service.
 //!
 //! Two real servers built by the shared bootstrap: "front" handles GetHomeTimeline by calling
-//! "back"'s health Check through a traced channel. Spans are read back from an in-memory
+//! "back"'s ListNotifications through a traced channel. Spans are read back from an in-memory
 //! exporter installed as the process's telemetry.
 
 use std::time::Duration;
@@ -10,7 +10,6 @@ use std::time::Duration;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use tonic::{Request, Response, Status, service::Routes, transport::Channel};
-use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use xir_common::{propagation, server::GrpcServer, telemetry, testing};
 use xir_proto::timeline::v1::{
     self as pb, SERVICE_NAME,
@@ -33,11 +32,11 @@ impl TimelineService for Front {
         _: Request<pb::GetHomeTimelineRequest>,
     ) -> Result<Response<pb::GetHomeTimelineResponse>, Status> {
         if let Some(channel) = &self.downstream {
-            HealthClient::new(propagation::traced(channel.clone()))
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await?;
+            // An API method of the back server (health checks are not traced): it answers
+            // UNIMPLEMENTED, and its server span is what the test looks for.
+            let _ = TimelineServiceClient::new(propagation::traced(channel.clone()))
+                .list_notifications(pb::ListNotificationsRequest::default())
+                .await;
         }
         Ok(Response::new(pb::GetHomeTimelineResponse::default()))
     }
@@ -139,7 +138,11 @@ async fn incoming_trace_context_parents_the_server_span_and_travels_on() {
         "the caller's span is the parent of the server span"
     );
 
-    let back_span = wait_for_span(&exporter, "grpc.health.v1.Health/Check").await;
+    let back_span = wait_for_span(
+        &exporter,
+        "xir.timeline.v1.TimelineService/ListNotifications",
+    )
+    .await;
     assert_eq!(
         back_span.parent_span_id,
         front_span.span_context.span_id(),
