@@ -193,36 +193,24 @@ async fn connect(stack: &DevStack) -> anyhow::Result<Clients> {
     })
 }
 
-/// The bare tonic health server's closed loop, then svc-user's, in the same run: the ratio
+/// The bare tonic health server's closed loop, then `target`'s, in the same run: the ratio
 /// between them is the per-call cost of our server stack.
-async fn health_runs(stack: &DevStack, scale: &Scale) -> anyhow::Result<(load::Run, load::Run)> {
+async fn health_runs(target: &str, duration: Duration) -> anyhow::Result<(load::Run, load::Run)> {
     eprintln!("xir-bench: health checks, bare tonic and the stack's");
     let bare = mix::health(
         mix::channel(&mix::bare_health_server().await?.to_string()).await?,
         10,
-        scale.load,
+        duration,
     )
     .await;
-    let ours = mix::health(
-        mix::channel(stack.get("XIR_DEV_USER_GRPC")).await?,
-        10,
-        scale.load,
-    )
-    .await;
+    let ours = mix::health(mix::channel(target).await?, 10, duration).await;
     Ok((bare, ours))
 }
 
 /// The health-check ratio of a service already running at `target`: 20 s closed loops of 10
 /// workers against a bare tonic server, then against it.
 async fn health_of(target: &str) -> anyhow::Result<()> {
-    let seconds = Duration::from_secs(20);
-    let bare = mix::health(
-        mix::channel(&mix::bare_health_server().await?.to_string()).await?,
-        10,
-        seconds,
-    )
-    .await;
-    let ours = mix::health(mix::channel(target).await?, 10, seconds).await;
+    let (bare, ours) = health_runs(target, Duration::from_secs(20)).await?;
     for (name, run) in [("bare tonic", &bare), (target, &ours)] {
         println!(
             "{name}: {:.0} calls/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
@@ -275,7 +263,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .map(|(name, &pid)| (name.clone(), json!(machine::rss_mib(pid))))
         .collect();
 
-    let (bare, ours) = health_runs(&stack, &scale).await?;
+    let (bare, ours) = health_runs(stack.get("XIR_DEV_USER_GRPC"), scale.load).await?;
 
     let graph = seed::Graph::reed98(scale.graph_limit)?;
     eprintln!(
