@@ -76,7 +76,7 @@ pub fn channel(service: &ServiceUrl) -> Result<Channel, BalanceError> {
         host: host.to_owned(),
         port,
         uri,
-        every: Duration::from_millis(service.resolve_every_ms.max(100)),
+        every: service.resolve_every(),
         changes,
     };
     tokio::spawn(follow.run());
@@ -114,8 +114,7 @@ fn resolver(service: &ServiceUrl) -> Result<Arc<TokioResolver>, BalanceError> {
         None => TokioResolver::builder_tokio()?,
     };
     // Answers are kept no longer than one interval: each resolution sees the pods as they are.
-    builder.options_mut().positive_max_ttl =
-        Some(Duration::from_millis(service.resolve_every_ms.max(100)));
+    builder.options_mut().positive_max_ttl = Some(service.resolve_every());
     builder.options_mut().negative_max_ttl = Some(Duration::from_secs(1));
     Ok(Arc::new(builder.build()?))
 }

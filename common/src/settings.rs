@@ -346,4 +346,9 @@ impl ServiceUrl {
     fn default_resolve_every_ms() -> u64 {
         5_000
     }
+
+    /// How often the host is resolved again (at least every 100 ms apart).
+    pub fn resolve_every(&self) -> Duration {
+        Duration::from_millis(self.resolve_every_ms.max(100))
+    }
 }
