@@ -114,9 +114,19 @@ export function App() {
   );
 }
 
+/**
+ * "Profile", once the reader's username is known. Until then an invisible item of the same
+ * size holds its place, so the links below it do not move under a pointer about to click one.
+ */
 function OwnProfileLink() {
   const { data: me } = useOwnProfileQuery();
-  if (!me) return null;
+  if (!me) {
+    return (
+      <li className="placeholder" aria-hidden="true">
+        <span>Profile</span>
+      </li>
+    );
+  }
   return (
     <li>
       <NavLink to={`/u/${me.username}`}>Profile</NavLink>
