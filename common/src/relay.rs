@@ -1,8 +1,9 @@
 //! The one outbox relay of every service. Two outboxes sit behind it: the PostgreSQL services'
 //! `outbox` table ([`crate::outbox`]) and the events svc-tweet keeps inside tweet documents.
 //! Each knows how to claim, deliver and settle its own events in one pass; the relay runs
-//! those passes (at once while there is work, every poll interval when idle, five intervals
-//! after a database error), keeps the pending gauge, and stops with the service.
+//! those passes (at once while there is work or a write announces some, every poll interval
+//! when idle, five intervals after a database error), keeps the pending gauge, and stops
+//! with the service.
 //!
 //! Every outbox retries a failed delivery after the same backoff
 //! ([`crate::settings::OutboxSettings::backoff`]) and reports through the same metrics
@@ -30,6 +31,12 @@ pub trait Outbox: Send + Sync + 'static {
 
     /// How many events wait for delivery.
     fn pending(&self) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+
+    /// Resolves when a write has just queued events, so the relay need not wait out its poll
+    /// interval; an outbox no write announces never resolves it.
+    fn woken(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
 }
 
 /// Drains `outbox` until `stop` is cancelled.
@@ -60,6 +67,7 @@ pub fn spawn<O: Outbox>(
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(pause) => {}
+                () = outbox.woken(), if !pause.is_zero() => {}
             }
         }
     })

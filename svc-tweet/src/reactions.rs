@@ -42,6 +42,7 @@ use xir_proto::timeline::v1::{self as events, tweet_event::Kind};
 
 use crate::{
     error::Error,
+    relay::Nudges,
     store::{self, PendingEvent, Target, outbox_push},
 };
 
@@ -133,15 +134,18 @@ pub struct Reactions {
     reposts: Collection<Document>,
     /// Markers of settled changes, by tweet, waiting to be dropped.
     pub(crate) settled: Arc<Mutex<HashMap<i64, Vec<String>>>>,
+    /// Told of every tweet a count gave a timeline event.
+    nudges: Arc<Nudges>,
 }
 
 impl Reactions {
-    pub fn new(database: &Database) -> Self {
+    pub fn new(database: &Database, nudges: Arc<Nudges>) -> Self {
         Self {
             tweets: database.collection(store::TWEETS),
             likes: database.collection(store::LIKES),
             reposts: database.collection(store::REPOSTS),
             settled: Arc::default(),
+            nudges,
         }
     }
 
@@ -287,7 +291,9 @@ impl Reactions {
         }
         let mut set = doc! { marker: true };
         let mut inc = doc! { change.reaction.counter(): i64::from(change.delta) };
-        if let Some(kind) = change.event(author_id) {
+        let event = change.event(author_id);
+        let queues_event = event.is_some();
+        if let Some(kind) = event {
             let (outbox_set, count) = outbox_push(&[timeline_event(change.event_id, kind)]);
             set.extend(outbox_set);
             inc.insert("outbox_count", count);
@@ -299,7 +305,12 @@ impl Reactions {
             update.insert("$unset", unset);
         }
         match self.tweets.update_one(filter, update).await {
-            Ok(outcome) if outcome.matched_count == 1 => Ok(()),
+            Ok(outcome) if outcome.matched_count == 1 => {
+                if queues_event {
+                    self.nudges.tweet(change.tweet_id);
+                }
+                Ok(())
+            }
             // Counted already (or gone): the stale markers were not dropped either.
             Ok(_) => {
                 self.queue_settled(change.tweet_id, stale);

@@ -10,15 +10,28 @@
 //! the lease to expire; the receivers are idempotent on the event id, so a redelivery is safe.
 //! An event its receiver refuses for good is moved to the document's `outbox_rejected` (with
 //! the reason) instead of blocking the events after it.
+//!
+//! A write that queues events names its tweet in [`Nudges`]: the relay wakes at once and
+//! claims those tweets by id (one point update each) before it looks for other due ones, so a
+//! new tweet starts its fan-out as soon as CreateTweet returns, not a poll interval later, and
+//! without a search for due documents. The search still finds whatever a nudge missed (a full
+//! queue, another replica's write, a restart).
 
-use std::time::Duration;
+use std::{
+    collections::HashSet,
+    future::Future,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use mongodb::{
     Collection, Database,
     bson::{self, DateTime, Document, doc},
+    options::ReturnDocument,
 };
 use prost::Message;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use xir_common::{
     delivery::{self, DeliveryError},
@@ -39,18 +52,65 @@ pub struct Receivers {
     pub users: UserServiceClient<PeerChannel>,
 }
 
+/// Tweets whose events were just written, for the relay to deliver first.
+#[derive(Default)]
+pub struct Nudges {
+    tweets: Mutex<Vec<i64>>,
+    wake: Notify,
+}
+
+/// Nudged tweets held at most; past that the relay's search for due tweets finds the rest.
+const NUDGES_HELD: usize = 4_096;
+
+impl Nudges {
+    /// Announces that `tweet_id` has events waiting.
+    pub fn tweet(&self, tweet_id: i64) {
+        {
+            let mut tweets = self.tweets.lock().unwrap_or_else(PoisonError::into_inner);
+            if tweets.len() >= NUDGES_HELD {
+                return;
+            }
+            tweets.push(tweet_id);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Up to `limit` nudged tweets, oldest first, each once.
+    fn take(&self, limit: usize) -> Vec<i64> {
+        let mut tweets = self.tweets.lock().unwrap_or_else(PoisonError::into_inner);
+        let end = limit.min(tweets.len());
+        let taken: Vec<i64> = tweets.drain(..end).collect();
+        if !tweets.is_empty() {
+            self.wake.notify_one(); // the rest next pass
+        }
+        drop(tweets);
+        let mut seen = HashSet::new();
+        taken.into_iter().filter(|id| seen.insert(*id)).collect()
+    }
+}
+
 /// The events in tweet documents, drained by the shared relay.
 struct TweetOutbox {
     tweets: Collection<Document>,
     settings: OutboxSettings,
     receivers: Receivers,
+    nudges: Arc<Nudges>,
 }
 
 impl relay::Outbox for TweetOutbox {
     type Error = mongodb::error::Error;
 
     async fn relay_once(&self) -> mongodb::error::Result<bool> {
+        let nudged = self.nudges.take(self.settings.batch_size.max(1) as usize);
+        if !nudged.is_empty() {
+            relay_nudged(&self.tweets, &self.settings, &self.receivers, nudged).await?;
+            return Ok(true);
+        }
         relay_once(&self.tweets, &self.settings, &self.receivers).await
+    }
+
+    fn woken(&self) -> impl Future<Output = ()> + Send {
+        self.nudges.wake.notified()
     }
 
     /// The events of every tweet with some waiting (one aggregation, on the outbox_count index).
@@ -74,17 +134,19 @@ impl relay::Outbox for TweetOutbox {
     }
 }
 
-/// Delivers the events of tweet documents until `stop` is cancelled.
+/// Delivers the events of tweet documents, nudged ones first, until `stop` is cancelled.
 pub fn spawn(
     database: &Database,
     settings: OutboxSettings,
     receivers: Receivers,
+    nudges: Arc<Nudges>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let outbox = TweetOutbox {
         tweets: database.collection(store::TWEETS),
         settings: settings.clone(),
         receivers,
+        nudges,
     };
     relay::spawn(outbox, &settings, stop)
 }
@@ -117,6 +179,57 @@ pub async fn relay_once(
         .into_iter()
         .collect::<mongodb::error::Result<()>>()?;
     Ok(true)
+}
+
+/// Claims each nudged tweet by id, if its events are still due, and works the claimed ones.
+async fn relay_nudged(
+    tweets: &Collection<Document>,
+    settings: &OutboxSettings,
+    receivers: &Receivers,
+    nudged: Vec<i64>,
+) -> mongodb::error::Result<()> {
+    let lease = millis_from_now(settings.lease_ms);
+    let claim = claim_id();
+    let outcomes: Vec<mongodb::error::Result<()>> = stream::iter(nudged)
+        .map(|id| async move {
+            match claim_one(tweets, id, lease, claim).await? {
+                Some(document) => work(tweets, settings, receivers, claim, document).await,
+                None => Ok(()), // delivered already, or another pass holds it
+            }
+        })
+        .buffer_unordered(TWEETS_AT_ONCE)
+        .collect()
+        .await;
+    outcomes.into_iter().collect()
+}
+
+/// Claims one tweet until `lease` if its events are due: one update by id.
+async fn claim_one(
+    tweets: &Collection<Document>,
+    id: i64,
+    lease: DateTime,
+    claim: i64,
+) -> mongodb::error::Result<Option<Document>> {
+    let mut filter = due();
+    filter.insert("_id", id);
+    tweets
+        .find_one_and_update(
+            filter,
+            doc! { "$set": { "outbox_lease_until": lease, "outbox_claim": claim } },
+        )
+        .return_document(ReturnDocument::After)
+        .await
+}
+
+/// Tweets with events waiting whose lease, if any, has expired.
+fn due() -> Document {
+    doc! {
+        "outbox_count": { "$gt": 0 },
+        "$or": [
+            { "outbox_lease_until": null },
+            { "outbox_lease_until": { "$lt": DateTime::now() } },
+        ],
+    }
 }
 
 /// An id no other pass of any relay uses: its claim on the documents it leased.
@@ -185,13 +298,7 @@ async fn claim_batch(
     claim: i64,
     limit: i64,
 ) -> mongodb::error::Result<Vec<Document>> {
-    let due = doc! {
-        "outbox_count": { "$gt": 0 },
-        "$or": [
-            { "outbox_lease_until": null },
-            { "outbox_lease_until": { "$lt": DateTime::now() } },
-        ],
-    };
+    let due = due();
     let candidates: Vec<Document> = tweets
         .find(due.clone())
         .projection(doc! { "_id": 1 })

@@ -23,7 +23,7 @@ use xir_proto::{
 use crate::{
     config::Settings,
     grpc::TweetApi,
-    relay::{self, Receivers},
+    relay::{self, Nudges, Receivers},
     store, sweeper,
     tweets::Tweets,
 };
@@ -96,10 +96,12 @@ impl Service for Application {
             timelines,
             users: users.clone(),
         };
+        let nudges = Arc::new(Nudges::default());
         background.add(relay::spawn(
             &self.database,
             self.settings.outbox.clone(),
             receivers,
+            nudges.clone(),
             background.stop_token(),
         ));
         let tweets = Tweets::new(
@@ -108,6 +110,7 @@ impl Service for Application {
             users,
             CpuPool::from_settings(&self.settings.server),
             PerUserLimit::new(self.settings.notifying_writes.clone()),
+            nudges,
         );
         // The same reactions as the API's: the sweeper drops the markers its requests queue.
         background.add(sweeper::spawn(

@@ -17,6 +17,7 @@ use xir_proto::user::v1::{ResolveUsernamesRequest, user_service_client::UserServ
 use crate::{
     error::Error,
     reactions::Reactions,
+    relay::Nudges,
     store::{self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, TweetDoc, outbox_push},
 };
 
@@ -34,6 +35,8 @@ pub struct Tweets {
     pub(crate) cpu: CpuPool,
     /// Likes, reposts and mentions notify somebody: one user may make so many.
     pub(crate) notifying: PerUserLimit,
+    /// Told of every tweet a write gave events, for the relay to deliver at once.
+    pub(crate) nudges: Arc<Nudges>,
 }
 
 impl Tweets {
@@ -43,18 +46,20 @@ impl Tweets {
         users: UserServiceClient<PeerChannel>,
         cpu: CpuPool,
         notifying: PerUserLimit,
+        nudges: Arc<Nudges>,
     ) -> Self {
         Self {
             tweets: database.collection(store::TWEETS),
             raw_tweets: database.collection(store::TWEETS),
             likes: database.collection(store::LIKES),
             reposts: database.collection(store::REPOSTS),
-            reactions: Reactions::new(database),
+            reactions: Reactions::new(database, nudges.clone()),
             keys: database.collection(store::IDEMPOTENCY_KEYS),
             ids,
             users,
             cpu,
             notifying,
+            nudges,
         }
     }
 
@@ -92,12 +97,16 @@ impl Tweets {
         let options = FindOneAndUpdateOptions::builder()
             .return_document(ReturnDocument::After)
             .build();
-        Ok(self
+        let updated = self
             .tweets
             .find_one_and_update(filter, update)
             .with_options(options)
             .await
-            .during("update tweet")?)
+            .during("update tweet")?;
+        if updated.is_some() && !events.is_empty() {
+            self.nudges.tweet(id);
+        }
+        Ok(updated)
     }
 
     /// Moves a counter of a live tweet by `delta`, never below zero, with `events` attached.

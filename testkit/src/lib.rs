@@ -42,6 +42,8 @@ pub struct Options {
     pub notifying_writes: (u32, u32),
     /// Services left stopped at the start.
     pub stopped: Vec<Service>,
+    /// svc-tweet's `outbox.poll_interval_ms` (the other services poll as every test's do).
+    pub tweet_relay_poll_ms: u64,
 }
 
 impl Default for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
             max_login_failures_per_address: 50,
             notifying_writes: (60, 30),
             stopped: Vec::new(),
+            tweet_relay_poll_ms: 50,
         }
     }
 }
@@ -224,7 +227,7 @@ impl Stack {
             ),
             Service::Tweet => format!(
                 "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n{}",
-                testing::outbox_settings_toml(),
+                testing::outbox_toml_polling_every(self.options.tweet_relay_poll_ms),
                 self.tweet_database_name,
                 self.url(Service::User),
                 self.url(Service::Timeline),
@@ -289,6 +292,16 @@ impl Stack {
             .expect("read a timeline")
     }
 
+    /// The tweets of `owner`'s home timeline in Redis, oldest first (a repost as its tweet).
+    pub async fn timeline_tweet_ids(&self, owner: i64) -> Vec<i64> {
+        self.timeline_members(owner)
+            .await
+            .iter()
+            .filter_map(|member| svc_timeline::fanout::Entry::from_member(member))
+            .map(|entry| entry.tweet_id)
+            .collect()
+    }
+
     /// How many entries `owner`'s home timeline holds in Redis.
     pub async fn timeline_len(&self, owner: i64) -> u64 {
         // Every real entry: the sentinel (item 0) sorts below the bounds of a whole page.
@@ -325,7 +338,7 @@ url = \"{}\"
 url = \"{}\"
 ",
             testing::base_settings_toml(0),
-            testing::outbox_settings_toml(),
+            testing::outbox_toml_polling_every(self.options.tweet_relay_poll_ms),
             testing::mongodb_url(),
             self.tweet_database_name,
             self.url(Service::Timeline),

@@ -230,8 +230,15 @@ pub async fn channel_as(
 }
 
 /// The `[outbox]` table for services that have one: poll and retry quickly.
-pub fn outbox_settings_toml() -> &'static str {
-    "\n[outbox]\npoll_interval_ms = 50\nretry_initial_ms = 100\nretry_max_ms = 500\n"
+pub fn outbox_settings_toml() -> String {
+    outbox_toml_polling_every(50)
+}
+
+/// The tests' `[outbox]` table with the relay polling every `poll_interval_ms`.
+pub fn outbox_toml_polling_every(poll_interval_ms: u64) -> String {
+    format!(
+        "\n[outbox]\npoll_interval_ms = {poll_interval_ms}\nretry_initial_ms = 100\nretry_max_ms = 500\n"
+    )
 }
 
 /// With `TEST_LOG` set (e.g. `TEST_LOG=debug`), the services under test log JSON lines to

@@ -3,8 +3,13 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use mongodb::bson::{Document, doc};
 use xir_common::testing;
-use xir_proto::tweet::v1::CreateTweetRequest;
+use xir_proto::{
+    timeline::v1::{ListNotificationsRequest, NotificationKind},
+    tweet::v1::{CreateTweetRequest, DeleteTweetRequest, LikeTweetRequest},
+};
 use xir_testkit::{Options, Service, Stack, bearer};
+
+use crate::tweets::post;
 
 async fn post_many(stack: &Stack, author: i64, count: usize) {
     for chunk in (0..count).collect::<Vec<_>>().chunks(20) {
@@ -113,4 +118,79 @@ async fn events_posted_while_svc_timeline_is_down_are_applied_exactly_once() {
         200,
         "the author's own timeline holds every tweet once"
     );
+}
+
+/// With svc-tweet's relay polling once an hour, a new tweet, a like and a deletion still reach
+/// svc-timeline: each write wakes the relay for its own tweet.
+#[tokio::test]
+async fn writes_wake_the_relay_without_waiting_for_its_poll() {
+    let stack = Stack::start(Options {
+        tweet_relay_poll_ms: 3_600_000,
+        ..Options::default()
+    })
+    .await;
+    stack.seed_profiles(1, 2, "woken").await;
+    stack.follow(2, 1).await;
+    stack.create_timelines(&[2]).await;
+    // The relay's first pass ran at start; from here on only the writes' nudges wake it.
+    let within = Duration::from_secs(60);
+
+    let tweet = post(&stack, 1, "no poll needed").await.expect("posted");
+    testing::eventually(within, "the tweet in the follower's home", || async {
+        stack
+            .timeline_tweet_ids(2)
+            .await
+            .contains(&tweet.tweet_id)
+            .then_some(())
+    })
+    .await;
+
+    stack
+        .tweets()
+        .await
+        .like_tweet(bearer(
+            &stack.token(2),
+            LikeTweetRequest {
+                tweet_id: tweet.tweet_id,
+            },
+        ))
+        .await
+        .expect("like");
+    testing::eventually(within, "the author notified of the like", || async {
+        let notifications = stack
+            .timelines()
+            .await
+            .list_notifications(bearer(&stack.token(1), ListNotificationsRequest::default()))
+            .await
+            .expect("notifications")
+            .into_inner()
+            .notifications;
+        (notifications
+            .iter()
+            .any(|n| n.kind() == NotificationKind::Like))
+        .then_some(())
+    })
+    .await;
+
+    stack
+        .tweets()
+        .await
+        .delete_tweet(bearer(
+            &stack.token(1),
+            DeleteTweetRequest {
+                tweet_id: tweet.tweet_id,
+            },
+        ))
+        .await
+        .expect("delete");
+    testing::eventually(
+        within,
+        "the tweet gone from the follower's home",
+        || async { (!stack.timeline_tweet_ids(2).await.contains(&tweet.tweet_id)).then_some(()) },
+    )
+    .await;
+    testing::eventually(within, "the outbox empty", || async {
+        (pending_documents(&stack).await == 0).then_some(())
+    })
+    .await;
 }

@@ -62,7 +62,7 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
         .tweet
         .expect("tweet")
         .tweet_id;
-    let reactions = Reactions::new(&stack.tweet_database);
+    let reactions = Reactions::new(&stack.tweet_database, Default::default());
     a_like_never_counted_is_counted_once_by_the_sweep(&stack, &reactions, tweet_id).await;
     a_repost_never_counted_is_completed_by_its_retry(&stack, tweet_id).await;
     an_unlike_never_counted_is_taken_back_by_the_sweep(&stack, &reactions, tweet_id).await;
