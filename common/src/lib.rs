@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod balance;
 pub mod bootstrap;
+#[cfg(feature = "redis")]
+pub mod cache;
 pub mod cpu;
 pub mod delivery;
 pub mod domain;

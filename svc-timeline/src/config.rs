@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
+pub use xir_common::cache::RedisSettings;
 use xir_common::identity::IdentitySettings;
 use xir_common::ids::IdSettings;
 use xir_common::settings::{
@@ -16,9 +17,6 @@ metrics_port = 9104
 
 [database]
 name = "xir_timeline"
-
-[redis]
-key_prefix = "xir:"
 
 [user_service]
 url = "http://127.0.0.1:50052"
@@ -40,7 +38,7 @@ pub struct Settings {
     #[serde(default)]
     pub telemetry: TelemetrySettings,
     pub database: MongoSettings,
-    /// Home timelines.
+    /// Home timelines (`[redis]`; `url` has no default, it may carry a password).
     pub redis: RedisSettings,
     /// Where access tokens are checked against (svc-auth's JWKS).
     #[serde(default)]
@@ -53,16 +51,6 @@ pub struct Settings {
     pub user_service: ServiceUrl,
     /// Tweets (hydration, backfill, read-time merge) come from here.
     pub tweet_service: ServiceUrl,
-}
-
-/// `[redis]`: where home timelines live. `url` has no default (it may carry a password):
-/// `XIR_REDIS__URL=redis://127.0.0.1:6379/`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisSettings {
-    pub url: String,
-    /// Put before every key, so that several deployments (or test runs) can share a server.
-    pub key_prefix: String,
 }
 
 /// `[fanout]`: the hybrid model's knobs.

@@ -13,11 +13,16 @@
 //! failed or was cut short (a dependency down, the process killed) reads as missing and is
 //! rebuilt again, never served half-built.
 
-use redis::{Script, aio::ConnectionManager};
-use tokio::sync::OnceCell;
-use xir_common::errors::During;
+use redis::{
+    Script,
+    aio::{ConnectionManager, ConnectionManagerConfig},
+};
+use xir_common::{
+    cache::{Redis, RedisSettings},
+    errors::During,
+};
 
-use crate::{config::RedisSettings, error::Error, fanout::Entry, home::Item};
+use crate::{error::Error, fanout::Entry, home::Item};
 
 /// The member that makes a timeline exist; it sorts below every real entry.
 pub const SENTINEL: &str = "00000000000000000000:0:0:0";
@@ -82,11 +87,9 @@ pub fn lex_bounds(max_id: i64, since_id: i64) -> (String, String) {
 }
 
 pub struct HomeTimelines {
-    client: redis::Client,
-    /// Connected on first use (and reconnected by the manager), so the service starts while
-    /// Redis is down and its readiness says so.
-    connection: OnceCell<ConnectionManager>,
-    prefix: String,
+    /// Connected on first use, so the service starts while Redis is down and its readiness
+    /// says so.
+    redis: Redis,
     cap: i64,
     insert_if_present: Script,
 }
@@ -94,39 +97,28 @@ pub struct HomeTimelines {
 impl HomeTimelines {
     pub fn new(settings: &RedisSettings, cap: i64) -> Result<Self, redis::RedisError> {
         Ok(Self {
-            client: redis::Client::open(settings.url.as_str())?,
-            connection: OnceCell::new(),
-            prefix: settings.key_prefix.clone(),
+            // redis-rs's retries and timeouts: fan-out waits for Redis rather than failing.
+            redis: Redis::new(settings, ConnectionManagerConfig::new())?,
             cap,
             insert_if_present: Script::new(INSERT_IF_PRESENT),
         })
     }
 
     async fn connection(&self) -> Result<ConnectionManager, Error> {
-        let manager = self
-            .connection
-            .get_or_try_init(|| self.client.get_connection_manager())
-            .await
-            .during("connect to Redis")?;
-        Ok(manager.clone())
+        Ok(self.redis.connection().await.during("connect to Redis")?)
     }
 
     fn key(&self, owner: i64) -> String {
-        timeline_key(&self.prefix, owner)
+        timeline_key(self.redis.prefix(), owner)
     }
 
     fn built_key(&self, owner: i64) -> String {
-        built_key(&self.prefix, owner)
+        built_key(self.redis.prefix(), owner)
     }
 
     /// Answers once Redis does (the readiness check).
     pub async fn ping(&self) -> Result<(), Error> {
-        let mut connection = self.connection().await?;
-        redis::cmd("PING")
-            .query_async::<()>(&mut connection)
-            .await
-            .during("ping Redis")?;
-        Ok(())
+        Ok(self.redis.ping().await.during("ping Redis")?)
     }
 
     /// Writes `entry` into the timelines of `owners` that exist, each trimmed to the cap in
