@@ -1,7 +1,9 @@
 //! svc-tweet's settings: see xir_common::settings for the layering rules.
 
+use crate::cache::TweetCacheSettings;
 use serde::Deserialize;
 use xir_common::auth::AuthSettings;
+use xir_common::cache::RedisSettings;
 use xir_common::identity::IdentitySettings;
 use xir_common::ids::IdSettings;
 use xir_common::rate::RateSettings;
@@ -39,6 +41,11 @@ pub struct Settings {
     #[serde(default)]
     pub telemetry: TelemetrySettings,
     pub database: MongoSettings,
+    /// The cache of tweets by id in front of `database` (`[redis]`; none when unset).
+    #[serde(default)]
+    pub redis: Option<RedisSettings>,
+    #[serde(default)]
+    pub tweet_cache: TweetCacheSettings,
     /// Where access tokens are checked against (svc-auth's JWKS).
     #[serde(default)]
     pub auth: AuthSettings,

@@ -1,5 +1,8 @@
-//! svc-tweet: tweets, replies, quotes, reposts, likes and hashtags, over MongoDB.
+//! svc-tweet: tweets, replies, quotes, reposts, likes and hashtags, over MongoDB (tweets by
+//! id cached in Redis).
 
+pub mod cache;
+pub mod changes;
 mod compose;
 pub mod config;
 pub mod domain;

@@ -41,8 +41,8 @@ use xir_common::{
 use xir_proto::timeline::v1::{self as events, tweet_event::Kind};
 
 use crate::{
+    changes::Changes,
     error::Error,
-    relay::Nudges,
     store::{self, PendingEvent, Target, outbox_push},
 };
 
@@ -134,18 +134,18 @@ pub struct Reactions {
     reposts: Collection<Document>,
     /// Markers of settled changes, by tweet, waiting to be dropped.
     pub(crate) settled: Arc<Mutex<HashMap<i64, Vec<String>>>>,
-    /// Told of every tweet a count gave a timeline event.
-    nudges: Arc<Nudges>,
+    /// Told of every tweet a count changed.
+    changes: Changes,
 }
 
 impl Reactions {
-    pub fn new(database: &Database, nudges: Arc<Nudges>) -> Self {
+    pub fn new(database: &Database, changes: Changes) -> Self {
         Self {
             tweets: database.collection(store::TWEETS),
             likes: database.collection(store::LIKES),
             reposts: database.collection(store::REPOSTS),
             settled: Arc::default(),
-            nudges,
+            changes,
         }
     }
 
@@ -306,9 +306,9 @@ impl Reactions {
         }
         match self.tweets.update_one(filter, update).await {
             Ok(outcome) if outcome.matched_count == 1 => {
-                if queues_event {
-                    self.nudges.tweet(change.tweet_id);
-                }
+                self.changes
+                    .tweet_changed(change.tweet_id, queues_event)
+                    .await;
                 Ok(())
             }
             // Counted already (or gone): the stale markers were not dropped either.

@@ -140,14 +140,30 @@ impl Tweets {
             .ok_or(Error::NotFound("tweet"))
     }
 
-    /// The live tweets of `ids`, in the order of `ids`: one query.
+    /// The live tweets of `ids`, in the order of `ids`: those the cache lacks in one query.
     pub(crate) async fn live_in_order(&self, ids: &[i64]) -> Result<Vec<TweetDoc>, Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        let cache = self.changes.cache();
+        let mut by_id = cache.get(ids).await;
+        let missing: Vec<i64> = dedup(ids)
+            .into_iter()
+            .filter(|id| !by_id.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let stored = self.stored_live(&missing).await?;
+            cache.fill(&stored).await;
+            by_id.extend(stored.into_iter().map(|t| (t.id, t)));
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    /// The live tweets of `ids` in MongoDB, in no order: one query.
+    async fn stored_live(&self, ids: &[i64]) -> Result<Vec<TweetDoc>, Error> {
         let mut filter = store::live();
         filter.insert("_id", doc! { "$in": ids });
-        let found: Vec<TweetDoc> = self
+        Ok(self
             .tweets
             .find(filter)
             .projection(store::without_outbox())
@@ -155,9 +171,7 @@ impl Tweets {
             .during("find tweets by id")?
             .try_collect()
             .await
-            .during("read tweets by id")?;
-        let mut by_id: HashMap<i64, TweetDoc> = found.into_iter().map(|t| (t.id, t)).collect();
-        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+            .during("read tweets by id")?)
     }
 
     /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.

@@ -21,6 +21,8 @@ use xir_proto::{
 };
 
 use crate::{
+    cache::TweetCache,
+    changes::Changes,
     config::Settings,
     grpc::TweetApi,
     relay::{self, Nudges, Receivers},
@@ -97,6 +99,10 @@ impl Service for Application {
             users: users.clone(),
         };
         let nudges = Arc::new(Nudges::default());
+        let cache = Arc::new(TweetCache::new(
+            self.settings.redis.as_ref(),
+            self.settings.tweet_cache.clone(),
+        )?);
         background.add(relay::spawn(
             &self.database,
             self.settings.outbox.clone(),
@@ -110,7 +116,7 @@ impl Service for Application {
             users,
             CpuPool::from_settings(&self.settings.server),
             PerUserLimit::new(self.settings.notifying_writes.clone()),
-            nudges,
+            Changes::new(nudges, cache),
         );
         // The same reactions as the API's: the sweeper drops the markers its requests queue.
         background.add(sweeper::spawn(

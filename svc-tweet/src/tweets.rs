@@ -15,9 +15,9 @@ use xir_common::{
 use xir_proto::user::v1::{ResolveUsernamesRequest, user_service_client::UserServiceClient};
 
 use crate::{
+    changes::Changes,
     error::Error,
     reactions::Reactions,
-    relay::Nudges,
     store::{self, IdempotencyDoc, MentionDoc, PendingEvent, RepostDoc, TweetDoc, outbox_push},
 };
 
@@ -35,8 +35,8 @@ pub struct Tweets {
     pub(crate) cpu: CpuPool,
     /// Likes, reposts and mentions notify somebody: one user may make so many.
     pub(crate) notifying: PerUserLimit,
-    /// Told of every tweet a write gave events, for the relay to deliver at once.
-    pub(crate) nudges: Arc<Nudges>,
+    /// Told of every tweet written (the relay and the cache).
+    pub(crate) changes: Changes,
 }
 
 impl Tweets {
@@ -46,20 +46,20 @@ impl Tweets {
         users: UserServiceClient<PeerChannel>,
         cpu: CpuPool,
         notifying: PerUserLimit,
-        nudges: Arc<Nudges>,
+        changes: Changes,
     ) -> Self {
         Self {
             tweets: database.collection(store::TWEETS),
             raw_tweets: database.collection(store::TWEETS),
             likes: database.collection(store::LIKES),
             reposts: database.collection(store::REPOSTS),
-            reactions: Reactions::new(database, nudges.clone()),
+            reactions: Reactions::new(database, changes.clone()),
             keys: database.collection(store::IDEMPOTENCY_KEYS),
             ids,
             users,
             cpu,
             notifying,
-            nudges,
+            changes,
         }
     }
 
@@ -103,8 +103,8 @@ impl Tweets {
             .with_options(options)
             .await
             .during("update tweet")?;
-        if updated.is_some() && !events.is_empty() {
-            self.nudges.tweet(id);
+        if updated.is_some() {
+            self.changes.tweet_changed(id, !events.is_empty()).await;
         }
         Ok(updated)
     }

@@ -96,7 +96,7 @@ impl Tweets {
     /// and quotes: only the request that wrote it does, so a replay never counts twice.
     pub(crate) async fn write_tweet(&self, tweet: &TweetDoc) -> Result<(), Error> {
         match self.tweets.insert_one(tweet).await {
-            Ok(_) => self.nudges.tweet(tweet.id),
+            Ok(_) => self.changes.tweet_created(tweet).await,
             Err(error) if store::is_duplicate(&error) => return Ok(()),
             Err(error) => return Err(Err(error).during("insert tweet")?),
         }

@@ -97,7 +97,9 @@ async fn launch<S: xir_common::bootstrap::Service + Send + 'static>(
     metrics
 }
 
-/// svc-timeline's `[redis]` settings: the test Redis, every key under `prefix:`.
+/// svc-timeline's and svc-tweet's `[redis]` settings: the test Redis, every key under
+/// `prefix:` (each service's database name, so no two share a key; see
+/// [`Stack::tweet_cache`]).
 pub fn redis_toml(prefix: &str) -> String {
     format!(
         "[redis]\nurl = \"{}\"\nkey_prefix = \"{prefix}:\"\n",
@@ -226,8 +228,9 @@ impl Stack {
                 self.notifying_writes_toml(),
             ),
             Service::Tweet => format!(
-                "{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n{}",
+                "{}{}\n[database]\nurl = \"{mongo}\"\nname = \"{}\"\nserver_selection_timeout_ms = 2000\n[user_service]\nurl = \"{}\"\n[timeline_service]\nurl = \"{}\"\n{}",
                 testing::outbox_toml_polling_every(self.options.tweet_relay_poll_ms),
+                redis_toml(&self.tweet_database_name),
                 self.tweet_database_name,
                 self.url(Service::User),
                 self.url(Service::Timeline),
@@ -292,6 +295,19 @@ impl Stack {
             .expect("read a timeline")
     }
 
+    /// svc-tweet's cache of tweets by id in this stack (the same Redis keys), for a test that
+    /// writes around the service as a crashed replica or the sweeper would.
+    pub fn tweet_cache(&self) -> svc_tweet::cache::TweetCache {
+        svc_tweet::cache::TweetCache::new(
+            Some(&xir_common::cache::RedisSettings {
+                url: testing::redis_url(),
+                key_prefix: format!("{}:", self.tweet_database_name),
+            }),
+            svc_tweet::cache::TweetCacheSettings::default(),
+        )
+        .expect("the test Redis URL")
+    }
+
     /// The tweets of `owner`'s home timeline in Redis, oldest first (a repost as its tweet).
     pub async fn timeline_tweet_ids(&self, owner: i64) -> Vec<i64> {
         self.timeline_members(owner)
@@ -325,7 +341,7 @@ impl Stack {
     /// body).
     pub async fn start_tweet_replica_with(&self, user_service: &str) -> SocketAddr {
         let settings = svc_tweet::config::Settings::with_overrides(&format!(
-            "{}{}
+            "{}{}{}
 [database]
 url = \"{}\"
 name = \"{}\"
@@ -339,6 +355,7 @@ url = \"{}\"
 ",
             testing::base_settings_toml(0),
             testing::outbox_toml_polling_every(self.options.tweet_relay_poll_ms),
+            redis_toml(&self.tweet_database_name),
             testing::mongodb_url(),
             self.tweet_database_name,
             self.url(Service::Timeline),

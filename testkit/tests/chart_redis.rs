@@ -1,25 +1,34 @@
-//! The chart's Redis for home timelines: one bounded, non-persistent cache that only
-//! svc-timeline may reach, and svc-timeline pointed at it, or at a Redis of one's own.
+//! The chart's Redis for home timelines and tweets by id: one bounded, non-persistent cache
+//! that only svc-timeline and svc-tweet may reach, both pointed at it, or at a Redis of one's
+//! own.
 
 use serde_yaml::Value;
 use xir_testkit::edge::{chart_object, chart_objects, render_chart_with};
 
-/// svc-timeline's XIR_REDIS__URL variable.
-fn redis_env(objects: &[Value]) -> Value {
-    let deployment = chart_object(objects, "Deployment", "xir-svc-timeline");
+/// The services that keep caches in Redis.
+const CACHING: [&str; 2] = ["svc-timeline", "svc-tweet"];
+
+/// The XIR_REDIS__URL variable of `service`.
+fn redis_env(objects: &[Value], service: &str) -> Value {
+    let deployment = chart_object(objects, "Deployment", &format!("xir-{service}"));
     deployment["spec"]["template"]["spec"]["containers"][0]["env"]
         .as_sequence()
         .and_then(|vars| vars.iter().find(|var| var["name"] == "XIR_REDIS__URL"))
         .cloned()
-        .expect("svc-timeline has XIR_REDIS__URL")
+        .unwrap_or_else(|| panic!("{service} has XIR_REDIS__URL"))
 }
 
 #[tokio::test]
-async fn svc_timeline_reaches_a_bounded_cache_only_it_may_reach() {
+async fn the_caching_services_reach_a_bounded_cache_only_they_may_reach() {
     let objects = chart_objects(&render_chart_with(&[]).await);
     let service = chart_object(&objects, "Service", "xir-redis");
     assert_eq!(service["spec"]["ports"][0]["port"], 6379);
-    assert_eq!(redis_env(&objects)["value"], "redis://xir-redis:6379/");
+    for service in CACHING {
+        assert_eq!(
+            redis_env(&objects, service)["value"],
+            "redis://xir-redis:6379/"
+        );
+    }
 
     let redis = chart_object(&objects, "Deployment", "xir-redis");
     let pod = &redis["spec"]["template"]["spec"];
@@ -50,11 +59,11 @@ async fn svc_timeline_reaches_a_bounded_cache_only_it_may_reach() {
     let from = policy["spec"]["ingress"][0]["from"]
         .as_sequence()
         .expect("ingress sources");
-    assert_eq!(from.len(), 1, "svc-timeline only: {from:?}");
-    assert_eq!(
-        from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
-        "svc-timeline"
-    );
+    let allowed: Vec<&Value> = from
+        .iter()
+        .map(|source| &source["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+        .collect();
+    assert_eq!(allowed, CACHING, "{from:?}");
 
     // A Redis of one's own: its URL (maybe with a password) comes from the Secret.
     let own = chart_objects(&render_chart_with(&["redis.enabled=false"]).await);
@@ -62,8 +71,10 @@ async fn svc_timeline_reaches_a_bounded_cache_only_it_may_reach() {
         !own.iter()
             .any(|o| o["metadata"]["name"] == "xir-redis" && o["kind"] == "Deployment")
     );
-    assert_eq!(
-        redis_env(&own)["valueFrom"]["secretKeyRef"]["key"],
-        "timeline-redis-url"
-    );
+    for service in CACHING {
+        assert_eq!(
+            redis_env(&own, service)["valueFrom"]["secretKeyRef"]["key"],
+            "redis-url"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! svc-tweet's integration tests: the real application on port 0 against a real
 //! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available).
 
+mod cache;
 mod helpers;
 mod likes;
 mod outbox;

@@ -2,10 +2,10 @@
 //! the database) are completed, and counted, exactly once: by the next request on the same
 //! reaction or by the sweeper.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use mongodb::bson::{DateTime, Document, doc};
-use svc_tweet::reactions::Reactions;
+use svc_tweet::{changes::Changes, reactions::Reactions};
 use xir_proto::{
     timeline::v1::{ListNotificationsRequest, NotificationKind},
     tweet::v1::{CreateTweetRequest, GetTweetRequest, RepostRequest, Tweet},
@@ -62,7 +62,11 @@ async fn interrupted_likes_and_reposts_are_completed_exactly_once() {
         .tweet
         .expect("tweet")
         .tweet_id;
-    let reactions = Reactions::new(&stack.tweet_database, Default::default());
+    let reactions = Reactions::new(
+        &stack.tweet_database,
+        // The service's cache: what this sweeper counts, readers must not be answered stale.
+        Changes::new(Default::default(), Arc::new(stack.tweet_cache())),
+    );
     a_like_never_counted_is_counted_once_by_the_sweep(&stack, &reactions, tweet_id).await;
     a_repost_never_counted_is_completed_by_its_retry(&stack, tweet_id).await;
     an_unlike_never_counted_is_taken_back_by_the_sweep(&stack, &reactions, tweet_id).await;

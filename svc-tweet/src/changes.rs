@@ -1,0 +1,36 @@
+//! What a write to a tweet document tells the rest of the service: the relay, that events
+//! wait in it (see `relay`), and the cache, that its entry is stale (see `cache`).
+
+use std::sync::Arc;
+
+use crate::{cache::TweetCache, relay::Nudges};
+
+#[derive(Clone, Default)]
+pub struct Changes {
+    nudges: Arc<Nudges>,
+    cache: Arc<TweetCache>,
+}
+
+impl Changes {
+    pub fn new(nudges: Arc<Nudges>, cache: Arc<TweetCache>) -> Self {
+        Self { nudges, cache }
+    }
+
+    pub fn cache(&self) -> &TweetCache {
+        &self.cache
+    }
+
+    /// Tweet `id` was written: `queued_events` when the write put events in its outbox.
+    pub async fn tweet_changed(&self, id: i64, queued_events: bool) {
+        if queued_events {
+            self.nudges.tweet(id);
+        }
+        self.cache.hold(id).await;
+    }
+
+    /// A new tweet was written (with its events): its followers are about to read it.
+    pub async fn tweet_created(&self, tweet: &crate::store::TweetDoc) {
+        self.nudges.tweet(tweet.id);
+        self.cache.fill(std::slice::from_ref(tweet)).await;
+    }
+}

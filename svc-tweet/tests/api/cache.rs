@@ -1,0 +1,130 @@
+//! The cache of tweets by id (Redis, in front of MongoDB): reads are served from it, a change
+//! through the service is never answered stale, and a cache that is down only costs MongoDB
+//! reads.
+
+use mongodb::bson::{Document, doc};
+use svc_tweet::cache::{TweetCache, TweetCacheSettings};
+use xir_common::{cache::RedisSettings, identity::Peer, testing};
+use xir_proto::tweet::v1::{BatchGetTweetsRequest, DeleteTweetRequest, LikeTweetRequest, Tweet};
+use xir_testkit::{Options, Service, Stack, bearer};
+
+use crate::tweets::post;
+
+async fn batch(stack: &Stack, ids: &[i64], viewer_id: i64) -> Vec<Tweet> {
+    stack
+        .tweets_as(Peer::Timeline)
+        .await
+        .batch_get_tweets(BatchGetTweetsRequest {
+            tweet_ids: ids.to_vec(),
+            viewer_id,
+        })
+        .await
+        .expect("batch")
+        .into_inner()
+        .tweets
+}
+
+/// `tweet_cache_lookups_total{outcome="…"}` as svc-tweet reports it.
+async fn lookups(stack: &Stack, outcome: &str) -> f64 {
+    let metrics = testing::scrape_metrics(stack.metrics_addr(Service::Tweet)).await;
+    let prefix = format!("tweet_cache_lookups_total{{outcome=\"{outcome}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Changes the stored text behind the service's back (no write through it, so no hold).
+async fn overwrite_text(stack: &Stack, id: i64, text: &str) {
+    stack
+        .tweet_database
+        .collection::<Document>("tweets")
+        .update_one(doc! { "_id": id }, doc! { "$set": { "text": text } })
+        .await
+        .expect("overwrite");
+}
+
+#[tokio::test]
+async fn tweets_are_read_from_the_cache_and_a_change_is_never_answered_stale() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 2, "cached").await;
+    let tweet = post(&stack, 1, "cache me").await.expect("posted");
+    let id = tweet.tweet_id;
+
+    // Put in as it was written: read from the cache, even once MongoDB holds something else.
+    overwrite_text(&stack, id, "changed behind its back").await;
+    assert_eq!(batch(&stack, &[id], 0).await[0].text, "cache me");
+    assert!(lookups(&stack, "hit").await >= 1.0);
+
+    // A like through the service: the next read has the new count, from MongoDB.
+    stack
+        .tweets()
+        .await
+        .like_tweet(bearer(&stack.token(2), LikeTweetRequest { tweet_id: id }))
+        .await
+        .expect("like");
+    let liked = batch(&stack, &[id], 2).await;
+    assert_eq!(liked[0].like_count, 1);
+    assert!(liked[0].viewer.is_some_and(|viewer| viewer.liked));
+    assert_eq!(
+        liked[0].text, "changed behind its back",
+        "read from MongoDB"
+    );
+
+    // A deletion: gone from the next read.
+    stack
+        .tweets()
+        .await
+        .delete_tweet(bearer(&stack.token(1), DeleteTweetRequest { tweet_id: id }))
+        .await
+        .expect("delete");
+    assert!(batch(&stack, &[id], 0).await.is_empty());
+    assert!(
+        stack
+            .tweets()
+            .await
+            .get_tweet(xir_proto::tweet::v1::GetTweetRequest { tweet_id: id })
+            .await
+            .is_err(),
+        "GetTweet agrees"
+    );
+}
+
+/// A reader that fetched a tweet just before a change cannot put the old one back: the
+/// change left a hold that only an absent entry may replace.
+#[tokio::test]
+async fn a_fill_after_a_change_does_not_bring_the_old_tweet_back() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 1, "held").await;
+    let tweet = post(&stack, 1, "the old text").await.expect("posted");
+    let id = tweet.tweet_id;
+    let stale = stack
+        .tweet_database
+        .collection::<svc_tweet::store::TweetDoc>("tweets")
+        .find_one(doc! { "_id": id })
+        .await
+        .expect("read")
+        .expect("stored");
+    let cache = stack.tweet_cache();
+    // The change (a like, through the service), then the late reader's fill.
+    stack
+        .tweets()
+        .await
+        .like_tweet(bearer(&stack.token(1), LikeTweetRequest { tweet_id: id }))
+        .await
+        .expect("like");
+    cache.fill(std::slice::from_ref(&stale)).await;
+    assert!(cache.get(&[id]).await.is_empty(), "held, not refilled");
+    assert_eq!(batch(&stack, &[id], 0).await[0].like_count, 1);
+}
+
+#[tokio::test]
+async fn a_cache_that_is_down_answers_nothing_at_once() {
+    let down = RedisSettings {
+        url: format!("redis://127.0.0.1:{}/", testing::free_port()),
+        key_prefix: "down:".into(),
+    };
+    let cache = TweetCache::new(Some(&down), TweetCacheSettings::default()).expect("a URL");
+    assert!(cache.get(&[1, 2, 3]).await.is_empty());
+    cache.hold(1).await;
+}
