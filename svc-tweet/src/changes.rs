@@ -1,5 +1,5 @@
-//! What a write to a tweet document tells the rest of the service: the relay, that events
-//! wait in it (see `relay`), and the cache, that its entry is stale (see `cache`).
+//! What a write tells the rest of the service once MongoDB has it: the relay, that events wait
+//! in a tweet (see `relay`), and the cache, which of its entries are stale (see `cache`).
 
 use std::sync::Arc;
 
@@ -32,5 +32,11 @@ impl Changes {
     pub async fn tweet_created(&self, tweet: &crate::store::TweetDoc) {
         self.nudges.tweet(tweet.id);
         self.cache.fill(std::slice::from_ref(tweet)).await;
+        self.cache.author_changed(tweet.author_id).await;
+    }
+
+    /// `user`'s own items changed: a tweet of theirs deleted, a repost made or undone.
+    pub async fn items_changed(&self, user: i64) {
+        self.cache.author_changed(user).await;
     }
 }

@@ -4,18 +4,23 @@
 
 use std::collections::{HashMap, HashSet};
 
-use futures_util::TryStreamExt;
+use futures_util::{TryStreamExt, future::try_join_all};
 use mongodb::bson::{Document, doc};
 use xir_common::{errors::During, request::dedup};
 use xir_proto::{tweet::v1 as pb, user::v1::Profile};
 
 use crate::{
+    cache::{PageKey, PageLookup},
     domain::{PageLimit, TweetId, UserId},
     error::Error,
     reactions,
     store::{self, RepostDoc, TweetDoc, timestamp},
     tweets::Tweets,
 };
+
+/// Authors whose recent items are read author by author from the cache; more go to MongoDB in
+/// one query.
+const AUTHORS_FROM_CACHE: usize = 16;
 
 /// What a viewer did to the tweets of one page: two indexed queries for the whole page.
 #[derive(Default)]
@@ -206,9 +211,11 @@ impl Tweets {
             .during("read tweets")?)
     }
 
-    /// The newest tweets and reposts of `authors` in `range`: one query for each, merged by id,
-    /// without the authors' own replies when `exclude_replies` (their reposts of replies stay).
-    /// Returns up to `limit + 1` items so callers can tell whether more follow.
+    /// The newest tweets and reposts of `authors` in `range`, without the authors' own replies
+    /// when `exclude_replies` (their reposts of replies stay). Returns up to `limit + 1` items
+    /// so callers can tell whether more follow. A few authors' pages come from the cache, each
+    /// author's apart (the newest of all are among the newest of each); more authors than that
+    /// (a timeline being rebuilt) are one MongoDB query.
     #[tracing::instrument(skip_all, fields(authors = authors.len()))]
     pub(crate) async fn recent_items(
         &self,
@@ -220,6 +227,60 @@ impl Tweets {
         if authors.is_empty() {
             return Ok(Vec::new());
         }
+        if authors.len() > AUTHORS_FROM_CACHE {
+            return self
+                .stored_recent_items(authors, range, limit, exclude_replies)
+                .await;
+        }
+        let page = PageKey {
+            max_id: range.get_i64("$lt").unwrap_or(0),
+            since_id: range.get_i64("$gt").unwrap_or(0),
+            limit: limit.probe(),
+            exclude_replies,
+        };
+        let pages = try_join_all(
+            authors
+                .iter()
+                .map(|&author| self.author_recent_items(author, range, limit, page)),
+        )
+        .await?;
+        let mut items: Vec<pb::RecentItem> = pages.into_iter().flatten().collect();
+        items.sort_by_key(|item| std::cmp::Reverse(item.item_id));
+        items.truncate(limit.probe() as usize);
+        Ok(items)
+    }
+
+    /// One author's page of [`Self::recent_items`], from the cache or else MongoDB.
+    async fn author_recent_items(
+        &self,
+        author: i64,
+        range: &Document,
+        limit: PageLimit,
+        page: PageKey,
+    ) -> Result<Vec<pb::RecentItem>, Error> {
+        let cache = self.changes.cache();
+        let slot = match cache.author_page(author, page).await {
+            PageLookup::Hit(items) => return Ok(items),
+            PageLookup::Miss(slot) => Some(slot),
+            PageLookup::Unavailable => None,
+        };
+        let items = self
+            .stored_recent_items(&[author], range, limit, page.exclude_replies)
+            .await?;
+        if let Some(slot) = slot {
+            cache.put_author_page(slot, &items).await;
+        }
+        Ok(items)
+    }
+
+    /// [`Self::recent_items`] from MongoDB: one query for tweets and one for reposts, merged.
+    async fn stored_recent_items(
+        &self,
+        authors: &[i64],
+        range: &Document,
+        limit: PageLimit,
+        exclude_replies: bool,
+    ) -> Result<Vec<pb::RecentItem>, Error> {
         let mut filter = store::live();
         filter.insert("author_id", doc! { "$in": authors });
         if exclude_replies {

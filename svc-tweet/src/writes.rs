@@ -154,6 +154,7 @@ impl Tweets {
         {
             return Ok(()); // deleted before
         }
+        self.changes.items_changed(author.get()).await;
         // Deleted now: the parent and the quoted tweet count one less.
         let linked = |field: &str| tweet.get_i64(field).ok().filter(|&id| id > 0);
         if let Some(parent) = linked("reply_to_tweet_id") {

@@ -1,11 +1,14 @@
-//! The cache of tweets by id (Redis, in front of MongoDB): reads are served from it, a change
-//! through the service is never answered stale, and a cache that is down only costs MongoDB
-//! reads.
+//! svc-tweet's cache (Redis, in front of MongoDB) of tweets by id and of each author's items:
+//! reads are served from it, a change through the service is never answered stale, and a
+//! cache that is down only costs MongoDB reads.
 
 use mongodb::bson::{Document, doc};
-use svc_tweet::cache::{TweetCache, TweetCacheSettings};
+use svc_tweet::cache::{PageKey, PageLookup, TweetCache, TweetCacheSettings};
 use xir_common::{cache::RedisSettings, identity::Peer, testing};
-use xir_proto::tweet::v1::{BatchGetTweetsRequest, DeleteTweetRequest, LikeTweetRequest, Tweet};
+use xir_proto::tweet::v1::{
+    BatchGetTweetsRequest, DeleteTweetRequest, LikeTweetRequest, ListUserTweetsRequest,
+    RepostRequest, Tweet, UnrepostRequest,
+};
 use xir_testkit::{Options, Service, Stack, bearer};
 
 use crate::tweets::post;
@@ -24,10 +27,10 @@ async fn batch(stack: &Stack, ids: &[i64], viewer_id: i64) -> Vec<Tweet> {
         .tweets
 }
 
-/// `tweet_cache_lookups_total{outcome="…"}` as svc-tweet reports it.
-async fn lookups(stack: &Stack, outcome: &str) -> f64 {
+/// `tweet_cache_lookups_total{kind="…",outcome="…"}` as svc-tweet reports it.
+async fn lookups(stack: &Stack, kind: &str, outcome: &str) -> f64 {
     let metrics = testing::scrape_metrics(stack.metrics_addr(Service::Tweet)).await;
-    let prefix = format!("tweet_cache_lookups_total{{outcome=\"{outcome}\"}} ");
+    let prefix = format!("tweet_cache_lookups_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} ");
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
@@ -54,7 +57,7 @@ async fn tweets_are_read_from_the_cache_and_a_change_is_never_answered_stale() {
     // Put in as it was written: read from the cache, even once MongoDB holds something else.
     overwrite_text(&stack, id, "changed behind its back").await;
     assert_eq!(batch(&stack, &[id], 0).await[0].text, "cache me");
-    assert!(lookups(&stack, "hit").await >= 1.0);
+    assert!(lookups(&stack, "tweet", "hit").await >= 1.0);
 
     // A like through the service: the next read has the new count, from MongoDB.
     stack
@@ -127,4 +130,105 @@ async fn a_cache_that_is_down_answers_nothing_at_once() {
     let cache = TweetCache::new(Some(&down), TweetCacheSettings::default()).expect("a URL");
     assert!(cache.get(&[1, 2, 3]).await.is_empty());
     cache.hold(1).await;
+}
+
+/// `user`'s timeline as anyone sees it: (item id, tweet id) of the first page.
+async fn user_timeline(stack: &Stack, user: i64) -> Vec<(i64, i64)> {
+    stack
+        .tweets()
+        .await
+        .list_user_tweets(ListUserTweetsRequest {
+            user_id: user,
+            ..Default::default()
+        })
+        .await
+        .expect("user timeline")
+        .into_inner()
+        .items
+        .iter()
+        .map(|item| (item.item_id, item.tweet.as_ref().map_or(0, |t| t.tweet_id)))
+        .collect()
+}
+
+fn tweet_ids(items: &[(i64, i64)]) -> Vec<i64> {
+    items.iter().map(|&(_, tweet)| tweet).collect()
+}
+
+/// A user timeline read twice is the second time from the cache, and each change of it (a
+/// tweet, a repost, its undoing, a deletion) shows in the very next read.
+#[tokio::test]
+async fn user_timelines_are_cached_and_every_change_shows_at_once() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 2, "paged").await;
+    let first = post(&stack, 1, "first").await.expect("posted").tweet_id;
+    let other = post(&stack, 2, "by the other")
+        .await
+        .expect("posted")
+        .tweet_id;
+    assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [first]);
+    let hits = lookups(&stack, "items", "hit").await;
+    assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [first]);
+    assert!(
+        lookups(&stack, "items", "hit").await > hits,
+        "the second read hit"
+    );
+
+    let second = post(&stack, 1, "second").await.expect("posted").tweet_id;
+    assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [second, first]);
+
+    let token = stack.token(1);
+    let mut tweets = stack.tweets().await;
+    tweets
+        .repost(bearer(&token, RepostRequest { tweet_id: other }))
+        .await
+        .expect("repost");
+    assert_eq!(
+        tweet_ids(&user_timeline(&stack, 1).await),
+        [other, second, first]
+    );
+    tweets
+        .unrepost(bearer(&token, UnrepostRequest { tweet_id: other }))
+        .await
+        .expect("unrepost");
+    assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [second, first]);
+
+    tweets
+        .delete_tweet(bearer(&token, DeleteTweetRequest { tweet_id: second }))
+        .await
+        .expect("delete");
+    assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [first]);
+}
+
+/// A reader that looked for a page before a new tweet and stores what it read after cannot
+/// hide the tweet: the page went under a version nobody reads any more.
+#[tokio::test]
+async fn a_page_stored_after_a_change_is_never_read() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 1, "late").await;
+    let first = post(&stack, 1, "first").await.expect("posted").tweet_id;
+    let cache = stack.tweet_cache();
+    // ListUserTweets' first page: 20 items and one more to tell whether others follow.
+    let page = PageKey {
+        max_id: 0,
+        since_id: 0,
+        limit: 21,
+        exclude_replies: false,
+    };
+    let miss = |lookup| match lookup {
+        PageLookup::Miss(slot) => slot,
+        _ => panic!("expected a miss"),
+    };
+    // The slot is the one the service reads: a page planted there is what it answers.
+    let slot = miss(cache.author_page(1, page).await);
+    cache.put_author_page(slot, &[]).await;
+    assert_eq!(user_timeline(&stack, 1).await, []);
+
+    let second = post(&stack, 1, "second").await.expect("posted").tweet_id;
+    let late = miss(cache.author_page(1, page).await);
+    let third = post(&stack, 1, "third").await.expect("posted").tweet_id;
+    cache.put_author_page(late, &[]).await; // the late reader's stale page
+    assert_eq!(
+        tweet_ids(&user_timeline(&stack, 1).await),
+        [third, second, first]
+    );
 }

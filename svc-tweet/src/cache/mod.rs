@@ -1,0 +1,114 @@
+//! svc-tweet's cache in Redis, in front of MongoDB for its two hot reads, as DeathStarBench
+//! keeps posts in memcached and user timelines in Redis before MongoDB:
+//!
+//! - tweets by id ([`tweets`]): every page of every home timeline is hydrated from them
+//!   (BatchGetTweets);
+//! - each author's recent items, tweets and reposts ([`items`]): user timelines
+//!   (ListUserTweets) and svc-timeline's read-time merge of celebrities (ListRecentByAuthors).
+//!
+//! MongoDB stays the store of record. The cache is optional (without `[redis]` every read goes
+//! to MongoDB) and fails open: with Redis unreachable, reads go to MongoDB and
+//! `tweet_cache_lookups_total{outcome="error"}` counts them. Every write that would make an
+//! entry wrong retires it after writing MongoDB, in a way a concurrent reader that fetched
+//! the old data cannot undo (each submodule says how).
+
+mod items;
+mod tweets;
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::Deserialize;
+use xir_common::cache::{Redis, RedisSettings};
+
+pub use items::{PageKey, PageLookup};
+
+/// Lookups in the cache, by `kind` (`tweet`: per tweet, `items`: per author page) and
+/// `outcome` (`hit`, `miss`, `error`: Redis unreachable).
+pub const LOOKUPS_TOTAL: &str = "tweet_cache_lookups_total";
+
+/// `[tweet_cache]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TweetCacheSettings {
+    /// How long a cached tweet lives, in seconds.
+    pub ttl_secs: u64,
+    /// How long a changed tweet's entry stays empty, in milliseconds (see [`tweets`]).
+    pub hold_ms: u64,
+    /// How long a cached page of an author's items lives, in seconds.
+    pub items_ttl_secs: u64,
+}
+
+impl Default for TweetCacheSettings {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 300,
+            hold_ms: 5_000,
+            items_ttl_secs: 60,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct TweetCache {
+    /// `None`: no cache, every read goes to MongoDB.
+    redis: Option<Redis>,
+    settings: TweetCacheSettings,
+}
+
+impl TweetCache {
+    pub fn new(
+        redis: Option<&RedisSettings>,
+        settings: TweetCacheSettings,
+    ) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            redis: redis
+                .map(|settings| Redis::new(settings, fail_fast()))
+                .transpose()?,
+            settings,
+        })
+    }
+
+    fn is_on(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// The connection and the key prefix; `None` without a cache or while Redis is down.
+    async fn connection(&self) -> Option<(ConnectionManager, &str)> {
+        let redis = self.redis.as_ref()?;
+        match redis.connection().await {
+            Ok(connection) => Some((connection, redis.prefix())),
+            Err(error) => {
+                tracing::debug!(
+                    error = &error as &dyn std::error::Error,
+                    "tweet cache unreachable"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A cache that is down must not slow reads down: one connection attempt per call, and
+/// short timeouts (redis-rs's defaults retry a connection for about six seconds).
+fn fail_fast() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_number_of_retries(0)
+        .set_connection_timeout(Some(Duration::from_millis(250)))
+        .set_response_timeout(Some(Duration::from_millis(500)))
+}
+
+fn count(kind: &'static str, lookups: usize, outcome: &'static str) {
+    if lookups > 0 {
+        metrics::counter!(LOOKUPS_TOTAL, "kind" => kind, "outcome" => outcome)
+            .increment(lookups as u64);
+    }
+}
+
+/// Logs a failed cache write: after a change, its old entry may be served until it expires.
+fn write_failed(what: &str, error: &redis::RedisError) {
+    tracing::warn!(
+        error = error as &dyn std::error::Error,
+        "tweet cache: {what} failed; an old entry may be served until it expires"
+    );
+}

@@ -1,0 +1,119 @@
+//! Tweets by id. An entry is the live tweet's document (its outbox left out) as BSON, kept
+//! `tweet_cache.ttl_secs`; a new tweet is put in as it is written, since its author's
+//! followers are about to read it. A write that changes a tweet (a count, a deletion) replaces
+//! its entry with an empty *hold* for `tweet_cache.hold_ms`, and readers fill only absent
+//! entries (SET NX): a reader that fetched the old document just before the write cannot put
+//! it back after it, unless it stalls for longer than the hold. While the hold lasts, that
+//! tweet is read from MongoDB.
+
+use std::collections::HashMap;
+
+use mongodb::bson;
+
+use super::{TweetCache, count, write_failed};
+use crate::store::TweetDoc;
+
+fn key(prefix: &str, id: i64) -> String {
+    format!("{prefix}tweet:{id}")
+}
+
+impl TweetCache {
+    /// The cached tweets among `ids` (holds and misses left out).
+    pub async fn get(&self, ids: &[i64]) -> HashMap<i64, TweetDoc> {
+        if !self.is_on() || ids.is_empty() {
+            return HashMap::new();
+        }
+        let Some((mut connection, prefix)) = self.connection().await else {
+            count("tweet", ids.len(), "error");
+            return HashMap::new();
+        };
+        let keys: Vec<String> = ids.iter().map(|&id| key(prefix, id)).collect();
+        let values: Vec<Option<Vec<u8>>> = match redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await
+        {
+            Ok(values) => values,
+            Err(error) => {
+                tracing::debug!(
+                    error = &error as &dyn std::error::Error,
+                    "tweet cache read failed"
+                );
+                count("tweet", ids.len(), "error");
+                return HashMap::new();
+            }
+        };
+        let found: HashMap<i64, TweetDoc> = ids
+            .iter()
+            .zip(values)
+            .filter_map(|(&id, value)| {
+                let tweet: TweetDoc = bson::from_slice(&value.filter(|v| !v.is_empty())?).ok()?;
+                (tweet.id == id).then_some((id, tweet))
+            })
+            .collect();
+        count("tweet", found.len(), "hit");
+        count("tweet", ids.len() - found.len(), "miss");
+        found
+    }
+
+    /// Puts `tweets` (live ones, as read from MongoDB) in where nothing, not even a hold, is.
+    pub async fn fill(&self, tweets: &[TweetDoc]) {
+        if tweets.is_empty() {
+            return;
+        }
+        let Some((mut connection, prefix)) = self.connection().await else {
+            return;
+        };
+        let mut pipe = redis::pipe();
+        for tweet in tweets {
+            let Ok(bytes) = bson::to_vec(&cacheable(tweet)) else {
+                continue;
+            };
+            pipe.cmd("SET")
+                .arg(key(prefix, tweet.id))
+                .arg(bytes)
+                .arg("EX")
+                .arg(self.settings.ttl_secs.max(1))
+                .arg("NX")
+                .ignore();
+        }
+        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+            tracing::debug!(
+                error = &error as &dyn std::error::Error,
+                "tweet cache fill failed"
+            );
+        }
+    }
+
+    /// Marks tweet `id` changed: its entry becomes a hold.
+    pub async fn hold(&self, id: i64) {
+        let Some((mut connection, prefix)) = self.connection().await else {
+            if self.is_on() {
+                tracing::warn!(
+                    tweet_id = id,
+                    "tweet cache unreachable: an old entry may be served until it expires"
+                );
+            }
+            return;
+        };
+        let held = redis::cmd("SET")
+            .arg(key(prefix, id))
+            .arg("")
+            .arg("PX")
+            .arg(self.settings.hold_ms.max(1))
+            .query_async::<()>(&mut connection)
+            .await;
+        if let Err(error) = held {
+            write_failed("holding a changed tweet", &error);
+        }
+    }
+}
+
+/// The document as cached: without its outbox (events are the relay's business, and large).
+fn cacheable(tweet: &TweetDoc) -> TweetDoc {
+    TweetDoc {
+        outbox: bson::Document::new(),
+        outbox_count: 0,
+        ..tweet.clone()
+    }
+}
