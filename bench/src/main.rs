@@ -8,6 +8,7 @@ mod machine;
 mod mix;
 mod report;
 mod seed;
+mod stores;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -303,6 +304,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
 
     // After the mix: how long until svc-tweet and svc-timeline are ready again.
     let settled = settle(&stack, Duration::from_secs(180)).await;
+    let tweet_cache = stores::tweet_cache(stack.get("XIR_DEV_TWEET_METRICS")).await;
 
     let results = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
@@ -322,6 +324,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         "seconds_ready_after_mix": settled,
         "fan_out": fan_outs,
         "rss_mib": { "idle": idle_rss, "peak_under_mix": loaded_rss },
+        "tweet_cache": tweet_cache,
     });
     report::write(&results, options.out.as_deref(), options.compare.as_deref())?;
     drop(stack);

@@ -7,6 +7,8 @@ use std::{fmt::Write as _, path::Path};
 use anyhow::Context;
 use serde_json::Value;
 
+use crate::stores;
+
 fn f(value: &Value) -> Option<f64> {
     value.as_f64()
 }
@@ -181,7 +183,13 @@ pub fn markdown(results: &Value, previous: Option<&Value>) -> String {
             "**A smoke run (`--quick`): small and short, its figures measure nothing.**\n\n",
         );
     }
-    out.push_str("Stores: home timelines are served from Redis; tweets (hydration by `_id`, user timelines, compose) from MongoDB, which here is **FerretDB on SQLite**, no measure of MongoDB; profiles and the graph from PostgreSQL. The user-timeline share of the mix (30 %) and every compose (10 %) go to FerretDB.\n\n## Targets\n\n| Target | Figure | Met |\n| --- | --- | --- |\n");
+    let _ = writeln!(
+        out,
+        "Stores: home timelines are served from Redis; tweets by id and pages of an author's items from svc-tweet's cache in Redis too ({} of tweet lookups and {} of author pages over the run hit it), the rest, every write and every like or repost a viewer made from MongoDB, which here is **FerretDB on SQLite**, no measure of MongoDB; profiles and the graph from PostgreSQL.\n",
+        stores::percent(&results["tweet_cache"]["tweet"]["hit_ratio"]),
+        stores::percent(&results["tweet_cache"]["items"]["hit_ratio"]),
+    );
+    out.push_str("## Targets\n\n| Target | Figure | Met |\n| --- | --- | --- |\n");
     for target in targets(results) {
         let met = match target.met {
             Some(true) => "yes",
