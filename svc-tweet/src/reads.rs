@@ -108,22 +108,25 @@ impl Tweets {
         }
         let mut filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
         filter.extend(reactions::current());
-        let liked: Vec<Document> = self
-            .likes
-            .find(filter.clone())
-            .await
-            .during("find viewer likes")?
-            .try_collect()
-            .await
-            .during("read viewer likes")?;
-        let reposted: Vec<RepostDoc> = self
-            .reposts
-            .find(filter)
-            .await
-            .during("find viewer reposts")?
-            .try_collect()
-            .await
-            .during("read viewer reposts")?;
+        let likes = async {
+            self.likes
+                .find(filter.clone())
+                .await
+                .during("find viewer likes")?
+                .try_collect::<Vec<Document>>()
+                .await
+                .during("read viewer likes")
+        };
+        let reposts = async {
+            self.reposts
+                .find(filter.clone())
+                .await
+                .during("find viewer reposts")?
+                .try_collect::<Vec<RepostDoc>>()
+                .await
+                .during("read viewer reposts")
+        };
+        let (liked, reposted) = tokio::try_join!(likes, reposts)?;
         Ok(ViewerStates {
             viewer: true,
             liked: liked
@@ -179,15 +182,16 @@ impl Tweets {
             .during("read tweets by id")?)
     }
 
-    /// Live tweets by id, in the order asked, with the viewer's state: three queries at most.
+    /// Live tweets by id, in the order asked, with the viewer's state: three queries at most,
+    /// at once.
     #[tracing::instrument(skip_all, fields(tweets = ids.len()))]
     pub(crate) async fn hydrate(
         &self,
         ids: &[i64],
         viewer: Option<UserId>,
     ) -> Result<Vec<pb::Tweet>, Error> {
-        let found = self.live_in_order(ids).await?;
-        let states = self.viewer_states(viewer, ids).await?;
+        let (found, states) =
+            tokio::try_join!(self.live_in_order(ids), self.viewer_states(viewer, ids))?;
         Ok(found.into_iter().map(|t| to_proto(t, &states)).collect())
     }
 
