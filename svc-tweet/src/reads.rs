@@ -5,8 +5,15 @@
 use std::collections::{HashMap, HashSet};
 
 use futures_util::{TryStreamExt, future::try_join_all};
-use mongodb::bson::{Document, doc};
-use xir_common::{errors::During, request::dedup};
+use mongodb::{
+    Collection,
+    bson::{Document, doc},
+};
+use serde::de::DeserializeOwned;
+use xir_common::{
+    errors::{DbError, During},
+    request::dedup,
+};
 use xir_proto::{tweet::v1 as pb, user::v1::Profile};
 
 use crate::{
@@ -69,6 +76,21 @@ pub(crate) fn to_proto(tweet: TweetDoc, states: &ViewerStates) -> pb::Tweet {
     }
 }
 
+/// Every document of `collection` that matches `filter`.
+async fn all<T: DeserializeOwned + Send + Sync>(
+    collection: &Collection<T>,
+    filter: Document,
+    operation: &'static str,
+) -> Result<Vec<T>, DbError<mongodb::error::Error>> {
+    collection
+        .find(filter)
+        .await
+        .during(operation)?
+        .try_collect()
+        .await
+        .during(operation)
+}
+
 pub(crate) fn with_range(mut filter: Document, field: &str, range: &Document) -> Document {
     if !range.is_empty() {
         filter.insert(field, range.clone());
@@ -108,25 +130,10 @@ impl Tweets {
         }
         let mut filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
         filter.extend(reactions::current());
-        let likes = async {
-            self.likes
-                .find(filter.clone())
-                .await
-                .during("find viewer likes")?
-                .try_collect::<Vec<Document>>()
-                .await
-                .during("read viewer likes")
-        };
-        let reposts = async {
-            self.reposts
-                .find(filter.clone())
-                .await
-                .during("find viewer reposts")?
-                .try_collect::<Vec<RepostDoc>>()
-                .await
-                .during("read viewer reposts")
-        };
-        let (liked, reposted) = tokio::try_join!(likes, reposts)?;
+        let (liked, reposted) = tokio::try_join!(
+            all(&self.likes, filter.clone(), "find viewer likes"),
+            all(&self.reposts, filter, "find viewer reposts"),
+        )?;
         Ok(ViewerStates {
             viewer: true,
             liked: liked

@@ -12,7 +12,7 @@
 use prost::Message;
 use xir_proto::tweet::v1::{ListRecentByAuthorsResponse, RecentItem};
 
-use super::{TweetCache, count, write_failed};
+use super::{TweetCache, count, fill_failed, read_failed, write_failed};
 
 /// How long an unchanged author keeps a version (a new one is minted after).
 const VERSION_TTL_SECS: u64 = 86_400;
@@ -67,11 +67,7 @@ impl TweetCache {
                 PageLookup::Miss(PageSlot(slot))
             }
             Err(error) => {
-                tracing::debug!(
-                    error = &error as &dyn std::error::Error,
-                    "tweet cache read failed"
-                );
-                count("items", 1, "error");
+                read_failed("items", 1, &error);
                 PageLookup::Unavailable
             }
         }
@@ -94,10 +90,7 @@ impl TweetCache {
             .query_async::<()>(&mut connection)
             .await;
         if let Err(error) = stored {
-            tracing::debug!(
-                error = &error as &dyn std::error::Error,
-                "tweet cache fill failed"
-            );
+            fill_failed(&error);
         }
     }
 

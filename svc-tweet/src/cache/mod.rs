@@ -98,6 +98,23 @@ fn fail_fast() -> ConnectionManagerConfig {
         .set_response_timeout(Some(Duration::from_millis(500)))
 }
 
+/// A lookup that Redis failed: counted, and answered by MongoDB instead.
+fn read_failed(kind: &'static str, lookups: usize, error: &redis::RedisError) {
+    tracing::debug!(
+        error = error as &dyn std::error::Error,
+        "tweet cache read failed"
+    );
+    count(kind, lookups, "error");
+}
+
+/// A fill that Redis failed: the next reader reads MongoDB again, nothing worse.
+fn fill_failed(error: &redis::RedisError) {
+    tracing::debug!(
+        error = error as &dyn std::error::Error,
+        "tweet cache fill failed"
+    );
+}
+
 fn count(kind: &'static str, lookups: usize, outcome: &'static str) {
     if lookups > 0 {
         metrics::counter!(LOOKUPS_TOTAL, "kind" => kind, "outcome" => outcome)

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use mongodb::bson;
 
-use super::{TweetCache, count, write_failed};
+use super::{TweetCache, count, fill_failed, read_failed, write_failed};
 use crate::store::TweetDoc;
 
 fn key(prefix: &str, id: i64) -> String {
@@ -35,11 +35,7 @@ impl TweetCache {
         {
             Ok(values) => values,
             Err(error) => {
-                tracing::debug!(
-                    error = &error as &dyn std::error::Error,
-                    "tweet cache read failed"
-                );
-                count("tweet", ids.len(), "error");
+                read_failed("tweet", ids.len(), &error);
                 return HashMap::new();
             }
         };
@@ -78,10 +74,7 @@ impl TweetCache {
                 .ignore();
         }
         if let Err(error) = pipe.query_async::<()>(&mut connection).await {
-            tracing::debug!(
-                error = &error as &dyn std::error::Error,
-                "tweet cache fill failed"
-            );
+            fill_failed(&error);
         }
     }
 
