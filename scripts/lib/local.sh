@@ -7,21 +7,31 @@
 tools_dir="$root/target/xir-tools"
 
 # A free port below the ephemeral range: a port the kernel hands out (bind to 0) can be taken
-# by any outgoing connection's local end before the program it is meant for binds it.
+# by any outgoing connection's local end before the program it is meant for binds it. Never
+# one handed out before in this run ($work/ports-handed-out): the programs bind theirs only
+# later, so two picks could otherwise land on the same free port.
 free_port() {
-  python3 - <<'PY'
-import random, socket
+  python3 - "$work/ports-handed-out" <<'PY'
+import random, socket, sys
+handed_out_file = sys.argv[1]
+try:
+    handed_out = {int(line) for line in open(handed_out_file) if line.strip()}
+except OSError:
+    handed_out = set()
 try:
     first_ephemeral = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 except (OSError, ValueError, IndexError):
     first_ephemeral = 32768
 ports = list(range(10000, first_ephemeral)) if first_ephemeral > 12000 else []
 random.shuffle(ports)
-for port in ports + [0]:
+for port in [p for p in ports if p not in handed_out] + [0]:
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
-        print(s.getsockname()[1])
+        chosen = s.getsockname()[1]
+        with open(handed_out_file, "a") as out:
+            out.write(f"{chosen}\n")
+        print(chosen)
         break
     except OSError:
         continue
