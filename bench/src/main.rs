@@ -26,9 +26,7 @@ use xir_testkit::dev::{DevStack, Profile};
 use crate::seed::Account;
 
 /// svc-timeline's `redis.key_prefix` (the default the stack runs with).
-pub const KEY_PREFIX: &str = "xir:";
-/// svc-timeline's `fanout.timeline_cap` (the default the stack runs with).
-pub const TIMELINE_CAP: usize = 800;
+pub const KEY_PREFIX: &str = xir_common::cache::DEFAULT_KEY_PREFIX;
 /// The celebrity threshold the bench runs svc-timeline with: above the largest fan-out it
 /// measures (100k), so that one is fanned out, not merged at read time.
 const CELEBRITY_FOLLOWERS: i64 = 150_000;

@@ -280,16 +280,13 @@ async fn converge(
     accounts: &[Account],
     within: Duration,
 ) -> anyhow::Result<bool> {
+    // svc-timeline's `fanout.timeline_cap`, the default the stack runs with.
+    let cap = svc_timeline::config::FanoutSettings::default().timeline_cap as usize;
     let expected: HashMap<i64, usize> = graph
         .degrees()
         .iter()
         .enumerate()
-        .map(|(node, degree)| {
-            (
-                accounts[node].id,
-                ((degree + 1) * TWEETS_PER_USER).min(crate::TIMELINE_CAP),
-            )
-        })
+        .map(|(node, degree)| (accounts[node].id, ((degree + 1) * TWEETS_PER_USER).min(cap)))
         .collect();
     let bar = progress("timelines complete", accounts.len());
     let deadline = Instant::now() + within;

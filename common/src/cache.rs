@@ -18,8 +18,11 @@ pub struct RedisSettings {
     pub key_prefix: String,
 }
 
+/// `redis.key_prefix` unless set.
+pub const DEFAULT_KEY_PREFIX: &str = "xir:";
+
 fn default_key_prefix() -> String {
-    "xir:".into()
+    DEFAULT_KEY_PREFIX.into()
 }
 
 pub struct Redis {
