@@ -185,8 +185,9 @@ pub fn markdown(results: &Value, previous: Option<&Value>) -> String {
     }
     let _ = writeln!(
         out,
-        "Stores: home timelines are served from Redis; tweets by id and pages of an author's items from svc-tweet's cache in Redis too ({} of tweet lookups and {} of author pages over the run hit it), the rest, every write and every like or repost a viewer made from MongoDB, which here is **FerretDB on SQLite**, no measure of MongoDB; profiles and the graph from PostgreSQL.\n",
+        "Stores: home timelines are served from Redis; tweets by id, viewers' likes and reposts and pages of an author's items from svc-tweet's cache in Redis too ({} of tweet lookups, {} of viewer states and {} of author pages over the run hit it), the rest and every write from MongoDB, which here is **FerretDB on SQLite**, no measure of MongoDB; profiles and the graph from PostgreSQL.\n",
         stores::percent(&results["tweet_cache"]["tweet"]["hit_ratio"]),
+        stores::percent(&results["tweet_cache"]["viewer"]["hit_ratio"]),
         stores::percent(&results["tweet_cache"]["items"]["hit_ratio"]),
     );
     out.push_str("## Targets\n\n| Target | Figure | Met |\n| --- | --- | --- |\n");

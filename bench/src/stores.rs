@@ -16,7 +16,7 @@ pub async fn tweet_cache(metrics_addr: &str) -> Value {
             .unwrap_or(0.0)
     };
     let mut kinds = serde_json::Map::new();
-    for kind in ["tweet", "items"] {
+    for kind in ["tweet", "viewer", "items"] {
         let (hit, miss, error) = (
             counter(kind, "hit"),
             counter(kind, "miss"),

@@ -39,4 +39,13 @@ impl Changes {
     pub async fn items_changed(&self, user: i64) {
         self.cache.author_changed(user).await;
     }
+
+    /// `user` liked or reposted `tweet`, or took it back (`repost`: a repost, which is one of
+    /// the user's items too).
+    pub async fn reaction_changed(&self, user: i64, tweet: i64, repost: bool) {
+        self.cache.hold_viewer_state(user, tweet).await;
+        if repost {
+            self.items_changed(user).await;
+        }
+    }
 }

@@ -346,10 +346,10 @@ impl Reactions {
             user_id,
             reaction_id: stored.get_i64("_id").unwrap_or_default(),
         };
-        if reaction == Reaction::Repost {
-            // The repost was written (or marked undone) before this completion started.
-            self.changes.items_changed(user_id).await;
-        }
+        // The reaction was written (or marked undone) before this completion started.
+        self.changes
+            .reaction_changed(user_id, tweet_id, reaction == Reaction::Repost)
+            .await;
         self.count_once(&change, &marker).await?;
         let collection = self.collection(reaction);
         let this_change = doc! { "_id": stored.get("_id").cloned(), "pending.event_id": event_id };

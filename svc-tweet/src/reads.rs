@@ -17,7 +17,7 @@ use xir_common::{
 use xir_proto::{tweet::v1 as pb, user::v1::Profile};
 
 use crate::{
-    cache::{PageKey, PageLookup},
+    cache::{PageKey, PageLookup, Reacted},
     domain::{PageLimit, TweetId, UserId},
     error::Error,
     reactions,
@@ -29,7 +29,8 @@ use crate::{
 /// one query.
 const AUTHORS_FROM_CACHE: usize = 16;
 
-/// What a viewer did to the tweets of one page: two indexed queries for the whole page.
+/// What a viewer did to the tweets of one page: from the cache, the rest in two indexed
+/// queries for the whole page.
 #[derive(Default)]
 pub(crate) struct ViewerStates {
     viewer: bool,
@@ -114,6 +115,7 @@ impl Tweets {
         self.live_tweet(id).await?.ok_or(Error::NotFound("tweet"))
     }
 
+    /// What `viewer` did to `tweet_ids`: from the cache, the rest in two queries at once.
     pub(crate) async fn viewer_states(
         &self,
         viewer: Option<UserId>,
@@ -122,26 +124,58 @@ impl Tweets {
         let Some(viewer) = viewer else {
             return Ok(ViewerStates::default());
         };
-        if tweet_ids.is_empty() {
-            return Ok(ViewerStates {
-                viewer: true,
-                ..ViewerStates::default()
-            });
+        let cache = self.changes.cache();
+        let mut states = cache.viewer_states(viewer.get(), tweet_ids).await;
+        let missing: Vec<i64> = dedup(tweet_ids)
+            .into_iter()
+            .filter(|id| !states.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let stored = self.stored_viewer_states(viewer, &missing).await?;
+            cache.fill_viewer_states(viewer.get(), &stored).await;
+            states.extend(stored);
         }
+        let with = |flag: fn(&Reacted) -> bool| {
+            states
+                .iter()
+                .filter(|(_, state)| flag(state))
+                .map(|(&id, _)| id)
+                .collect()
+        };
+        Ok(ViewerStates {
+            viewer: true,
+            liked: with(|state| state.liked),
+            reposted: with(|state| state.reposted),
+        })
+    }
+
+    /// [`Self::viewer_states`] from MongoDB: every one of `tweet_ids`, reacted to or not.
+    async fn stored_viewer_states(
+        &self,
+        viewer: UserId,
+        tweet_ids: &[i64],
+    ) -> Result<HashMap<i64, Reacted>, Error> {
         let mut filter = doc! { "user_id": viewer.get(), "tweet_id": { "$in": tweet_ids } };
         filter.extend(reactions::current());
         let (liked, reposted) = tokio::try_join!(
             all(&self.likes, filter.clone(), "find viewer likes"),
             all(&self.reposts, filter, "find viewer reposts"),
         )?;
-        Ok(ViewerStates {
-            viewer: true,
-            liked: liked
-                .iter()
-                .filter_map(|d| d.get_i64("tweet_id").ok())
-                .collect(),
-            reposted: reposted.iter().map(|r| r.tweet_id).collect(),
-        })
+        let liked: HashSet<i64> = liked
+            .iter()
+            .filter_map(|d| d.get_i64("tweet_id").ok())
+            .collect();
+        let reposted: HashSet<i64> = reposted.iter().map(|r| r.tweet_id).collect();
+        Ok(tweet_ids
+            .iter()
+            .map(|&id| {
+                let state = Reacted {
+                    liked: liked.contains(&id),
+                    reposted: reposted.contains(&id),
+                };
+                (id, state)
+            })
+            .collect())
     }
 
     /// The tweet as `user` sees it after reacting to it (its counts moved, their state set).

@@ -4,7 +4,8 @@
 //! - tweets by id ([`tweets`]): every page of every home timeline is hydrated from them
 //!   (BatchGetTweets);
 //! - each author's recent items, tweets and reposts ([`items`]): user timelines
-//!   (ListUserTweets) and svc-timeline's read-time merge of celebrities (ListRecentByAuthors).
+//!   (ListUserTweets) and svc-timeline's read-time merge of celebrities (ListRecentByAuthors);
+//! - what each viewer did to each tweet ([`viewers`]), the rest of hydrating a page.
 //!
 //! MongoDB stays the store of record. The cache is optional (without `[redis]` every read goes
 //! to MongoDB) and fails open: with Redis unreachable, reads go to MongoDB and
@@ -14,6 +15,7 @@
 
 mod items;
 mod tweets;
+mod viewers;
 
 use std::time::Duration;
 
@@ -22,18 +24,20 @@ use serde::Deserialize;
 use xir_common::cache::{Redis, RedisSettings};
 
 pub use items::{PageKey, PageLookup};
+pub use viewers::Reacted;
 
-/// Lookups in the cache, by `kind` (`tweet`: per tweet, `items`: per author page) and
-/// `outcome` (`hit`, `miss`, `error`: Redis unreachable).
+/// Lookups in the cache, by `kind` (`tweet`: per tweet, `items`: per author page, `viewer`:
+/// per viewer and tweet) and `outcome` (`hit`, `miss`, `error`: Redis unreachable).
 pub const LOOKUPS_TOTAL: &str = "tweet_cache_lookups_total";
 
 /// `[tweet_cache]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TweetCacheSettings {
-    /// How long a cached tweet lives, in seconds.
+    /// How long a cached tweet (or a viewer's state of one) lives, in seconds.
     pub ttl_secs: u64,
-    /// How long a changed tweet's entry stays empty, in milliseconds (see [`tweets`]).
+    /// How long a changed tweet's (or viewer state's) entry stays empty, in milliseconds (see
+    /// [`tweets`]).
     pub hold_ms: u64,
     /// How long a cached page of an author's items lives, in seconds.
     pub items_ttl_secs: u64,

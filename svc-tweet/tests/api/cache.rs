@@ -1,13 +1,15 @@
-//! svc-tweet's cache (Redis, in front of MongoDB) of tweets by id and of each author's items:
-//! reads are served from it, a change through the service is never answered stale, and a
-//! cache that is down only costs MongoDB reads.
+//! svc-tweet's cache (Redis, in front of MongoDB) of tweets by id, of each author's items and
+//! of viewers' likes and reposts: reads are served from it, a change through the service is
+//! never answered stale, and a cache that is down only costs MongoDB reads.
 
 use mongodb::bson::{Document, doc};
-use svc_tweet::cache::{PageKey, PageLookup, TweetCache, TweetCacheSettings};
+use std::collections::HashMap;
+
+use svc_tweet::cache::{PageKey, PageLookup, Reacted, TweetCache, TweetCacheSettings};
 use xir_common::{cache::RedisSettings, identity::Peer, testing};
 use xir_proto::tweet::v1::{
     BatchGetTweetsRequest, DeleteTweetRequest, LikeTweetRequest, ListUserTweetsRequest,
-    RepostRequest, Tweet, UnrepostRequest,
+    RepostRequest, Tweet, UnlikeTweetRequest, UnrepostRequest,
 };
 use xir_testkit::{Options, Service, Stack, bearer};
 
@@ -231,4 +233,63 @@ async fn a_page_stored_after_a_change_is_never_read() {
         tweet_ids(&user_timeline(&stack, 1).await),
         [third, second, first]
     );
+}
+
+/// What viewer 2 did to `id`, as BatchGetTweets answers it: (liked, reposted).
+async fn seen_by_2(stack: &Stack, id: i64) -> (bool, bool) {
+    let viewer = batch(stack, &[id], 2).await[0]
+        .viewer
+        .expect("a viewer state");
+    (viewer.liked, viewer.reposted)
+}
+
+/// A viewer's likes and reposts are read from the cache once read, and each change of them
+/// shows in the very next read.
+#[tokio::test]
+async fn viewer_states_are_cached_and_every_change_shows_at_once() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 2, "viewer").await;
+    let id = post(&stack, 1, "react to me")
+        .await
+        .expect("posted")
+        .tweet_id;
+    assert_eq!(seen_by_2(&stack, id).await, (false, false));
+    let hits = lookups(&stack, "viewer", "hit").await;
+    assert_eq!(seen_by_2(&stack, id).await, (false, false));
+    assert!(
+        lookups(&stack, "viewer", "hit").await > hits,
+        "the second read hit"
+    );
+
+    let token = stack.token(2);
+    let mut tweets = stack.tweets().await;
+    tweets
+        .like_tweet(bearer(&token, LikeTweetRequest { tweet_id: id }))
+        .await
+        .expect("like");
+    assert_eq!(seen_by_2(&stack, id).await, (true, false));
+    tweets
+        .repost(bearer(&token, RepostRequest { tweet_id: id }))
+        .await
+        .expect("repost");
+    assert_eq!(seen_by_2(&stack, id).await, (true, true));
+    tweets
+        .unlike_tweet(bearer(&token, UnlikeTweetRequest { tweet_id: id }))
+        .await
+        .expect("unlike");
+    assert_eq!(seen_by_2(&stack, id).await, (false, true));
+    tweets
+        .unrepost(bearer(&token, UnrepostRequest { tweet_id: id }))
+        .await
+        .expect("unrepost");
+    assert_eq!(seen_by_2(&stack, id).await, (false, false));
+
+    // A reader that read "not liked" before a like cannot store it after: the like held it.
+    tweets
+        .like_tweet(bearer(&token, LikeTweetRequest { tweet_id: id }))
+        .await
+        .expect("like again");
+    let late = HashMap::from([(id, Reacted::default())]);
+    stack.tweet_cache().fill_viewer_states(2, &late).await;
+    assert_eq!(seen_by_2(&stack, id).await, (true, false));
 }

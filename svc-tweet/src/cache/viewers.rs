@@ -1,0 +1,139 @@
+//! What a viewer did to a tweet (liked it, reposted it), per viewer and tweet: the last part of
+//! hydrating a page that read MongoDB. An entry reads `<liked><reposted>` (`"10"`: liked, not
+//! reposted) and lives `tweet_cache.ttl_secs`. A like, a repost or their undoing writes its
+//! reaction to MongoDB and then replaces the entry with an empty hold for
+//! `tweet_cache.hold_ms`, as for tweets (see [`super::tweets`]): readers fill only absent
+//! entries, so one who read the old state just before cannot put it back.
+
+use std::collections::HashMap;
+
+use super::{TweetCache, count, fill_failed, read_failed, write_failed};
+
+/// A viewer's reactions to one tweet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reacted {
+    pub liked: bool,
+    pub reposted: bool,
+}
+
+impl Reacted {
+    fn encode(self) -> &'static str {
+        match (self.liked, self.reposted) {
+            (false, false) => "00",
+            (false, true) => "01",
+            (true, false) => "10",
+            (true, true) => "11",
+        }
+    }
+
+    fn decode(value: &str) -> Option<Self> {
+        let mut flags = value.bytes().map(|b| b == b'1');
+        let reacted = Reacted {
+            liked: flags.next()?,
+            reposted: flags.next()?,
+        };
+        (value.len() == 2).then_some(reacted)
+    }
+}
+
+fn key(prefix: &str, viewer: i64, tweet: i64) -> String {
+    format!("{prefix}viewer:{viewer}:{tweet}")
+}
+
+impl TweetCache {
+    /// The cached states of `viewer` among `tweets` (holds and misses left out).
+    pub async fn viewer_states(&self, viewer: i64, tweets: &[i64]) -> HashMap<i64, Reacted> {
+        if !self.is_on() || tweets.is_empty() {
+            return HashMap::new();
+        }
+        let Some((mut connection, prefix)) = self.connection().await else {
+            count("viewer", tweets.len(), "error");
+            return HashMap::new();
+        };
+        let keys: Vec<String> = tweets.iter().map(|&t| key(prefix, viewer, t)).collect();
+        let values: Vec<Option<String>> = match redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await
+        {
+            Ok(values) => values,
+            Err(error) => {
+                read_failed("viewer", tweets.len(), &error);
+                return HashMap::new();
+            }
+        };
+        let found: HashMap<i64, Reacted> = tweets
+            .iter()
+            .zip(values)
+            .filter_map(|(&tweet, value)| Some((tweet, Reacted::decode(&value?)?)))
+            .collect();
+        count("viewer", found.len(), "hit");
+        count("viewer", tweets.len() - found.len(), "miss");
+        found
+    }
+
+    /// Puts `viewer`'s states (as read from MongoDB) in where nothing, not even a hold, is.
+    pub async fn fill_viewer_states(&self, viewer: i64, states: &HashMap<i64, Reacted>) {
+        if states.is_empty() {
+            return;
+        }
+        let Some((mut connection, prefix)) = self.connection().await else {
+            return;
+        };
+        let mut pipe = redis::pipe();
+        for (&tweet, state) in states {
+            pipe.cmd("SET")
+                .arg(key(prefix, viewer, tweet))
+                .arg(state.encode())
+                .arg("EX")
+                .arg(self.settings.ttl_secs.max(1))
+                .arg("NX")
+                .ignore();
+        }
+        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+            fill_failed(&error);
+        }
+    }
+
+    /// `viewer` reacted to `tweet` (or took it back): the entry becomes a hold.
+    pub async fn hold_viewer_state(&self, viewer: i64, tweet: i64) {
+        let Some((mut connection, prefix)) = self.connection().await else {
+            if self.is_on() {
+                tracing::warn!(
+                    user_id = viewer,
+                    tweet_id = tweet,
+                    "tweet cache unreachable: an old viewer state may be served until it expires"
+                );
+            }
+            return;
+        };
+        let held = redis::cmd("SET")
+            .arg(key(prefix, viewer, tweet))
+            .arg("")
+            .arg("PX")
+            .arg(self.settings.hold_ms.max(1))
+            .query_async::<()>(&mut connection)
+            .await;
+        if let Err(error) = held {
+            write_failed("holding a viewer's changed state", &error);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_and_anything_else_is_a_miss() {
+        for liked in [false, true] {
+            for reposted in [false, true] {
+                let state = Reacted { liked, reposted };
+                assert_eq!(Reacted::decode(state.encode()), Some(state));
+            }
+        }
+        for other in ["", "1", "100", "2"] {
+            assert_eq!(Reacted::decode(other), None, "{other:?}");
+        }
+    }
+}
