@@ -6,6 +6,7 @@ mod fanout;
 mod load;
 mod machine;
 mod mix;
+mod platform;
 mod report;
 mod seed;
 mod stores;
@@ -23,7 +24,10 @@ use xir_proto::{
 };
 use xir_testkit::dev::{DevStack, Profile};
 
-use crate::seed::Account;
+use crate::{
+    platform::{connect, settle, user_database_url},
+    seed::Account,
+};
 
 /// svc-timeline's `redis.key_prefix` (the default the stack runs with).
 pub const KEY_PREFIX: &str = xir_common::cache::DEFAULT_KEY_PREFIX;
@@ -162,36 +166,6 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Settings the stack runs with: tokens that outlive the run, write limits that do not
-/// throttle the seeding, and the celebrity threshold above.
-fn stack_settings() -> Vec<(&'static str, String)> {
-    let generous = "[notifying_writes]\nper_minute = 100000000\nburst = 100000000\n".to_owned();
-    vec![
-        ("svc-auth", "[tokens]\naccess_ttl_secs = 86400\n".to_owned()),
-        ("svc-user", generous.clone()),
-        ("svc-tweet", generous),
-        (
-            "svc-timeline",
-            format!("[fanout]\ncelebrity_followers = {CELEBRITY_FOLLOWERS}\n"),
-        ),
-    ]
-}
-
-async fn connect(stack: &DevStack) -> anyhow::Result<Clients> {
-    Ok(Clients {
-        auth: AuthServiceClient::new(mix::channel(stack.get("XIR_DEV_AUTH_GRPC")).await?),
-        user: UserServiceClient::new(mix::channel(stack.get("XIR_DEV_USER_GRPC")).await?),
-        tweet: TweetServiceClient::new(mix::channel(stack.get("XIR_DEV_TWEET_GRPC")).await?),
-        timeline: TimelineServiceClient::new(
-            mix::channel(stack.get("XIR_DEV_TIMELINE_GRPC")).await?,
-        ),
-        redis: redis::Client::open(stack.get("XIR_DEV_REDIS_URL"))?
-            .get_multiplexed_async_connection()
-            .await
-            .context("connect to the stack's Redis")?,
-    })
-}
-
 /// The bare tonic health server's closed loop, then `target`'s, in the same run: the ratio
 /// between them is the per-call cost of our server stack.
 async fn health_runs(target: &str, duration: Duration) -> anyhow::Result<(load::Run, load::Run)> {
@@ -240,6 +214,21 @@ async fn rest_mixes(
     runs
 }
 
+/// The mix over gRPC, at the scale's highest rate up to 500/s (the target's rate).
+async fn grpc_mix(clients: &Clients, accounts: &[Account], scale: &Scale) -> (f64, load::Run) {
+    let rate = scale
+        .mix_rates
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .min(500.0);
+    eprintln!("xir-bench: the mix over gRPC at {rate}/s");
+    (
+        rate,
+        mix::grpc_mix(clients, accounts, rate, scale.load).await,
+    )
+}
+
 async fn run(options: Options) -> anyhow::Result<()> {
     let scale = Scale::of(&options);
     let profile = if options.debug {
@@ -247,13 +236,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     } else {
         Profile::Release
     };
-    if profile == Profile::Release {
-        build_release()?;
-    }
-    eprintln!("xir-bench: starting the platform (scripts/dev, {profile:?} binaries)");
-    let settings = stack_settings();
-    let settings: Vec<(&str, &str)> = settings.iter().map(|(s, t)| (*s, t.as_str())).collect();
-    let stack = DevStack::start_profile(profile, &settings).await;
+    let stack = platform::start(profile).await?;
     let clients = connect(&stack).await?;
     let services = machine::services(&stack.pids());
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -290,14 +273,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
 
     let peak = machine::PeakRss::watch(services.clone());
     let rest_runs = rest_mixes(&stack, &seeded.accounts, &scale).await;
-    let grpc_rate = scale
-        .mix_rates
-        .iter()
-        .copied()
-        .fold(0.0, f64::max)
-        .min(500.0);
-    eprintln!("xir-bench: the mix over gRPC at {grpc_rate}/s");
-    let grpc_run = mix::grpc_mix(&clients, &seeded.accounts, grpc_rate, scale.load).await;
+    let (grpc_rate, grpc_run) = grpc_mix(&clients, &seeded.accounts, &scale).await;
     let loaded_rss = peak.finish();
 
     // After the mix: how long until svc-tweet and svc-timeline are ready again.
@@ -327,28 +303,6 @@ async fn run(options: Options) -> anyhow::Result<()> {
     report::write(&results, options.out.as_deref(), options.compare.as_deref())?;
     drop(stack);
     Ok(())
-}
-
-/// Seconds until svc-tweet and svc-timeline both report their readiness SERVING again (at
-/// most `within`; `None` if they did not).
-async fn settle(stack: &DevStack, within: Duration) -> Option<f64> {
-    eprintln!("xir-bench: waiting for svc-tweet and svc-timeline to be ready again");
-    let started = std::time::Instant::now();
-    let mut ready = Vec::new();
-    for name in ["XIR_DEV_TWEET_GRPC", "XIR_DEV_TIMELINE_GRPC"] {
-        ready.push(mix::channel(stack.get(name)).await.ok()?);
-    }
-    while started.elapsed() < within {
-        let mut all = true;
-        for channel in &ready {
-            all &= mix::is_ready(channel.clone()).await;
-        }
-        if all {
-            return Some(started.elapsed().as_secs_f64());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    None
 }
 
 /// Fan-out to growing follower counts (one author, followers added between posts), then the
@@ -398,42 +352,4 @@ async fn sign_up(clients: &Clients, username: &str) -> anyhow::Result<Account> {
         id: reply.user_id,
         token: reply.tokens.context("tokens")?.access_token,
     })
-}
-
-/// scripts/dev's PostgreSQL URL with svc-user's database in it.
-fn user_database_url(postgres_url: &str) -> String {
-    let (base, query) = postgres_url
-        .split_once('?')
-        .map_or((postgres_url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    match query {
-        Some(query) => format!("{base}/xir_user?{query}"),
-        None => format!("{base}/xir_user"),
-    }
-}
-
-/// The release binaries and what scripts/dev serves, built before the stack starts.
-fn build_release() -> anyhow::Result<()> {
-    let root = xir_testkit::edge::repository();
-    eprintln!(
-        "xir-bench: cargo build --release of the four services (about 20 minutes on 2 cores the first time)"
-    );
-    let status = std::process::Command::new("cargo")
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "svc-auth",
-            "-p",
-            "svc-user",
-            "-p",
-            "svc-tweet",
-            "-p",
-            "svc-timeline",
-            "--bins",
-        ])
-        .status()?;
-    anyhow::ensure!(status.success(), "cargo build --release failed");
-    Ok(())
 }

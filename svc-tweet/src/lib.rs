@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 mod idempotency;
+mod items;
 mod pages;
 pub mod reactions;
 mod reads;

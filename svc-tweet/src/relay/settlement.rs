@@ -1,0 +1,158 @@
+//! What a pass of the relay does to one claimed tweet's outbox: its pending events in the order
+//! they were written, and the single update that records how each went.
+
+use std::time::Duration;
+
+use mongodb::bson::{self, DateTime, Document, doc};
+use xir_common::delivery;
+
+use super::millis_from_now;
+use crate::store::PendingEvent;
+
+/// A claimed tweet's pending events in the order they were written (their keys are
+/// time-ordered ids); an entry that does not parse is left where it is.
+pub(super) fn pending_events(claimed: &Document) -> Vec<(String, PendingEvent)> {
+    let mut pending: Vec<(i64, String, PendingEvent)> = claimed
+        .get_document("outbox")
+        .map(|outbox| {
+            outbox
+                .iter()
+                .filter_map(|(key, value)| {
+                    let event: PendingEvent = bson::from_bson(value.clone()).ok()?;
+                    Some((key.parse::<i64>().unwrap_or(i64::MAX), key.clone(), event))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pending.sort_by_key(|(order, _, _)| *order);
+    pending
+        .into_iter()
+        .map(|(_, key, event)| (key, event))
+        .collect()
+}
+
+/// What one pass did to a tweet's outbox, as the single update that records it: delivered and
+/// refused events leave the outbox (refused ones kept in `outbox_rejected` with the reason), a
+/// failed one counts an attempt and holds the lease until its retry.
+#[derive(Default)]
+pub(super) struct Settlement {
+    unset: Document,
+    set: Document,
+    inc: Document,
+    settled: i64,
+}
+
+impl Settlement {
+    pub(super) fn delivered(&mut self, key: &str, event: &PendingEvent) {
+        self.unset.insert(format!("outbox.{key}"), "");
+        self.settled += 1;
+        let lag_ms =
+            (DateTime::now().timestamp_millis() - event.created_at.timestamp_millis()).max(0);
+        delivery::record_delivered(event.target.topic(), Duration::from_millis(lag_ms as u64));
+    }
+
+    pub(super) fn rejected(&mut self, key: &str, event: &PendingEvent, reason: String) {
+        self.unset.insert(format!("outbox.{key}"), "");
+        self.set.insert(
+            format!("outbox_rejected.{key}"),
+            doc! { "reason": reason, "event": bson::to_bson(event).unwrap_or_default() },
+        );
+        self.settled += 1;
+    }
+
+    pub(super) fn retry_later(&mut self, key: &str, backoff: Duration) {
+        self.inc.insert(format!("outbox.{key}.attempts"), 1);
+        self.set.insert(
+            "outbox_lease_until",
+            millis_from_now(backoff.as_millis() as u64),
+        );
+    }
+
+    pub(super) fn into_update(mut self) -> Document {
+        // Released now unless a retry holds it.
+        if !self.set.contains_key("outbox_lease_until") {
+            self.set.insert("outbox_lease_until", bson::Bson::Null);
+        }
+        if self.settled > 0 {
+            self.inc.insert("outbox_count", -self.settled);
+        }
+        let mut update = doc! { "$set": self.set };
+        if !self.unset.is_empty() {
+            update.insert("$unset", self.unset);
+        }
+        if !self.inc.is_empty() {
+            update.insert("$inc", self.inc);
+        }
+        update
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Target;
+
+    fn event(target: Target) -> PendingEvent {
+        PendingEvent::new(target, vec![1, 2, 3])
+    }
+
+    #[test]
+    fn events_come_in_the_order_they_were_written() {
+        let claimed = doc! {
+            "_id": 1_i64,
+            "outbox": {
+                "30": bson::to_bson(&event(Target::Timeline)).unwrap(),
+                "4": bson::to_bson(&event(Target::UserTweetCount)).unwrap(),
+                "not an event": 7,
+            },
+        };
+        let keys: Vec<String> = pending_events(&claimed)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["4", "30"]);
+    }
+
+    #[test]
+    fn a_pass_that_delivers_all_releases_the_lease_and_empties_the_outbox() {
+        let mut settlement = Settlement::default();
+        settlement.delivered("4", &event(Target::UserTweetCount));
+        settlement.rejected("5", &event(Target::Timeline), "invalid".into());
+        let update = settlement.into_update();
+        assert_eq!(
+            update
+                .get_document("$set")
+                .unwrap()
+                .get("outbox_lease_until"),
+            Some(&bson::Bson::Null)
+        );
+        assert!(
+            update
+                .get_document("$set")
+                .unwrap()
+                .contains_key("outbox_rejected.5")
+        );
+        let unset = update.get_document("$unset").unwrap();
+        assert!(unset.contains_key("outbox.4") && unset.contains_key("outbox.5"));
+        assert_eq!(
+            update.get_document("$inc").unwrap().get_i64("outbox_count"),
+            Ok(-2)
+        );
+    }
+
+    #[test]
+    fn a_failed_delivery_counts_an_attempt_and_holds_the_lease_until_its_retry() {
+        let mut settlement = Settlement::default();
+        settlement.retry_later("6", Duration::from_secs(60));
+        let update = settlement.into_update();
+        let lease = update
+            .get_document("$set")
+            .unwrap()
+            .get_datetime("outbox_lease_until");
+        assert!(lease.is_ok_and(|until| *until > DateTime::now()));
+        let inc = update.get_document("$inc").unwrap();
+        assert_eq!(inc.get_i32("outbox.6.attempts"), Ok(1));
+        assert!(!inc.contains_key("outbox_count"));
+        assert!(!update.contains_key("$unset"));
+    }
+}
