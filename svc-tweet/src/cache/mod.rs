@@ -17,7 +17,7 @@ mod items;
 mod tweets;
 mod viewers;
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Deserialize;
@@ -89,6 +89,72 @@ impl TweetCache {
                 );
                 None
             }
+        }
+    }
+}
+
+impl TweetCache {
+    /// The cached values of `ids` (each at `key(prefix, id)`), decoded: holds, misses and
+    /// values `decode` refuses are left out. Counted as `kind` lookups.
+    async fn get_many<T>(
+        &self,
+        kind: &'static str,
+        ids: &[i64],
+        key: impl Fn(&str, i64) -> String,
+        decode: impl Fn(i64, &[u8]) -> Option<T>,
+    ) -> HashMap<i64, T> {
+        if !self.is_on() || ids.is_empty() {
+            return HashMap::new();
+        }
+        let Some((mut connection, prefix)) = self.connection().await else {
+            count(kind, ids.len(), "error");
+            return HashMap::new();
+        };
+        let keys: Vec<String> = ids.iter().map(|&id| key(prefix, id)).collect();
+        let values: Vec<Option<Vec<u8>>> = match redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await
+        {
+            Ok(values) => values,
+            Err(error) => {
+                read_failed(kind, ids.len(), &error);
+                return HashMap::new();
+            }
+        };
+        let found: HashMap<i64, T> = ids
+            .iter()
+            .zip(values)
+            .filter_map(|(&id, value)| {
+                let value = value.filter(|v| !v.is_empty())?;
+                Some((id, decode(id, &value)?))
+            })
+            .collect();
+        count(kind, found.len(), "hit");
+        count(kind, ids.len() - found.len(), "miss");
+        found
+    }
+
+    /// Replaces the entry at `key(prefix)` with an empty hold for `tweet_cache.hold_ms`:
+    /// `what` changed (MongoDB has it), and no fill may put the old value back meanwhile.
+    async fn hold_entry(&self, key: impl FnOnce(&str) -> String, what: &str) {
+        let Some((mut connection, prefix)) = self.connection().await else {
+            if self.is_on() {
+                tracing::warn!(
+                    "tweet cache unreachable: the old {what} may be served until it expires"
+                );
+            }
+            return;
+        };
+        let held = redis::cmd("SET")
+            .arg(key(prefix))
+            .arg("")
+            .arg("PX")
+            .arg(self.settings.hold_ms.max(1))
+            .query_async::<()>(&mut connection)
+            .await;
+        if let Err(error) = held {
+            write_failed(&format!("holding the changed {what}"), &error);
         }
     }
 }

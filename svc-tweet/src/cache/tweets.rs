@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use mongodb::bson;
 
-use super::{TweetCache, count, fill_failed, read_failed, write_failed};
+use super::{TweetCache, fill_failed};
 use crate::store::TweetDoc;
 
 fn key(prefix: &str, id: i64) -> String {
@@ -20,36 +20,11 @@ fn key(prefix: &str, id: i64) -> String {
 impl TweetCache {
     /// The cached tweets among `ids` (holds and misses left out).
     pub async fn get(&self, ids: &[i64]) -> HashMap<i64, TweetDoc> {
-        if !self.is_on() || ids.is_empty() {
-            return HashMap::new();
-        }
-        let Some((mut connection, prefix)) = self.connection().await else {
-            count("tweet", ids.len(), "error");
-            return HashMap::new();
-        };
-        let keys: Vec<String> = ids.iter().map(|&id| key(prefix, id)).collect();
-        let values: Vec<Option<Vec<u8>>> = match redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut connection)
-            .await
-        {
-            Ok(values) => values,
-            Err(error) => {
-                read_failed("tweet", ids.len(), &error);
-                return HashMap::new();
-            }
-        };
-        let found: HashMap<i64, TweetDoc> = ids
-            .iter()
-            .zip(values)
-            .filter_map(|(&id, value)| {
-                let tweet: TweetDoc = bson::from_slice(&value.filter(|v| !v.is_empty())?).ok()?;
-                (tweet.id == id).then_some((id, tweet))
-            })
-            .collect();
-        count("tweet", found.len(), "hit");
-        count("tweet", ids.len() - found.len(), "miss");
-        found
+        self.get_many("tweet", ids, key, |id, bytes| {
+            let tweet: TweetDoc = bson::from_slice(bytes).ok()?;
+            (tweet.id == id).then_some(tweet)
+        })
+        .await
     }
 
     /// Puts `tweets` (live ones, as read from MongoDB) in where nothing, not even a hold, is.
@@ -80,25 +55,8 @@ impl TweetCache {
 
     /// Marks tweet `id` changed: its entry becomes a hold.
     pub async fn hold(&self, id: i64) {
-        let Some((mut connection, prefix)) = self.connection().await else {
-            if self.is_on() {
-                tracing::warn!(
-                    tweet_id = id,
-                    "tweet cache unreachable: an old entry may be served until it expires"
-                );
-            }
-            return;
-        };
-        let held = redis::cmd("SET")
-            .arg(key(prefix, id))
-            .arg("")
-            .arg("PX")
-            .arg(self.settings.hold_ms.max(1))
-            .query_async::<()>(&mut connection)
+        self.hold_entry(|prefix| key(prefix, id), &format!("tweet {id}"))
             .await;
-        if let Err(error) = held {
-            write_failed("holding a changed tweet", &error);
-        }
     }
 }
 

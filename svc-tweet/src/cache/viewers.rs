@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{TweetCache, count, fill_failed, read_failed, write_failed};
+use super::{TweetCache, fill_failed};
 
 /// A viewer's reactions to one tweet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,33 +43,11 @@ fn key(prefix: &str, viewer: i64, tweet: i64) -> String {
 impl TweetCache {
     /// The cached states of `viewer` among `tweets` (holds and misses left out).
     pub async fn viewer_states(&self, viewer: i64, tweets: &[i64]) -> HashMap<i64, Reacted> {
-        if !self.is_on() || tweets.is_empty() {
-            return HashMap::new();
-        }
-        let Some((mut connection, prefix)) = self.connection().await else {
-            count("viewer", tweets.len(), "error");
-            return HashMap::new();
-        };
-        let keys: Vec<String> = tweets.iter().map(|&t| key(prefix, viewer, t)).collect();
-        let values: Vec<Option<String>> = match redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut connection)
-            .await
-        {
-            Ok(values) => values,
-            Err(error) => {
-                read_failed("viewer", tweets.len(), &error);
-                return HashMap::new();
-            }
-        };
-        let found: HashMap<i64, Reacted> = tweets
-            .iter()
-            .zip(values)
-            .filter_map(|(&tweet, value)| Some((tweet, Reacted::decode(&value?)?)))
-            .collect();
-        count("viewer", found.len(), "hit");
-        count("viewer", tweets.len() - found.len(), "miss");
-        found
+        let key = |prefix: &str, tweet| key(prefix, viewer, tweet);
+        self.get_many("viewer", tweets, key, |_, bytes| {
+            Reacted::decode(std::str::from_utf8(bytes).ok()?)
+        })
+        .await
     }
 
     /// Puts `viewer`'s states (as read from MongoDB) in where nothing, not even a hold, is.
@@ -97,26 +75,9 @@ impl TweetCache {
 
     /// `viewer` reacted to `tweet` (or took it back): the entry becomes a hold.
     pub async fn hold_viewer_state(&self, viewer: i64, tweet: i64) {
-        let Some((mut connection, prefix)) = self.connection().await else {
-            if self.is_on() {
-                tracing::warn!(
-                    user_id = viewer,
-                    tweet_id = tweet,
-                    "tweet cache unreachable: an old viewer state may be served until it expires"
-                );
-            }
-            return;
-        };
-        let held = redis::cmd("SET")
-            .arg(key(prefix, viewer, tweet))
-            .arg("")
-            .arg("PX")
-            .arg(self.settings.hold_ms.max(1))
-            .query_async::<()>(&mut connection)
+        let what = format!("state of tweet {tweet} for user {viewer}");
+        self.hold_entry(|prefix| key(prefix, viewer, tweet), &what)
             .await;
-        if let Err(error) = held {
-            write_failed("holding a viewer's changed state", &error);
-        }
     }
 }
 
