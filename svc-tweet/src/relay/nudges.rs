@@ -1,12 +1,10 @@
 //! Tweets whose events were just written, named by the writes for the relay to deliver first
 //! (see the relay's module docs).
 
-use std::{
-    collections::HashSet,
-    sync::{Mutex, PoisonError},
-};
+use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::Notify;
+use xir_common::request::dedup;
 
 /// Tweets whose events were just written, for the relay to deliver first.
 #[derive(Default)]
@@ -40,7 +38,6 @@ impl Nudges {
             self.wake.notify_one(); // the rest next pass
         }
         drop(tweets);
-        let mut seen = HashSet::new();
-        taken.into_iter().filter(|id| seen.insert(*id)).collect()
+        dedup(&taken)
     }
 }
