@@ -31,8 +31,11 @@ impl Changes {
     /// A new tweet was written (with its events): its followers are about to read it.
     pub async fn tweet_created(&self, tweet: &crate::store::TweetDoc) {
         self.nudges.tweet(tweet.id);
-        self.cache.fill(std::slice::from_ref(tweet)).await;
-        self.cache.author_changed(tweet.author_id).await;
+        // Two keys, no order between them: one round trip's wait, not two.
+        tokio::join!(
+            self.cache.fill(std::slice::from_ref(tweet)),
+            self.cache.author_changed(tweet.author_id),
+        );
     }
 
     /// `user`'s own items changed: a tweet of theirs deleted, a repost made or undone.
