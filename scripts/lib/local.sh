@@ -150,12 +150,13 @@ ferret_pid=""
 redis_pid=""
 
 # FerretDB (MongoDB wire protocol over SQLite in $work/ferretdb) on a free port (or $1);
-# sets mongodb_url. Needs go_tools tools ./cmd/xir-ferretdb first.
+# sets mongodb_url. Needs go_tools tools ./cmd/xir-ferretdb first. With FERRETDB_STATS_EVERY
+# (a Go duration, e.g. 10s) its log reports the commands served and their times at that interval.
 start_ferretdb() { # [port]
   local port="${1:-$(free_port)}"
   mkdir -p "$work/ferretdb"
   "$tools_dir/xir-ferretdb" -listen-addr "127.0.0.1:$port" -handler sqlite -sqlite-url "file:$work/ferretdb/" \
-    >"$work/ferretdb.log" 2>&1 &
+    -stats-every "${FERRETDB_STATS_EVERY:-0}" >"$work/ferretdb.log" 2>&1 &
   ferret_pid=$!
   wait_for_port 127.0.0.1 "$port" 30 FerretDB || { cat "$work/ferretdb.log" >&2; exit 1; }
   mongodb_url="mongodb://127.0.0.1:$port/"

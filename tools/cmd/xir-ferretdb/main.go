@@ -26,6 +26,7 @@ func main() {
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite directory URI (sqlite handler)")
 	postgresURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgresql handler)")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	statsEvery := flag.Duration("stats-every", 0, "report the commands served and their times to stderr at this interval (0: never)")
 	flag.Parse()
 
 	var level slog.Level
@@ -65,6 +66,10 @@ func main() {
 	proxy := &serialisingProxy{
 		dial:   func() (net.Conn, error) { return net.Dial("unix", socket) },
 		logger: logger,
+	}
+	if *statsEvery > 0 {
+		proxy.stats = new(commandStats)
+		go proxy.stats.reportEvery(os.Stderr, *statsEvery)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

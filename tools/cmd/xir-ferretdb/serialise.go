@@ -4,10 +4,13 @@ package main
 // document, changes it in Go and writes it back, with no lock), so two concurrent updates of
 // one document can lose one another's changes. The services are written for MongoDB, so this
 // wrapper, not their code, makes up for it: it sits in front of FerretDB on the wire and lets
-// one write command through at a time, until that command's reply has come back. Reads are
-// not held up.
+// one write command per collection through at a time, until that command's reply has come
+// back. A write command names one collection, so writes to different collections cannot touch
+// one document and run side by side (SQLite itself orders their commits). Reads are not held
+// up.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -15,6 +18,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 )
 
 const (
@@ -33,11 +37,29 @@ var writeCommands = map[string]bool{
 }
 
 // serialisingProxy accepts MongoDB clients on listener and relays each connection to FerretDB
-// through dial, holding writes one at a time.
+// through dial, holding writes to each collection one at a time.
 type serialisingProxy struct {
 	dial   func() (net.Conn, error)
-	writes sync.Mutex
 	logger *slog.Logger
+	stats  *commandStats // nil unless asked for
+
+	mu     sync.Mutex
+	writes map[string]*sync.Mutex // by collection name
+}
+
+// lockOf is the lock of the writes to collection.
+func (p *serialisingProxy) lockOf(collection string) *sync.Mutex {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.writes == nil {
+		p.writes = make(map[string]*sync.Mutex)
+	}
+	lock, ok := p.writes[collection]
+	if !ok {
+		lock = new(sync.Mutex)
+		p.writes[collection] = lock
+	}
+	return lock
 }
 
 func (p *serialisingProxy) serve(listener net.Listener) error {
@@ -66,14 +88,16 @@ func (p *serialisingProxy) relay(client net.Conn) {
 	// from its request until its reply.
 	var mu sync.Mutex
 	pending := int32(0)
-	holding := false
+	var holding *sync.Mutex
+	// Commands awaiting their reply, by request id, when commands are timed.
+	inFlight := map[int32]askedCommand{}
 	release := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if holding {
-			holding = false
+		if holding != nil {
+			holding.Unlock()
+			holding = nil
 			pending = 0
-			p.writes.Unlock()
 		}
 	}
 	defer release()
@@ -92,8 +116,13 @@ func (p *serialisingProxy) relay(client net.Conn) {
 			}
 			responseTo := int32(binary.LittleEndian.Uint32(message[8:12]))
 			mu.Lock()
-			isReply := holding && responseTo == pending
+			isReply := holding != nil && responseTo == pending
+			asked, timed := inFlight[responseTo]
+			delete(inFlight, responseTo)
 			mu.Unlock()
+			if timed {
+				p.stats.record(asked.key, time.Since(asked.at))
+			}
 			if isReply {
 				release()
 			}
@@ -105,19 +134,27 @@ func (p *serialisingProxy) relay(client net.Conn) {
 		if err != nil {
 			break
 		}
-		write := isWrite(message)
+		command, collection := commandOf(message)
+		write := writeCommands[strings.ToLower(command)]
+		if p.stats != nil && command != "" && expectsReply(message) {
+			mu.Lock()
+			inFlight[requestID(message)] = askedCommand{key: command + " " + collection, at: time.Now()}
+			mu.Unlock()
+		}
+		var lock *sync.Mutex
 		if write {
-			p.writes.Lock()
+			lock = p.lockOf(collection)
+			lock.Lock()
 		}
 		if write && expectsReply(message) {
 			mu.Lock()
-			holding = true
-			pending = int32(binary.LittleEndian.Uint32(message[4:8]))
+			holding = lock
+			pending = requestID(message)
 			mu.Unlock()
 		}
 		_, err = backend.Write(message)
 		if write && !expectsReply(message) {
-			p.writes.Unlock() // an unacknowledged write: nothing comes back to wait for
+			lock.Unlock() // an unacknowledged write: nothing comes back to wait for
 		}
 		if err != nil {
 			break
@@ -152,11 +189,15 @@ func readMessage(conn io.Reader) ([]byte, error) {
 	return message, nil
 }
 
-// isWrite says whether an OP_MSG carries a write command: the first key of its body section
-// (kind 0) names the command.
-func isWrite(message []byte) bool {
+func requestID(message []byte) int32 {
+	return int32(binary.LittleEndian.Uint32(message[4:8]))
+}
+
+// commandOf is the command an OP_MSG carries and the collection it names: the first element of
+// its body section (kind 0) names the command, its value the collection ("" when not a string).
+func commandOf(message []byte) (command, collection string) {
 	if int32(binary.LittleEndian.Uint32(message[12:16])) != opMsg || len(message) < headerBytes+5 {
-		return false
+		return "", ""
 	}
 	sections := message[headerBytes+4:] // after flagBits
 	for len(sections) > 0 {
@@ -164,34 +205,44 @@ func isWrite(message []byte) bool {
 		sections = sections[1:]
 		switch kind {
 		case 0:
-			return writeCommands[strings.ToLower(firstKey(sections))]
+			return firstElement(sections)
 		case 1: // a document sequence: int32 size (itself included), then its contents
 			if len(sections) < 4 {
-				return false
+				return "", ""
 			}
 			size := int(binary.LittleEndian.Uint32(sections[0:4]))
 			if size < 4 || size > len(sections) {
-				return false
+				return "", ""
 			}
 			sections = sections[size:]
 		default:
-			return false
+			return "", ""
 		}
 	}
-	return false
+	return "", ""
 }
 
-// firstKey is the name of the first element of the BSON document at the start of doc.
-func firstKey(doc []byte) string {
+// firstElement is the name of the first element of the BSON document at the start of doc and,
+// when that element is a string, its value ("" otherwise: such writes share one lock).
+func firstElement(doc []byte) (name, value string) {
 	// int32 length, then the first element: a type byte and a NUL-terminated name.
 	if len(doc) < 6 {
-		return ""
+		return "", ""
 	}
-	name := doc[5:]
-	for i, b := range name {
-		if b == 0 {
-			return string(name[:i])
-		}
+	const bsonString = 0x02
+	kind, rest := doc[4], doc[5:]
+	end := bytes.IndexByte(rest, 0)
+	if end < 0 {
+		return "", ""
 	}
-	return ""
+	name, rest = string(rest[:end]), rest[end+1:]
+	// A string: int32 length (its NUL included), the bytes, NUL.
+	if kind != bsonString || len(rest) < 4 {
+		return name, ""
+	}
+	length := int(binary.LittleEndian.Uint32(rest[0:4]))
+	if length < 1 || length > len(rest)-4 {
+		return name, ""
+	}
+	return name, string(rest[4 : 4+length-1])
 }
