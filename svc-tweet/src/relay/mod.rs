@@ -1,22 +1,24 @@
 //! The relay of the events waiting in tweet documents.
 //!
-//! Each pass claims a batch of tweets with pending events (up to `outbox.batch_size`) in three
-//! queries whatever the batch's size: find the due ids, set an expiring lease
+//! Each pass claims a batch of tweets with pending events (up to `outbox.batch_size`) in a
+//! fixed number of queries whatever the batch's size (see `claims`): set an expiring lease
 //! (`outbox_lease_until`) and this pass's claim id on those still due, read back the ones that
 //! carry the claim id. Several relays (replicas) thus never work on one document at once in the
-//! normal case. The claimed tweets are worked concurrently: each delivers its events in the
-//! order they were written, removes the delivered ones in one update, and, when a delivery
-//! fails, pushes its lease out by the retry backoff so that it waits before the next attempt. A relay that dies mid-way leaves
-//! the lease to expire; the receivers are idempotent on the event id, so a redelivery is safe.
-//! An event its receiver refuses for good is moved to the document's `outbox_rejected` (with
-//! the reason) instead of blocking the events after it.
+//! normal case. The claimed tweets are worked concurrently, each delivering its events in the
+//! order they were written; then the pass records the outcome (see `settlement`): one update
+//! empties the outbox of every tweet whose events were all delivered, and a tweet with a failed
+//! delivery has its lease pushed out by the retry backoff, so that it waits before the next
+//! attempt. A relay that dies mid-way leaves the lease to expire; the receivers are idempotent
+//! on the event id, so a redelivery is safe. An event its receiver refuses for good is moved to
+//! the document's `outbox_rejected` (with the reason) instead of blocking the events after it.
 //!
 //! A write that queues events names its tweet in [`Nudges`]: the relay wakes at once and
-//! claims those tweets by id (one point update each) before it looks for other due ones, so a
+//! claims the nudged tweets by id, all in one update, before it looks for other due ones, so a
 //! new tweet starts its fan-out as soon as CreateTweet returns, not a poll interval later, and
 //! without a search for due documents. The search still finds whatever a nudge missed (a full
 //! queue, another replica's write, a restart).
 
+mod claims;
 mod nudges;
 mod settlement;
 
@@ -26,7 +28,6 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use mongodb::{
     Collection, Database,
     bson::{self, DateTime, Document, doc},
-    options::ReturnDocument,
 };
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -42,7 +43,10 @@ use xir_proto::{
 };
 
 pub use self::nudges::Nudges;
-use self::settlement::{Settlement, pending_events};
+use self::{
+    claims::claim_id,
+    settlement::{Settlement, Worked, pending_events},
+};
 use crate::store::{self, PendingEvent, Target};
 
 #[derive(Clone)]
@@ -126,97 +130,54 @@ pub async fn relay_once(
     settings: &OutboxSettings,
     receivers: &Receivers,
 ) -> mongodb::error::Result<bool> {
-    let lease = millis_from_now(settings.lease_ms);
     let claim = claim_id();
-    let claimed = claim_batch(tweets, lease, claim, settings.batch_size).await?;
+    let lease = millis_from_now(settings.lease_ms);
+    let claimed = claims::claim_due(tweets, lease, claim, settings.batch_size).await?;
     if claimed.is_empty() {
         return Ok(false);
     }
-    let outcomes: Vec<mongodb::error::Result<()>> = stream::iter(claimed)
-        .map(|document| work(tweets, settings, receivers, claim, document))
-        .buffer_unordered(TWEETS_AT_ONCE)
-        .collect()
-        .await;
-    outcomes
-        .into_iter()
-        .collect::<mongodb::error::Result<()>>()?;
+    work_all(tweets, settings, receivers, claim, claimed).await?;
     Ok(true)
 }
 
-/// Claims each nudged tweet by id, if its events are still due, and works the claimed ones.
+/// Claims the nudged tweets whose events are still due, and works them.
 async fn relay_nudged(
     tweets: &Collection<Document>,
     settings: &OutboxSettings,
     receivers: &Receivers,
     nudged: Vec<i64>,
 ) -> mongodb::error::Result<()> {
-    let lease = millis_from_now(settings.lease_ms);
     let claim = claim_id();
-    let outcomes: Vec<mongodb::error::Result<()>> = stream::iter(nudged)
-        .map(|id| async move {
-            match claim_one(tweets, id, lease, claim).await? {
-                Some(document) => work(tweets, settings, receivers, claim, document).await,
-                None => Ok(()), // delivered already, or another pass holds it
-            }
-        })
-        .buffer_unordered(TWEETS_AT_ONCE)
-        .collect()
-        .await;
-    outcomes.into_iter().collect()
+    let lease = millis_from_now(settings.lease_ms);
+    let claimed = claims::claim_ids(tweets, &nudged, lease, claim).await?;
+    work_all(tweets, settings, receivers, claim, claimed).await
 }
 
-/// Claims one tweet until `lease` if its events are due: one update by id.
-async fn claim_one(
-    tweets: &Collection<Document>,
-    id: i64,
-    lease: DateTime,
-    claim: i64,
-) -> mongodb::error::Result<Option<Document>> {
-    let mut filter = due();
-    filter.insert("_id", id);
-    tweets
-        .find_one_and_update(
-            filter,
-            doc! { "$set": { "outbox_lease_until": lease, "outbox_claim": claim } },
-        )
-        .return_document(ReturnDocument::After)
-        .await
-}
-
-/// Tweets with events waiting whose lease, if any, has expired.
-fn due() -> Document {
-    doc! {
-        "outbox_count": { "$gt": 0 },
-        "$or": [
-            { "outbox_lease_until": null },
-            { "outbox_lease_until": { "$lt": DateTime::now() } },
-        ],
-    }
-}
-
-/// An id no other pass of any relay uses: its claim on the documents it leased.
-fn claim_id() -> i64 {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static NEXT: AtomicI64 = AtomicI64::new(0);
-    // The process id and the time it started make it unique across replicas and restarts.
-    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    let base = *BASE.get_or_init(|| {
-        (i64::from(std::process::id()) << 40) ^ DateTime::now().timestamp_millis() << 8
-    });
-    base ^ NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Delivers one claimed tweet's events in order and records the outcome in one update.
-async fn work(
+/// Delivers the claimed tweets' events (several tweets at once, each its own in order), then
+/// records how each went.
+async fn work_all(
     tweets: &Collection<Document>,
     settings: &OutboxSettings,
     receivers: &Receivers,
     claim: i64,
-    document: Document,
+    claimed: Vec<Document>,
 ) -> mongodb::error::Result<()> {
-    let Ok(id) = document.get_i64("_id") else {
-        return Ok(());
-    };
+    let worked: Vec<Worked> = stream::iter(claimed)
+        .map(|document| work(settings, receivers, document))
+        .buffer_unordered(TWEETS_AT_ONCE)
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    settlement::record(tweets, claim, worked).await
+}
+
+/// Delivers one claimed tweet's events in order; what became of them, for the settlement.
+async fn work(
+    settings: &OutboxSettings,
+    receivers: &Receivers,
+    document: Document,
+) -> Option<Worked> {
+    let id = document.get_i64("_id").ok()?;
     let mut settlement = Settlement::default();
     for (key, event) in pending_events(&document) {
         match deliver(receivers, &event).await {
@@ -235,59 +196,20 @@ async fn work(
             }
         }
     }
-    // Only while the claim is still ours: past the lease another pass may have claimed it.
-    let outcome = tweets
-        .update_one(
-            doc! { "_id": id, "outbox_claim": claim },
-            settlement.into_update(),
-        )
-        .await?;
-    if outcome.matched_count == 0 {
-        tracing::warn!(
-            tweet_id = id,
-            "outbox lease expired before the relay finished; events may be delivered again"
-        );
-    }
-    Ok(())
+    Some(Worked {
+        id,
+        events_when_claimed: outbox_count(&document),
+        settlement,
+    })
 }
 
-/// Claims up to `limit` tweets with due events until `lease`, in three queries; the claim
-/// itself checks again that each is still due (another replica may have claimed it in
-/// between), and only the documents carrying `claim` afterwards are ours.
-async fn claim_batch(
-    tweets: &Collection<Document>,
-    lease: DateTime,
-    claim: i64,
-    limit: i64,
-) -> mongodb::error::Result<Vec<Document>> {
-    let due = due();
-    let candidates: Vec<Document> = tweets
-        .find(due.clone())
-        .projection(doc! { "_id": 1 })
-        .limit(limit.max(1))
-        .await?
-        .try_collect()
-        .await?;
-    let ids: Vec<i64> = candidates
-        .iter()
-        .filter_map(|c| c.get_i64("_id").ok())
-        .collect();
-    if ids.is_empty() {
-        return Ok(Vec::new());
+/// The document's `outbox_count`, whichever integer type it was stored as.
+fn outbox_count(document: &Document) -> i64 {
+    match document.get("outbox_count") {
+        Some(bson::Bson::Int64(n)) => *n,
+        Some(bson::Bson::Int32(n)) => i64::from(*n),
+        _ => -1,
     }
-    let mut filter = due;
-    filter.insert("_id", doc! { "$in": &ids });
-    tweets
-        .update_many(
-            filter,
-            doc! { "$set": { "outbox_lease_until": lease, "outbox_claim": claim } },
-        )
-        .await?;
-    tweets
-        .find(doc! { "_id": { "$in": &ids }, "outbox_claim": claim })
-        .await?
-        .try_collect()
-        .await
 }
 
 async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), DeliveryError> {

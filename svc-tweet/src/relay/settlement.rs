@@ -1,9 +1,12 @@
-//! What a pass of the relay does to one claimed tweet's outbox: its pending events in the order
-//! they were written, and the single update that records how each went.
+//! What a pass of the relay does to its claimed tweets' outboxes: each tweet's pending events
+//! in the order they were written, and the updates that record how each went.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
-use mongodb::bson::{self, DateTime, Document, doc};
+use mongodb::{
+    Collection,
+    bson::{self, DateTime, Document, doc},
+};
 use xir_common::delivery;
 
 use super::millis_from_now;
@@ -68,6 +71,12 @@ impl Settlement {
         );
     }
 
+    /// Whether this pass delivered every one of the tweet's `events`, with nothing left to
+    /// retry or to keep aside as refused: its outbox can simply be emptied.
+    pub(super) fn settles_all(&self, events: i64) -> bool {
+        events > 0 && self.settled == events && self.set.is_empty() && self.inc.is_empty()
+    }
+
     pub(super) fn into_update(mut self) -> Document {
         // Released now unless a retry holds it.
         if !self.set.contains_key("outbox_lease_until") {
@@ -85,6 +94,71 @@ impl Settlement {
         }
         update
     }
+}
+
+/// One claimed tweet after its events were worked.
+pub(super) struct Worked {
+    pub id: i64,
+    /// Its `outbox_count` as claimed.
+    pub events_when_claimed: i64,
+    pub settlement: Settlement,
+}
+
+/// Records the pass's outcome. The usual outcome, every event of a tweet delivered, takes one
+/// update for all such tweets with the same number of events: its outbox is emptied where the
+/// count is still what was claimed (no event was added meanwhile, since every write that adds
+/// one counts it). The others, and any that gained an event meanwhile, take an update each.
+/// Every update holds only while the claim is still ours: past the lease another pass may
+/// have claimed the tweet.
+pub(super) async fn record(
+    tweets: &Collection<Document>,
+    claim: i64,
+    worked: Vec<Worked>,
+) -> mongodb::error::Result<()> {
+    let mut complete: BTreeMap<i64, Vec<Worked>> = BTreeMap::new();
+    // Each with whether the group update may have emptied it already.
+    let mut one_by_one: Vec<(Worked, bool)> = Vec::new();
+    for tweet in worked {
+        if tweet.settlement.settles_all(tweet.events_when_claimed) {
+            complete
+                .entry(tweet.events_when_claimed)
+                .or_default()
+                .push(tweet);
+        } else {
+            one_by_one.push((tweet, false));
+        }
+    }
+    for (events, group) in complete {
+        let ids: Vec<i64> = group.iter().map(|tweet| tweet.id).collect();
+        let emptied = tweets
+            .update_many(
+                doc! { "_id": { "$in": &ids }, "outbox_claim": claim, "outbox_count": events },
+                doc! {
+                    "$set": { "outbox": {}, "outbox_count": 0_i64, "outbox_lease_until": bson::Bson::Null },
+                    "$unset": { "outbox_claim": "" },
+                },
+            )
+            .await?;
+        if emptied.modified_count < ids.len() as u64 {
+            // Those emptied no longer carry the claim, so only the rest match below.
+            one_by_one.extend(group.into_iter().map(|tweet| (tweet, true)));
+        }
+    }
+    for (tweet, maybe_emptied) in one_by_one {
+        let outcome = tweets
+            .update_one(
+                doc! { "_id": tweet.id, "outbox_claim": claim },
+                tweet.settlement.into_update(),
+            )
+            .await?;
+        if outcome.matched_count == 0 && !maybe_emptied {
+            tracing::warn!(
+                tweet_id = tweet.id,
+                "outbox lease expired before the relay finished; events may be delivered again"
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -154,5 +228,24 @@ mod tests {
         assert_eq!(inc.get_i32("outbox.6.attempts"), Ok(1));
         assert!(!inc.contains_key("outbox_count"));
         assert!(!update.contains_key("$unset"));
+    }
+
+    #[test]
+    fn only_a_pass_that_delivered_every_event_claimed_empties_the_outbox_whole() {
+        let mut delivered = Settlement::default();
+        delivered.delivered("4", &event(Target::UserTweetCount));
+        delivered.delivered("5", &event(Target::Timeline));
+        assert!(delivered.settles_all(2));
+        assert!(!delivered.settles_all(3), "an event it did not read stays");
+
+        let mut refused = Settlement::default();
+        refused.delivered("4", &event(Target::UserTweetCount));
+        refused.rejected("5", &event(Target::Timeline), "invalid".into());
+        assert!(!refused.settles_all(2), "a refused event is kept aside");
+
+        let mut retried = Settlement::default();
+        retried.delivered("4", &event(Target::UserTweetCount));
+        retried.retry_later("5", Duration::from_secs(1));
+        assert!(!retried.settles_all(2));
     }
 }
