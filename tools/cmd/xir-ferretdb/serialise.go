@@ -84,23 +84,19 @@ func (p *serialisingProxy) relay(client net.Conn) {
 	}
 	defer backend.Close()
 
-	// The request id of the write in flight on this connection, if any; the lock is held
-	// from its request until its reply.
+	// The write commands of this connection awaiting their reply, by request id, with the
+	// lock each holds until then; and, when commands are timed, every command awaiting one.
 	var mu sync.Mutex
-	pending := int32(0)
-	var holding *sync.Mutex
-	// Commands awaiting their reply, by request id, when commands are timed.
+	holding := map[int32]*sync.Mutex{}
 	inFlight := map[int32]askedCommand{}
-	release := func() {
+	defer func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if holding != nil {
-			holding.Unlock()
-			holding = nil
-			pending = 0
+		for id, lock := range holding {
+			lock.Unlock()
+			delete(holding, id)
 		}
-	}
-	defer release()
+	}()
 
 	done := make(chan struct{})
 	go func() {
@@ -111,20 +107,22 @@ func (p *serialisingProxy) relay(client net.Conn) {
 				client.Close()
 				return
 			}
-			if _, err := client.Write(message); err != nil {
-				return
-			}
+			// The lock goes before the reply does: once the client has the reply it may send
+			// its next write at once, and that one must find the lock free.
 			responseTo := int32(binary.LittleEndian.Uint32(message[8:12]))
 			mu.Lock()
-			isReply := holding != nil && responseTo == pending
+			if lock, ok := holding[responseTo]; ok {
+				lock.Unlock()
+				delete(holding, responseTo)
+			}
 			asked, timed := inFlight[responseTo]
 			delete(inFlight, responseTo)
 			mu.Unlock()
 			if timed {
 				p.stats.record(asked.key, time.Since(asked.at))
 			}
-			if isReply {
-				release()
+			if _, err := client.Write(message); err != nil {
+				return
 			}
 		}
 	}()
@@ -148,8 +146,7 @@ func (p *serialisingProxy) relay(client net.Conn) {
 		}
 		if write && expectsReply(message) {
 			mu.Lock()
-			holding = lock
-			pending = requestID(message)
+			holding[requestID(message)] = lock
 			mu.Unlock()
 		}
 		_, err = backend.Write(message)
