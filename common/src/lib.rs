@@ -7,7 +7,6 @@ pub mod balance;
 pub mod bootstrap;
 #[cfg(feature = "redis")]
 pub mod cache;
-pub mod complete;
 pub mod cpu;
 pub mod delivery;
 pub mod domain;

@@ -1,6 +1,17 @@
 //! The global limit on calls served at once, for API calls only: health checks and reflection
 //! pass beside it, so a pod busy with its full share of calls still answers its liveness and
 //! readiness probes, rather than being restarted by Kubernetes for being busy.
+//!
+//! A call that got its turn runs to completion in a task of its own, holding the turn, whether
+//! or not its caller still waits. A caller that gives up (its deadline, Envoy's per-try
+//! timeout, the server's own timeout) would otherwise drop whatever the call was doing: a
+//! database driver whose operation is dropped half-way cannot reuse its connection and closes
+//! it (the MongoDB driver does, by design), so under load every timed-out call costs a new
+//! connection and its handshake, the pool fills with connections being established, and the
+//! calls behind them time out in turn; a write is left applied or not, nobody knows. The
+//! caller still gets its answer at once (an error when it gave up). A call still waiting for
+//! its turn is dropped with its caller: work that never started is not kept, and the calls
+//! running, abandoned or not, never exceed the limit.
 
 use std::{
     future::Future,
@@ -10,7 +21,8 @@ use std::{
 };
 
 use tokio::sync::Semaphore;
-use tower::{Layer, Service, ServiceExt, limit::ConcurrencyLimit};
+use tower::{Layer, Service, ServiceExt};
+use tracing::Instrument;
 
 use crate::observe::is_probe;
 
@@ -33,16 +45,16 @@ impl<S: Clone> Layer<S> for ApiConcurrencyLimitLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         ApiConcurrencyLimit {
-            limited: ConcurrencyLimit::with_semaphore(inner.clone(), self.semaphore.clone()),
-            direct: inner,
+            semaphore: self.semaphore.clone(),
+            inner,
         }
     }
 }
 
 #[derive(Clone)]
 pub struct ApiConcurrencyLimit<S> {
-    limited: ConcurrencyLimit<S>,
-    direct: S,
+    semaphore: Arc<Semaphore>,
+    inner: S,
 }
 
 impl<S, B> Service<http::Request<B>> for ApiConcurrencyLimit<S>
@@ -63,17 +75,38 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let inner = self.inner.clone();
         if is_probe(request.uri().path()) {
-            Box::pin(self.direct.clone().oneshot(request))
-        } else {
-            Box::pin(self.limited.clone().oneshot(request))
+            return Box::pin(inner.oneshot(request));
         }
+        let semaphore = self.semaphore.clone();
+        // The call's span (the observe layer outside enters it), for the task to stay in.
+        let span = tracing::Span::current();
+        Box::pin(async move {
+            let turn = semaphore
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let call = inner.oneshot(request).instrument(span);
+            let task = tokio::spawn(async move {
+                let outcome = call.await;
+                drop(turn);
+                outcome
+            });
+            match task.await {
+                Ok(outcome) => outcome,
+                // A panicking call fails as it would have without its own task.
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::{convert::Infallible, time::Duration};
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::sync::Notify;
 
@@ -134,5 +167,60 @@ mod tests {
             .await
             .expect("task")
             .expect("served after the first");
+    }
+
+    #[tokio::test]
+    async fn a_call_whose_caller_gave_up_still_finishes_and_one_still_waiting_never_starts() {
+        let release = Arc::new(Notify::new());
+        let (started, finished) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let inner = tower::service_fn({
+            let (release, started, finished) = (release.clone(), started.clone(), finished.clone());
+            move |_: http::Request<()>| {
+                let (release, started, finished) =
+                    (release.clone(), started.clone(), finished.clone());
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    release.notified().await;
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, Infallible>(())
+                }
+            }
+        });
+        let service = ApiConcurrencyLimitLayer::new(1).layer(inner);
+        let call = |service: ApiConcurrencyLimit<_>| {
+            tokio::time::timeout(
+                Duration::from_millis(50),
+                service.oneshot(request("/xir.tweet.v1.TweetService/CreateTweet")),
+            )
+        };
+        // The first takes the one turn; the second waits for it; both callers give up.
+        let (first, second) = tokio::join!(call(service.clone()), call(service.clone()));
+        assert!(
+            first.is_err() && second.is_err(),
+            "both callers stopped waiting"
+        );
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            1,
+            "only the first got a turn"
+        );
+        release.notify_one();
+        for _ in 0..500 {
+            if finished.load(Ordering::SeqCst) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            finished.load(Ordering::SeqCst),
+            1,
+            "the abandoned call finished its work"
+        );
+        // Its turn came back, and the call that was waiting did not start when it did.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(started.load(Ordering::SeqCst), 1);
+        release.notify_one();
+        let third = call(service.clone()).await;
+        assert_eq!(third.expect("the turn is free").ok(), Some(()));
     }
 }

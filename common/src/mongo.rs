@@ -18,9 +18,31 @@ pub async fn database(
     settings: &MongoSettings,
     application: &str,
 ) -> mongodb::error::Result<Database> {
+    client_database(settings, application, settings.max_pool_size).await
+}
+
+/// Connections of the readiness check's own client.
+const PROBE_POOL_SIZE: u32 = 2;
+
+/// The database through a client of its own, for the readiness check and the worker-id lease.
+/// Behind calls that fill the service's pool, a lease renewal would wait for a connection,
+/// outlast the readiness timeout and, at worst, let the lease lapse, stopping every write that
+/// mints an id; and readiness asks whether MongoDB answers, not whether the pool has room.
+pub async fn probe_database(
+    settings: &MongoSettings,
+    application: &str,
+) -> mongodb::error::Result<Database> {
+    client_database(settings, &format!("{application}-probes"), PROBE_POOL_SIZE).await
+}
+
+async fn client_database(
+    settings: &MongoSettings,
+    application: &str,
+    pool_size: u32,
+) -> mongodb::error::Result<Database> {
     let mut options = ClientOptions::parse(settings.url.expose()).await?;
     options.app_name = Some(application.to_owned());
-    options.max_pool_size = Some(settings.max_pool_size);
+    options.max_pool_size = Some(pool_size);
     options.server_selection_timeout =
         Some(Duration::from_millis(settings.server_selection_timeout_ms));
     Ok(Client::with_options(options)?.database(&settings.name))

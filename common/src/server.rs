@@ -1,7 +1,7 @@
 //! The one way every service serves: a gRPC listener with health (`""` for liveness,
 //! `readiness` for dependencies), reflection (v1 and v1alpha), the observe layer (spans and
-//! metrics), a request timeout, calls that run to completion when their caller gives up
-//! (`complete`) and a global concurrency limit; a `/metrics` listener; and a
+//! metrics), a request timeout and a global concurrency limit (calls that got their turn run
+//! to completion when their caller gives up); a `/metrics` listener; and a
 //! graceful shutdown that turns readiness off, keeps serving for a drain delay while load
 //! balancers notice, then closes the listener, drains in-flight calls within a grace period,
 //! and returns.
@@ -30,7 +30,6 @@ use tonic_health::{
 
 use crate::{
     auth::AuthLayer,
-    complete::RunToCompletionLayer,
     limit::ApiConcurrencyLimitLayer,
     metrics,
     observe::ObserveLayer,
@@ -241,7 +240,6 @@ impl GrpcServer {
         let server = tonic::transport::Server::builder()
             .timeout(self.settings.request_timeout())
             .layer(ObserveLayer)
-            .layer(RunToCompletionLayer)
             .layer(ApiConcurrencyLimitLayer::new(
                 self.settings.concurrency_limit,
             ))

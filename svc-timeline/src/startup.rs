@@ -46,6 +46,8 @@ pub struct Application {
     settings: Settings,
     skeleton: Skeleton,
     database: Database,
+    /// The readiness check's own client (`mongo::probe_database`).
+    probes: Database,
     homes: Arc<HomeTimelines>,
     ids: Arc<IdGenerator>,
 }
@@ -56,6 +58,7 @@ impl Service for Application {
 
     async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
+        let probes = mongo::probe_database(&settings.database, COMPONENT).await?;
         let homes = Arc::new(HomeTimelines::new(
             &settings.redis,
             settings.fanout.timeline_cap,
@@ -66,6 +69,7 @@ impl Service for Application {
             settings,
             skeleton,
             database,
+            probes,
             homes,
             ids,
         })
@@ -88,7 +92,7 @@ impl Service for Application {
             settings: self.settings.fanout.clone(),
         });
         let timelines = Timelines::new(&self.database, self.ids.clone(), fanout, users, tweets);
-        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
+        let check = mongo::ReadinessCheck::new(self.probes.clone(), store::indexes())
             .with_worker_lease(self.ids.clone());
         let homes = self.homes.clone();
         let served = Served {

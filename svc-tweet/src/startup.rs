@@ -62,6 +62,8 @@ pub struct Application {
     settings: Settings,
     skeleton: Skeleton,
     database: Database,
+    /// The readiness check's own client (`mongo::probe_database`).
+    probes: Database,
     ids: Arc<IdGenerator>,
 }
 
@@ -71,12 +73,14 @@ impl Service for Application {
 
     async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = mongo::database(&settings.database, COMPONENT).await?;
+        let probes = mongo::probe_database(&settings.database, COMPONENT).await?;
         let ids = Arc::new(IdGenerator::from_settings(&settings.ids)?);
         let skeleton = Skeleton::bind(Peer::Tweet, SERVICE_NAME, &settings).await?;
         Ok(Self {
             settings,
             skeleton,
             database,
+            probes,
             ids,
         })
     }
@@ -124,7 +128,7 @@ impl Service for Application {
             self.settings.server.request_timeout() * 3,
             background.stop_token(),
         ));
-        let check = mongo::ReadinessCheck::new(self.database.clone(), store::indexes())
+        let check = mongo::ReadinessCheck::new(self.probes.clone(), store::indexes())
             .with_worker_lease(self.ids.clone());
         let served = Served {
             routes: Routes::new(
