@@ -135,6 +135,30 @@ impl TweetCache {
         found
     }
 
+    /// Stores each of `entries` (an id and its bytes) under `key` for `tweet_cache.ttl_secs`
+    /// where nothing, not even a hold, is yet (SET NX): what `get_many` reads.
+    async fn fill_many(&self, entries: Vec<(i64, Vec<u8>)>, key: impl Fn(&str, i64) -> String) {
+        if entries.is_empty() {
+            return;
+        }
+        let Some((mut connection, prefix)) = self.connection().await else {
+            return;
+        };
+        let mut pipe = redis::pipe();
+        for (id, bytes) in entries {
+            pipe.cmd("SET")
+                .arg(key(prefix, id))
+                .arg(bytes)
+                .arg("EX")
+                .arg(self.settings.ttl_secs.max(1))
+                .arg("NX")
+                .ignore();
+        }
+        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
+            fill_failed(&error);
+        }
+    }
+
     /// Replaces the entry at `key(prefix)` with an empty hold for `tweet_cache.hold_ms`:
     /// `what` changed (MongoDB has it), and no fill may put the old value back meanwhile.
     async fn hold_entry(&self, key: impl FnOnce(&str) -> String, what: &str) {

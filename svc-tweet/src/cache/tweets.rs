@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use mongodb::bson;
 
-use super::{TweetCache, fill_failed};
+use super::TweetCache;
 use crate::store::TweetDoc;
 
 fn key(prefix: &str, id: i64) -> String {
@@ -29,28 +29,11 @@ impl TweetCache {
 
     /// Puts `tweets` (live ones, as read from MongoDB) in where nothing, not even a hold, is.
     pub async fn fill(&self, tweets: &[TweetDoc]) {
-        if tweets.is_empty() {
-            return;
-        }
-        let Some((mut connection, prefix)) = self.connection().await else {
-            return;
-        };
-        let mut pipe = redis::pipe();
-        for tweet in tweets {
-            let Ok(bytes) = bson::to_vec(&cacheable(tweet)) else {
-                continue;
-            };
-            pipe.cmd("SET")
-                .arg(key(prefix, tweet.id))
-                .arg(bytes)
-                .arg("EX")
-                .arg(self.settings.ttl_secs.max(1))
-                .arg("NX")
-                .ignore();
-        }
-        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
-            fill_failed(&error);
-        }
+        let entries = tweets
+            .iter()
+            .filter_map(|tweet| Some((tweet.id, bson::to_vec(&cacheable(tweet)).ok()?)))
+            .collect();
+        self.fill_many(entries, key).await;
     }
 
     /// Marks tweet `id` changed: its entry becomes a hold.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{TweetCache, fill_failed};
+use super::TweetCache;
 
 /// A viewer's reactions to one tweet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,25 +52,12 @@ impl TweetCache {
 
     /// Puts `viewer`'s states (as read from MongoDB) in where nothing, not even a hold, is.
     pub async fn fill_viewer_states(&self, viewer: i64, states: &HashMap<i64, Reacted>) {
-        if states.is_empty() {
-            return;
-        }
-        let Some((mut connection, prefix)) = self.connection().await else {
-            return;
-        };
-        let mut pipe = redis::pipe();
-        for (&tweet, state) in states {
-            pipe.cmd("SET")
-                .arg(key(prefix, viewer, tweet))
-                .arg(state.encode())
-                .arg("EX")
-                .arg(self.settings.ttl_secs.max(1))
-                .arg("NX")
-                .ignore();
-        }
-        if let Err(error) = pipe.query_async::<()>(&mut connection).await {
-            fill_failed(&error);
-        }
+        let entries = states
+            .iter()
+            .map(|(&tweet, state)| (tweet, state.encode().as_bytes().to_vec()))
+            .collect();
+        self.fill_many(entries, |prefix, tweet| key(prefix, viewer, tweet))
+            .await;
     }
 
     /// `viewer` reacted to `tweet` (or took it back): the entry becomes a hold.

@@ -33,10 +33,7 @@ use mongodb::{
     Collection, Database,
     bson::{DateTime, Document, doc},
 };
-use xir_common::{
-    errors::{DbError, During},
-    ids::IdGenerator,
-};
+use xir_common::{errors::During, ids::IdGenerator};
 
 mod change;
 
@@ -135,12 +132,7 @@ impl Reactions {
                         None => return Ok(()),
                     }
                 }
-                Err(error) => {
-                    return Err(Error::from(DbError {
-                        operation: "insert reaction",
-                        source: error,
-                    }));
-                }
+                Err(error) => return Err(Err(error).during("insert reaction")?),
             }
         }
         Ok(())

@@ -90,12 +90,10 @@ impl relay::Outbox for TweetOutbox {
             .await?
             .try_collect()
             .await?;
-        let events = totals.first().map_or(0, |total| match total.get("events") {
-            Some(bson::Bson::Int32(n)) => i64::from(*n),
-            Some(bson::Bson::Int64(n)) => *n,
-            Some(bson::Bson::Double(n)) => *n as i64,
-            _ => 0,
-        });
+        let events = totals
+            .first()
+            .and_then(|total| number(total.get("events")))
+            .unwrap_or(0);
         Ok(events.max(0) as u64)
     }
 }
@@ -198,17 +196,19 @@ async fn work(
     }
     Some(Worked {
         id,
-        events_when_claimed: outbox_count(&document),
+        // -1 (no count read) never equals a pass's settled events: recorded one by one.
+        events_when_claimed: number(document.get("outbox_count")).unwrap_or(-1),
         settlement,
     })
 }
 
-/// The document's `outbox_count`, whichever integer type it was stored as.
-fn outbox_count(document: &Document) -> i64 {
-    match document.get("outbox_count") {
-        Some(bson::Bson::Int64(n)) => *n,
-        Some(bson::Bson::Int32(n)) => i64::from(*n),
-        _ => -1,
+/// A count as MongoDB stores or sums it: an int32, an int64 or a double.
+fn number(value: Option<&bson::Bson>) -> Option<i64> {
+    match value? {
+        bson::Bson::Int32(n) => Some(i64::from(*n)),
+        bson::Bson::Int64(n) => Some(*n),
+        bson::Bson::Double(n) => Some(*n as i64),
+        _ => None,
     }
 }
 
