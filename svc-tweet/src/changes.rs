@@ -34,7 +34,7 @@ impl Changes {
         // Two keys, no order between them: one round trip's wait, not two.
         tokio::join!(
             self.cache.fill(std::slice::from_ref(tweet)),
-            self.cache.author_changed(tweet.author_id),
+            self.cache.author_posted(tweet),
         );
     }
 

@@ -23,7 +23,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::Deserialize;
 use xir_common::cache::{Redis, RedisSettings};
 
-pub use items::{PageKey, PageLookup};
+pub use items::{PageKey, PageLookup, PageSlot};
 pub use viewers::Reacted;
 
 /// Lookups in the cache, by `kind` (`tweet`: per tweet, `items`: per author page, `viewer`:

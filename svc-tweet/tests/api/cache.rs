@@ -5,15 +5,15 @@
 use mongodb::bson::{Document, doc};
 use std::collections::HashMap;
 
-use svc_tweet::cache::{PageKey, PageLookup, Reacted, TweetCache, TweetCacheSettings};
+use svc_tweet::cache::{PageKey, PageLookup, PageSlot, Reacted, TweetCache, TweetCacheSettings};
 use xir_common::{cache::RedisSettings, identity::Peer, testing};
 use xir_proto::tweet::v1::{
-    BatchGetTweetsRequest, DeleteTweetRequest, LikeTweetRequest, ListUserTweetsRequest,
-    RepostRequest, Tweet, UnlikeTweetRequest, UnrepostRequest,
+    BatchGetTweetsRequest, CreateTweetRequest, DeleteTweetRequest, LikeTweetRequest,
+    ListUserTweetsRequest, RepostRequest, Tweet, UnlikeTweetRequest, UnrepostRequest,
 };
 use xir_testkit::{Options, Service, Stack, bearer};
 
-use crate::tweets::post;
+use crate::tweets::{post, post_with};
 
 async fn batch(stack: &Stack, ids: &[i64], viewer_id: i64) -> Vec<Tweet> {
     stack
@@ -201,37 +201,93 @@ async fn user_timelines_are_cached_and_every_change_shows_at_once() {
     assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [first]);
 }
 
+/// A user timeline's first page as the service reads it from the cache: ListUserTweets'
+/// first page is 20 items and one more to tell whether others follow.
+const FIRST_PAGE: PageKey = PageKey {
+    max_id: 0,
+    since_id: 0,
+    limit: 21,
+    exclude_replies: false,
+};
+
+fn miss(lookup: PageLookup) -> PageSlot {
+    match lookup {
+        PageLookup::Miss(slot) => slot,
+        _ => panic!("expected a miss"),
+    }
+}
+
 /// A reader that looked for a page before a new tweet and stores what it read after cannot
 /// hide the tweet: the page went under a version nobody reads any more.
 #[tokio::test]
 async fn a_page_stored_after_a_change_is_never_read() {
     let stack = Stack::start(Options::default()).await;
-    stack.seed_profiles(1, 1, "late").await;
-    let first = post(&stack, 1, "first").await.expect("posted").tweet_id;
+    stack.seed_profiles(1, 2, "late").await;
     let cache = stack.tweet_cache();
-    // ListUserTweets' first page: 20 items and one more to tell whether others follow.
-    let page = PageKey {
-        max_id: 0,
-        since_id: 0,
-        limit: 21,
-        exclude_replies: false,
-    };
-    let miss = |lookup| match lookup {
-        PageLookup::Miss(slot) => slot,
-        _ => panic!("expected a miss"),
-    };
     // The slot is the one the service reads: a page planted there is what it answers.
-    let slot = miss(cache.author_page(1, page).await);
+    post(&stack, 1, "planted over").await.expect("posted");
+    let slot = miss(cache.author_page(1, FIRST_PAGE).await);
     cache.put_author_page(slot, &[]).await;
     assert_eq!(user_timeline(&stack, 1).await, []);
 
-    let second = post(&stack, 1, "second").await.expect("posted").tweet_id;
-    let late = miss(cache.author_page(1, page).await);
-    let third = post(&stack, 1, "third").await.expect("posted").tweet_id;
+    let first = post(&stack, 2, "first").await.expect("posted").tweet_id;
+    let late = miss(cache.author_page(2, FIRST_PAGE).await);
+    let second = post(&stack, 2, "second").await.expect("posted").tweet_id;
     cache.put_author_page(late, &[]).await; // the late reader's stale page
+    assert_eq!(tweet_ids(&user_timeline(&stack, 2).await), [second, first]);
+}
+
+/// A new tweet joins its author's cached first pages (the ones without replies only if it is
+/// no reply) instead of sending the next reader to MongoDB.
+#[tokio::test]
+async fn a_new_tweet_joins_the_cached_first_pages() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 1, "busy").await;
+    let first = post(&stack, 1, "first").await.expect("posted").tweet_id;
+    let without_replies = || async {
+        let items = stack
+            .tweets()
+            .await
+            .list_user_tweets(ListUserTweetsRequest {
+                user_id: 1,
+                exclude_replies: true,
+                ..Default::default()
+            })
+            .await
+            .expect("user timeline")
+            .into_inner()
+            .items;
+        items
+            .iter()
+            .map(|item| item.tweet.as_ref().map_or(0, |t| t.tweet_id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [first]);
+    assert_eq!(without_replies().await, [first]);
+
+    let misses = lookups(&stack, "items", "miss").await;
+    let second = post(&stack, 1, "second").await.expect("posted").tweet_id;
+    let reply = post_with(
+        &stack,
+        1,
+        CreateTweetRequest {
+            text: "a reply".into(),
+            reply_to_id: first,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("replied")
+    .tweet_id;
     assert_eq!(
         tweet_ids(&user_timeline(&stack, 1).await),
-        [third, second, first]
+        [reply, second, first]
+    );
+    assert_eq!(without_replies().await, [second, first]);
+    assert_eq!(
+        lookups(&stack, "items", "miss").await,
+        misses,
+        "both pages came from the cache"
     );
 }
 
