@@ -4,10 +4,10 @@ package main
 // document, changes it in Go and writes it back, with no lock), so two concurrent updates of
 // one document can lose one another's changes. The services are written for MongoDB, so this
 // wrapper, not their code, makes up for it: it sits in front of FerretDB on the wire and lets
-// one write command per collection through at a time, until that command's reply has come
-// back. A write command names one collection, so writes to different collections cannot touch
-// one document and run side by side (SQLite itself orders their commits). Reads are not held
-// up.
+// one update, delete or findAndModify per collection through at a time, until that command's
+// reply has come back. A write command names one collection, so writes to different
+// collections cannot touch one document and run side by side (SQLite itself orders their
+// commits). Reads and inserts are not held up.
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"go.mongodb.org/mongo-driver/x/bsonx/bsoncore"
 )
 
 const (
@@ -28,9 +30,12 @@ const (
 	maxMessageBytes = 48_000_000
 )
 
-// Commands that change documents.
+// Commands that read a document and write it back, each taking its collection's lock. An
+// insert is not one of them: it writes a document nobody has yet, so it cannot lose another
+// write's change (a duplicate _id or unique key is refused by SQLite's unique index, as by
+// MongoDB's), and it need not wait for a long update of other documents, as on MongoDB, whose
+// locks are per document.
 var writeCommands = map[string]bool{
-	"insert":        true,
 	"update":        true,
 	"delete":        true,
 	"findandmodify": true,
@@ -136,7 +141,11 @@ func (p *serialisingProxy) relay(client net.Conn) {
 		write := writeCommands[strings.ToLower(command)]
 		if p.stats != nil && command != "" && expectsReply(message) {
 			mu.Lock()
-			inFlight[requestID(message)] = askedCommand{key: command + " " + collection, at: time.Now()}
+			key := command + " " + collection
+			if shape := filterShape(message); shape != "" {
+				key += " " + shape
+			}
+			inFlight[requestID(message)] = askedCommand{key: key, at: time.Now()}
 			mu.Unlock()
 		}
 		var lock *sync.Mutex
@@ -217,6 +226,40 @@ func commandOf(message []byte) (command, collection string) {
 		}
 	}
 	return "", ""
+}
+
+// filterShape names the fields a find command filters on ("{author_id,deleted_at}"), so the
+// stats tell apart the queries on one collection; "" for other commands.
+func filterShape(message []byte) string {
+	if int32(binary.LittleEndian.Uint32(message[12:16])) != opMsg || len(message) < headerBytes+5 {
+		return ""
+	}
+	sections := message[headerBytes+4:]
+	if sections[0] != 0 {
+		return ""
+	}
+	body := bsoncore.Document(sections[1:])
+	length, _, ok := bsoncore.ReadLength(body)
+	if !ok || int(length) > len(body) {
+		return ""
+	}
+	body = body[:length]
+	if command, _ := firstElement(body); command != "find" {
+		return ""
+	}
+	filter, ok := body.Lookup("filter").DocumentOK()
+	if !ok {
+		return ""
+	}
+	elements, err := filter.Elements()
+	if err != nil {
+		return ""
+	}
+	names := make([]string, 0, len(elements))
+	for _, element := range elements {
+		names = append(names, element.Key())
+	}
+	return "{" + strings.Join(names, ",") + "}"
 }
 
 // firstElement is the name of the first element of the BSON document at the start of doc and,
