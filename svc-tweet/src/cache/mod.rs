@@ -48,7 +48,7 @@ impl Default for TweetCacheSettings {
         Self {
             ttl_secs: 300,
             hold_ms: 5_000,
-            items_ttl_secs: 60,
+            items_ttl_secs: 300,
         }
     }
 }
