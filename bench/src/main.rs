@@ -99,7 +99,7 @@ impl Scale {
             Scale {
                 graph_limit: None,
                 load: Duration::from_secs(20),
-                mix_rates: vec![100.0, 250.0, 500.0, 750.0, 1000.0, 1500.0],
+                mix_rates: vec![25.0, 50.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 1500.0],
                 fan_outs: vec![1_000, 10_000, 100_000],
                 celebrity_posts: 300,
                 converge_within: Duration::from_secs(600),
@@ -271,6 +271,15 @@ async fn run(options: Options) -> anyhow::Result<()> {
         .await
         .unwrap_or_else(|error| json!({ "error": format!("{error:#}") }));
 
+    eprintln!("xir-bench: warming up: each user reads their home timeline and own tweets once");
+    let warm_up_started = std::time::Instant::now();
+    let warm_up_failed = mix::warm_up(&clients, &seeded.accounts).await;
+    let warm_up = json!({
+        "reads": seeded.accounts.len() * 2,
+        "failed": warm_up_failed,
+        "seconds": warm_up_started.elapsed().as_secs_f64(),
+    });
+
     let peak = machine::PeakRss::watch(services.clone());
     let rest_runs = rest_mixes(&stack, &seeded.accounts, &scale).await;
     let (grpc_rate, grpc_run) = grpc_mix(&clients, &seeded.accounts, &scale).await;
@@ -295,6 +304,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
         },
         "mix_rest": rest_runs.iter().map(|(rate, run)| json!({ "rate": rate, "run": run.json() })).collect::<Vec<_>>(),
         "mix_grpc": { "rate": grpc_rate, "run": grpc_run.json() },
+        "warm_up": warm_up,
         "seconds_ready_after_mix": settled,
         "fan_out": fan_outs,
         "rss_mib": { "idle": idle_rss, "peak_under_mix": loaded_rss },

@@ -96,6 +96,43 @@ pub async fn home_reads(
     .await
 }
 
+/// Each user reads their home timeline and their own tweets once, 8 at a time, as a running
+/// platform's users would have: the mix then meets the caches in the state it would meet them
+/// in at any time but the first minutes after a restart, instead of timing one cold read per
+/// author (a collection scan on FerretDB). Returns how many reads failed.
+pub async fn warm_up(clients: &Clients, accounts: &[Account]) -> usize {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(accounts.to_vec())
+        .map(|account| {
+            let (mut timeline, mut tweet) = (clients.timeline.clone(), clients.tweet.clone());
+            async move {
+                let home = timeline
+                    .get_home_timeline(bearer(
+                        &account.token,
+                        GetHomeTimelineRequest {
+                            limit: 20,
+                            ..Default::default()
+                        },
+                    ))
+                    .await;
+                let own = tweet
+                    .list_user_tweets(bearer(
+                        &account.token,
+                        ListUserTweetsRequest {
+                            user_id: account.id,
+                            limit: 20,
+                            ..Default::default()
+                        },
+                    ))
+                    .await;
+                usize::from(home.is_err()) + usize::from(own.is_err())
+            }
+        })
+        .buffer_unordered(8)
+        .fold(0, |failed, more| async move { failed + more })
+        .await
+}
+
 /// One request of the mix, chosen by `n`'s draw.
 #[derive(Debug, Clone, Copy)]
 enum Request {

@@ -230,9 +230,10 @@ pub fn markdown(results: &Value, previous: Option<&Value>) -> String {
     );
     let _ = writeln!(
         out,
-        "\nSeeding {}: {}\n\nFan-outs ran before the mix. After the mix, svc-tweet and svc-timeline were ready again (lease held, dependencies answering) after {} s (null: not within 180 s).\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
+        "\nSeeding {}: {}\n\nFan-outs ran before the mix, then a warm-up (each user read their home timeline and their own tweets once: {}). After the mix, svc-tweet and svc-timeline were ready again (lease held, dependencies answering) after {} s (null: not within 180 s).\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
         results["seeding"]["graph"],
         results["seeding"],
+        results["warm_up"],
         results["seconds_ready_after_mix"],
         results["fan_out"],
         results["rss_mib"]["idle"],
