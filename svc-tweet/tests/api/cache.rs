@@ -134,15 +134,12 @@ async fn a_cache_that_is_down_answers_nothing_at_once() {
     cache.hold(1).await;
 }
 
-/// `user`'s timeline as anyone sees it: (item id, tweet id) of the first page.
-async fn user_timeline(stack: &Stack, user: i64) -> Vec<(i64, i64)> {
+/// A page of ListUserTweets as anyone sees it: (item id, tweet id) of each item.
+async fn user_tweets(stack: &Stack, request: ListUserTweetsRequest) -> Vec<(i64, i64)> {
     stack
         .tweets()
         .await
-        .list_user_tweets(ListUserTweetsRequest {
-            user_id: user,
-            ..Default::default()
-        })
+        .list_user_tweets(request)
         .await
         .expect("user timeline")
         .into_inner()
@@ -150,6 +147,15 @@ async fn user_timeline(stack: &Stack, user: i64) -> Vec<(i64, i64)> {
         .iter()
         .map(|item| (item.item_id, item.tweet.as_ref().map_or(0, |t| t.tweet_id)))
         .collect()
+}
+
+/// `user`'s timeline as anyone sees it: (item id, tweet id) of the first page.
+async fn user_timeline(stack: &Stack, user: i64) -> Vec<(i64, i64)> {
+    let request = ListUserTweetsRequest {
+        user_id: user,
+        ..Default::default()
+    };
+    user_tweets(stack, request).await
 }
 
 fn tweet_ids(items: &[(i64, i64)]) -> Vec<i64> {
@@ -245,22 +251,12 @@ async fn a_new_tweet_joins_the_cached_first_pages() {
     stack.seed_profiles(1, 1, "busy").await;
     let first = post(&stack, 1, "first").await.expect("posted").tweet_id;
     let without_replies = || async {
-        let items = stack
-            .tweets()
-            .await
-            .list_user_tweets(ListUserTweetsRequest {
-                user_id: 1,
-                exclude_replies: true,
-                ..Default::default()
-            })
-            .await
-            .expect("user timeline")
-            .into_inner()
-            .items;
-        items
-            .iter()
-            .map(|item| item.tweet.as_ref().map_or(0, |t| t.tweet_id))
-            .collect::<Vec<_>>()
+        let request = ListUserTweetsRequest {
+            user_id: 1,
+            exclude_replies: true,
+            ..Default::default()
+        };
+        tweet_ids(&user_tweets(&stack, request).await)
     };
     assert_eq!(tweet_ids(&user_timeline(&stack, 1).await), [first]);
     assert_eq!(without_replies().await, [first]);
