@@ -9,12 +9,17 @@ use rand::Rng;
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use xir_proto::{
-    timeline::v1::GetHomeTimelineRequest,
-    tweet::v1::{CreateTweetRequest, ListUserTweetsRequest},
+    timeline::v1::{GetHomeTimelineRequest, timeline_service_client::TimelineServiceClient},
+    tweet::v1::{
+        CreateTweetRequest, ListUserTweetsRequest, tweet_service_client::TweetServiceClient,
+    },
 };
 use xir_testkit::bearer;
 
 use crate::{Clients, load, seed::Account};
+
+type TimelineClient = TimelineServiceClient<Channel>;
+type TweetClient = TweetServiceClient<Channel>;
 
 /// A bare tonic server answering only the health check, in this process, on port 0.
 pub async fn bare_health_server() -> anyhow::Result<SocketAddr> {
@@ -68,6 +73,39 @@ pub async fn health(channel: Channel, workers: usize, duration: Duration) -> loa
     .await
 }
 
+/// `GetHomeTimeline` (20 items) as the holder of `token`.
+async fn read_home(mut timeline: TimelineClient, token: &str) -> Result<(), tonic::Status> {
+    timeline
+        .get_home_timeline(bearer(
+            token,
+            GetHomeTimelineRequest {
+                limit: 20,
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(drop)
+}
+
+/// `ListUserTweets` (20 items) of `author` as the holder of `token`.
+async fn read_user_tweets(
+    mut tweet: TweetClient,
+    token: &str,
+    author: i64,
+) -> Result<(), tonic::Status> {
+    tweet
+        .list_user_tweets(bearer(
+            token,
+            ListUserTweetsRequest {
+                user_id: author,
+                limit: 20,
+                ..Default::default()
+            },
+        ))
+        .await
+        .map(drop)
+}
+
 /// `GetHomeTimeline` (20 items, hydrated, token checked) of `reader`, closed loop.
 pub async fn home_reads(
     clients: &Clients,
@@ -78,18 +116,10 @@ pub async fn home_reads(
     let timeline = clients.timeline.clone();
     let token = reader.token.clone();
     load::closed_loop(workers, duration, move |_| {
-        let (mut timeline, token) = (timeline.clone(), token.clone());
+        let (timeline, token) = (timeline.clone(), token.clone());
         async move {
-            timeline
-                .get_home_timeline(bearer(
-                    &token,
-                    GetHomeTimelineRequest {
-                        limit: 20,
-                        ..Default::default()
-                    },
-                ))
+            read_home(timeline, &token)
                 .await
-                .map(drop)
                 .map_err(|status| status.to_string())
         }
     })
@@ -104,27 +134,10 @@ pub async fn warm_up(clients: &Clients, accounts: &[Account]) -> usize {
     use futures_util::StreamExt;
     futures_util::stream::iter(accounts.to_vec())
         .map(|account| {
-            let (mut timeline, mut tweet) = (clients.timeline.clone(), clients.tweet.clone());
+            let (timeline, tweet) = (clients.timeline.clone(), clients.tweet.clone());
             async move {
-                let home = timeline
-                    .get_home_timeline(bearer(
-                        &account.token,
-                        GetHomeTimelineRequest {
-                            limit: 20,
-                            ..Default::default()
-                        },
-                    ))
-                    .await;
-                let own = tweet
-                    .list_user_tweets(bearer(
-                        &account.token,
-                        ListUserTweetsRequest {
-                            user_id: account.id,
-                            limit: 20,
-                            ..Default::default()
-                        },
-                    ))
-                    .await;
+                let home = read_home(timeline, &account.token).await;
+                let own = read_user_tweets(tweet, &account.token, account.id).await;
                 usize::from(home.is_err()) + usize::from(own.is_err())
             }
         })
@@ -212,31 +225,13 @@ pub async fn grpc_mix(
         let (clients, accounts) = (clients.clone(), accounts.clone());
         async move {
             let outcome = match draw(accounts.len()) {
-                Request::Home { reader } => clients
-                    .timeline
-                    .clone()
-                    .get_home_timeline(bearer(
-                        &accounts[reader].token,
-                        GetHomeTimelineRequest {
-                            limit: 20,
-                            ..Default::default()
-                        },
-                    ))
-                    .await
-                    .map(drop),
-                Request::UserTimeline { reader, author } => clients
-                    .tweet
-                    .clone()
-                    .list_user_tweets(bearer(
-                        &accounts[reader].token,
-                        ListUserTweetsRequest {
-                            user_id: accounts[author].id,
-                            limit: 20,
-                            ..Default::default()
-                        },
-                    ))
-                    .await
-                    .map(drop),
+                Request::Home { reader } => {
+                    read_home(clients.timeline.clone(), &accounts[reader].token).await
+                }
+                Request::UserTimeline { reader, author } => {
+                    let (token, author) = (&accounts[reader].token, accounts[author].id);
+                    read_user_tweets(clients.tweet.clone(), token, author).await
+                }
                 Request::Compose { author } => clients
                     .tweet
                     .clone()
