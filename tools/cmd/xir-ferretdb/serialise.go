@@ -200,10 +200,16 @@ func requestID(message []byte) int32 {
 }
 
 // commandOf is the command an OP_MSG carries and the collection it names: the first element of
-// its body section (kind 0) names the command, its value the collection ("" when not a string).
+// its body names the command, its value the collection ("" when not a string).
 func commandOf(message []byte) (command, collection string) {
+	return firstElement(bodyOf(message))
+}
+
+// bodyOf is the body section (kind 0) of an OP_MSG: the command document; nil for any other
+// message.
+func bodyOf(message []byte) []byte {
 	if int32(binary.LittleEndian.Uint32(message[12:16])) != opMsg || len(message) < headerBytes+5 {
-		return "", ""
+		return nil
 	}
 	sections := message[headerBytes+4:] // after flagBits
 	for len(sections) > 0 {
@@ -211,34 +217,27 @@ func commandOf(message []byte) (command, collection string) {
 		sections = sections[1:]
 		switch kind {
 		case 0:
-			return firstElement(sections)
+			return sections
 		case 1: // a document sequence: int32 size (itself included), then its contents
 			if len(sections) < 4 {
-				return "", ""
+				return nil
 			}
 			size := int(binary.LittleEndian.Uint32(sections[0:4]))
 			if size < 4 || size > len(sections) {
-				return "", ""
+				return nil
 			}
 			sections = sections[size:]
 		default:
-			return "", ""
+			return nil
 		}
 	}
-	return "", ""
+	return nil
 }
 
 // filterShape names the fields a find command filters on ("{author_id,deleted_at}"), so the
 // stats tell apart the queries on one collection; "" for other commands.
 func filterShape(message []byte) string {
-	if int32(binary.LittleEndian.Uint32(message[12:16])) != opMsg || len(message) < headerBytes+5 {
-		return ""
-	}
-	sections := message[headerBytes+4:]
-	if sections[0] != 0 {
-		return ""
-	}
-	body := bsoncore.Document(sections[1:])
+	body := bsoncore.Document(bodyOf(message))
 	length, _, ok := bsoncore.ReadLength(body)
 	if !ok || int(length) > len(body) {
 		return ""
