@@ -66,7 +66,7 @@ go_tools() { # module-dir package...
     rm -rf "$built" && mkdir -p "$built"
     (cd "$root/$module" && go build -o "$built/" "$@") || { say "building $module failed"; exit 1; }
     touch "$built/.complete"
-    built_go_tools=true
+    drop_go_caches_on_ci "$module"
   fi
   mkdir -p "$tools_dir"
   local binary
@@ -76,10 +76,11 @@ go_tools() { # module-dir package...
   done
 }
 
-# After a build on a small CI machine, Go's own caches (GBs) are of no further use.
-drop_go_caches_on_ci() {
-  if [ "${CI:-}" = true ] && [ "${built_go_tools:-false}" = true ]; then
-    (cd "$root/tools" && go clean -cache -modcache) || true
+# After each module's build on a small CI machine, Go's own caches are of no further use:
+# dropped at once, so the disk never holds more than one module's (Jaeger's alone are GBs).
+drop_go_caches_on_ci() { # module-dir
+  if [ "${CI:-}" = true ]; then
+    (cd "$root/$1" && go clean -cache -modcache) || true
   fi
 }
 
@@ -130,9 +131,11 @@ start_postgres() { # [port]
   cd "$work"
   "${pg_runner[@]}" "$initdb" -D "$pg_data" -U xir --auth=trust --encoding=UTF8 --no-locale >"$work/initdb.log" 2>&1 \
     || { cat "$work/initdb.log" >&2; say "initdb failed"; exit 1; }
-  # Durability off: a throwaway cluster, many databases created per test run.
+  # Durability off: a throwaway cluster, many databases created per test run. Each CREATE
+  # DATABASE copies its template through the WAL: a small max_wal_size recycles it often
+  # instead of keeping a GB of it on a CI machine's small disk.
   "${pg_runner[@]}" "$pg_ctl" -D "$pg_data" -l "$pg_home/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$pg_data -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$pg_data -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=64MB -c min_wal_size=32MB" \
     start >/dev/null || { cat "$pg_home/postgres.log" >&2; say "PostgreSQL did not start"; exit 1; }
   cd "$root"
   postgres_url="postgres://xir@127.0.0.1:$port/postgres"
