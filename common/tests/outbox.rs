@@ -27,8 +27,10 @@ const TABLE: &str = "CREATE TABLE outbox (
     ordering_key    TEXT
 )";
 
-async fn outbox_with(events: &[(&str, &str)]) -> PgPool {
-    let pool = PgPool::connect(&testing::postgres_database("outbox").await)
+/// An outbox table holding `events`, in a database of its own (dropped with the first value).
+async fn outbox_with(events: &[(&str, &str)]) -> (testing::TestDatabase, PgPool) {
+    let database = testing::postgres_database("outbox").await;
+    let pool = PgPool::connect(database.url())
         .await
         .expect("connect to the test database");
     pool.execute(TABLE).await.expect("create the outbox");
@@ -38,7 +40,7 @@ async fn outbox_with(events: &[(&str, &str)]) -> PgPool {
             .await
             .expect("enqueue");
     }
-    pool
+    (database, pool)
 }
 
 fn payload(event: &Event) -> String {
@@ -59,7 +61,8 @@ async fn left(pool: &PgPool) -> Vec<String> {
 /// the other, the first would wait forever.
 #[tokio::test]
 async fn different_keys_are_delivered_at_once_and_each_key_in_order() {
-    let pool = outbox_with(&[("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2")]).await;
+    let (_database, pool) =
+        outbox_with(&[("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2")]).await;
     let both_started = Arc::new(Barrier::new(2));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let deliver = |event: Event| {
@@ -94,7 +97,8 @@ async fn different_keys_are_delivered_at_once_and_each_key_in_order() {
 
 #[tokio::test]
 async fn a_key_waiting_for_a_retry_holds_back_only_its_own_events() {
-    let pool = outbox_with(&[("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2")]).await;
+    let (_database, pool) =
+        outbox_with(&[("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2")]).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let deliver = |event: Event| {
         let seen = seen.clone();

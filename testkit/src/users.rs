@@ -46,7 +46,7 @@ impl Stack {
     }
 
     pub async fn user_pool(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.user_database_url)
+        sqlx::PgPool::connect(self.user_database.url())
             .await
             .expect("svc-user database")
     }

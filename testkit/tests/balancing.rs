@@ -36,7 +36,7 @@ async fn user_replica(
         SocketAddr::from((ip, port)),
         dir,
         &[
-            ("XIR_DATABASE__URL", stack.user_database_url.clone()),
+            ("XIR_DATABASE__URL", stack.user_database.url().to_owned()),
             ("XIR_TIMELINE_SERVICE__URL", stack.url(Service::Timeline)),
             ("XIR_AUTH__URL", stack.url(Service::Auth)),
             ("XIR_SERVER__METRICS_PORT", metrics.port().to_string()),

@@ -37,8 +37,8 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
-/// Creates an empty PostgreSQL database for one test and returns its URL.
-pub async fn postgres_database(prefix: &str) -> String {
+/// Creates an empty PostgreSQL database for one test; it is dropped with the returned value.
+pub async fn postgres_database(prefix: &str) -> TestDatabase {
     let admin_url = required_env(POSTGRES_URL_ENV);
     let name = unique_name(prefix);
     let mut admin = PgConnection::connect(&admin_url)
@@ -48,7 +48,47 @@ pub async fn postgres_database(prefix: &str) -> String {
         .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
         .await
         .expect("cannot create the test database");
-    with_database(&admin_url, &name)
+    TestDatabase {
+        url: with_database(&admin_url, &name),
+        admin_url,
+        name,
+    }
+}
+
+/// One test's PostgreSQL database, dropped when the test lets go of it: a test run creates
+/// hundreds (8 MB each, the catalogue alone), more than a small CI machine's disk holds.
+#[must_use = "the database is dropped with this value"]
+pub struct TestDatabase {
+    url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database, closing whatever the test's services still hold open (`WITH
+    /// (FORCE)`, PostgreSQL 13+). Best effort: a database left behind is only disk. On a
+    /// thread of its own, since this may run on a runtime's thread, which cannot block on I/O.
+    fn drop(&mut self) {
+        let admin_url = std::mem::take(&mut self.admin_url);
+        let drop_database = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                admin.execute(sqlx::AssertSqlSafe(drop_database)).await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
 }
 
 /// `url` with its database (the path) replaced by `database`, query string kept.

@@ -194,7 +194,7 @@ async fn sign_up_creates_the_profile_before_it_answers() {
         .profile
         .expect("a profile");
     assert_eq!(profile.username, "prompt_profile");
-    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+    let pool = sqlx::PgPool::connect(stack.auth_database.url())
         .await
         .expect("connect");
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
@@ -211,7 +211,7 @@ async fn sign_up_while_svc_user_is_stopped_creates_the_profile_when_it_returns()
     stack.stop_user().await;
 
     let signed_up = stack.sign_up("early_bird").await;
-    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+    let pool = sqlx::PgPool::connect(stack.auth_database.url())
         .await
         .expect("connect");
     let pending_while_down =
@@ -327,7 +327,7 @@ async fn a_refused_outbox_event_blocks_no_other() {
     use prost::Message;
 
     let stack = spawn_stack().await;
-    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+    let pool = sqlx::PgPool::connect(stack.auth_database.url())
         .await
         .expect("connect");
     let queue = |request: xir_proto::user::v1::CreateProfileRequest| {

@@ -66,8 +66,8 @@ pub struct TestStack {
     pub auth_metrics_addr: SocketAddr,
     pub user_addr: SocketAddr,
     pub signing_key_pem: String,
-    pub auth_database_url: String,
-    user_database_url: String,
+    pub auth_database: testing::TestDatabase,
+    user_database: testing::TestDatabase,
     user_stop: Option<oneshot::Sender<()>>,
 }
 
@@ -78,12 +78,12 @@ pub async fn spawn_stack() -> TestStack {
 
 /// Both services, ready, svc-auth's settings changed by `adjust` first.
 pub async fn spawn_stack_with(adjust: impl FnOnce(&mut config::Settings)) -> TestStack {
-    let auth_database_url = testing::postgres_database("svc_auth").await;
-    let user_database_url = testing::postgres_database("svc_user").await;
+    let auth_database = testing::postgres_database("svc_auth").await;
+    let user_database = testing::postgres_database("svc_user").await;
     let user_addr = SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
     let signing_key_pem = keys::generate_pem().expect("a signing key");
     let mut settings = auth_settings(
-        &auth_database_url,
+        auth_database.url(),
         &format!("http://{user_addr}"),
         &signing_key_pem,
     );
@@ -99,8 +99,8 @@ pub async fn spawn_stack_with(adjust: impl FnOnce(&mut config::Settings)) -> Tes
         auth_metrics_addr,
         user_addr,
         signing_key_pem,
-        auth_database_url,
-        user_database_url,
+        auth_database,
+        user_database,
         user_stop: None,
     };
     stack.start_user().await;
@@ -133,7 +133,7 @@ min_refresh_interval_ms = 100
 url = "http://127.0.0.1:9"
 "#,
             base = testing::base_settings_toml(self.user_addr.port()),
-            database = self.user_database_url,
+            database = self.user_database.url(),
             auth = self.auth_addr,
         ))
         .expect("valid svc-user settings");

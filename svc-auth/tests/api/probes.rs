@@ -13,7 +13,7 @@ async fn serves_health_reflection_and_rpc_metrics() {
         "SELECT description FROM _sqlx_migrations WHERE success ORDER BY version",
     )
     .fetch_all(
-        &sqlx::PgPool::connect(&stack.auth_database_url)
+        &sqlx::PgPool::connect(stack.auth_database.url())
             .await
             .expect("connect"),
     )

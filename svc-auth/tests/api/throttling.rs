@@ -210,7 +210,7 @@ async fn guesses_from_many_addresses_slow_the_account_down_without_locking_it() 
             .expect_err("wrong password");
         assert_eq!(error.code(), Code::Unauthenticated);
     }
-    let pool = sqlx::PgPool::connect(&stack.auth_database_url)
+    let pool = sqlx::PgPool::connect(stack.auth_database.url())
         .await
         .expect("connect");
     let subject = format!("account:{}", signed_up.user_id);

@@ -15,8 +15,10 @@ fn leased() -> Arc<IdGenerator> {
 
 #[tokio::test]
 async fn replicas_lease_distinct_worker_ids_and_give_up_a_lost_one() {
-    let url = testing::postgres_database("svc_auth_leases").await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    let database = testing::postgres_database("svc_auth_leases").await;
+    let pool = sqlx::PgPool::connect(database.url())
+        .await
+        .expect("connect");
     let (first, second) = (leased(), leased());
     let first_check =
         ReadinessCheck::new(pool.clone(), &svc_auth::db::MIGRATOR).with_worker_lease(first.clone());

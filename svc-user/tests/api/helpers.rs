@@ -14,6 +14,8 @@ pub struct TestApp {
     pub grpc_addr: SocketAddr,
     pub metrics_addr: SocketAddr,
     pub database_url: String,
+    /// The database `spawn_app` made for this app alone, dropped with it.
+    database: Option<testing::TestDatabase>,
 }
 
 impl TestApp {
@@ -66,8 +68,9 @@ url = "{timeline_url}"
 
 /// A fresh database and the application serving on it, ready; no svc-auth or svc-timeline.
 pub async fn spawn_app() -> TestApp {
-    let database_url = testing::postgres_database("svc_user").await;
-    let app = spawn_app_on(&database_url, &database_url, NOWHERE, NOWHERE).await;
+    let database = testing::postgres_database("svc_user").await;
+    let mut app = spawn_app_on(database.url(), database.url(), NOWHERE, NOWHERE).await;
+    app.database = Some(database);
     app.wait_until_ready().await;
     app
 }
@@ -87,6 +90,7 @@ pub async fn spawn_app_on(
         grpc_addr: application.grpc_addr(),
         metrics_addr: application.metrics_addr(),
         database_url: database_url.to_owned(),
+        database: None,
     };
     tokio::spawn(application.run_until_stopped(std::future::pending()));
     app

@@ -9,11 +9,12 @@ use crate::helpers::{NOWHERE, spawn_app_on};
 /// (migrations applied), and NOT_SERVING again when it goes away — with no restart.
 #[tokio::test]
 async fn readiness_follows_the_database_without_a_restart() {
-    let database_url = testing::postgres_database("svc_user").await;
-    let proxy = SwitchableProxy::start(testing::url_socket_addr(&database_url), false).await;
+    let database = testing::postgres_database("svc_user").await;
+    let database_url = database.url();
+    let proxy = SwitchableProxy::start(testing::url_socket_addr(database_url), false).await;
     let app = spawn_app_on(
-        &testing::url_with_addr(&database_url, proxy.addr()),
-        &database_url,
+        &testing::url_with_addr(database_url, proxy.addr()),
+        database_url,
         NOWHERE,
         NOWHERE,
     )

@@ -57,8 +57,9 @@ fn start_binary(
 /// On SIGTERM the process stops taking calls but lets the one in flight finish, then exits 0.
 #[tokio::test]
 async fn sigterm_lets_the_in_flight_call_finish_then_exits_zero() {
-    let database_url = testing::postgres_database("svc_user").await;
-    let (mut child, addr, logs) = start_binary(&database_url, &[]);
+    let database = testing::postgres_database("svc_user").await;
+    let database_url = database.url();
+    let (mut child, addr, logs) = start_binary(database_url, &[]);
     testing::wait_for_health(
         addr,
         "readiness",
@@ -67,7 +68,7 @@ async fn sigterm_lets_the_in_flight_call_finish_then_exits_zero() {
     )
     .await;
 
-    let pool = sqlx::PgPool::connect(&database_url).await.expect("connect");
+    let pool = sqlx::PgPool::connect(database_url).await.expect("connect");
     seed_profile(&pool, 7, "inflight").await;
 
     // Hold the table so the next GetProfile blocks inside the service.
@@ -122,10 +123,11 @@ async fn sigterm_lets_the_in_flight_call_finish_then_exits_zero() {
 /// connections too, are still served: load balancers get time to move away.
 #[tokio::test]
 async fn sigterm_with_a_drain_delay_reports_not_serving_and_keeps_serving() {
-    let database_url = testing::postgres_database("svc_user").await;
+    let database = testing::postgres_database("svc_user").await;
+    let database_url = database.url();
     // Far longer than the test: the delay must not end while it looks.
     let (mut child, addr, _logs) =
-        start_binary(&database_url, &[("XIR_SERVER__DRAIN_DELAY_MS", "600000")]);
+        start_binary(database_url, &[("XIR_SERVER__DRAIN_DELAY_MS", "600000")]);
     testing::wait_for_health(
         addr,
         "readiness",
@@ -133,7 +135,7 @@ async fn sigterm_with_a_drain_delay_reports_not_serving_and_keeps_serving() {
         Duration::from_secs(20),
     )
     .await;
-    let pool = sqlx::PgPool::connect(&database_url).await.expect("connect");
+    let pool = sqlx::PgPool::connect(database_url).await.expect("connect");
     seed_profile(&pool, 8, "draining").await;
 
     let killed = Command::new("kill")

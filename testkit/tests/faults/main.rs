@@ -41,6 +41,8 @@ struct Platform {
     postgres_proxy: testing::SwitchableProxy,
     services: [ServiceProcess; 4],
     clients: Clients,
+    /// svc-auth's and svc-user's, dropped with the platform.
+    _databases: [testing::TestDatabase; 2],
 }
 
 #[tokio::test]
@@ -85,11 +87,17 @@ async fn start_platform() -> Platform {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut ferret = FerretProcess::new(dir.path());
     ferret.start().await;
-    let postgres = testing::url_socket_addr(&testing::postgres_database("faults_probe").await);
+    let databases = [
+        testing::postgres_database("faults_auth").await,
+        testing::postgres_database("faults_user").await,
+    ];
+    let postgres = testing::url_socket_addr(databases[0].url());
     let postgres_proxy = testing::SwitchableProxy::start(postgres, true).await;
-    let behind_proxy = |url: String| testing::url_with_addr(&url, postgres_proxy.addr());
-    let auth_db = behind_proxy(testing::postgres_database("faults_auth").await);
-    let user_db = behind_proxy(testing::postgres_database("faults_user").await);
+    let behind_proxy = |database: &testing::TestDatabase| {
+        testing::url_with_addr(database.url(), postgres_proxy.addr())
+    };
+    let auth_db = behind_proxy(&databases[0]);
+    let user_db = behind_proxy(&databases[1]);
     let addr = || SocketAddr::from(([127, 0, 0, 1], testing::free_port()));
     let (auth_addr, user_addr, tweet_addr, timeline_addr) = (addr(), addr(), addr(), addr());
     let addrs = [auth_addr, user_addr, tweet_addr, timeline_addr];
@@ -109,6 +117,7 @@ async fn start_platform() -> Platform {
         postgres_proxy,
         services,
         clients,
+        _databases: databases,
     }
 }
 

@@ -105,8 +105,8 @@ pub(crate) struct Environment {
     pub(crate) ports: BTreeMap<&'static str, u16>,
     /// Where the pods' logs go.
     pub(crate) dir: PathBuf,
-    pub(crate) auth_db: String,
-    pub(crate) user_db: String,
+    pub(crate) auth_db: testing::TestDatabase,
+    pub(crate) user_db: testing::TestDatabase,
     pub(crate) tweet_db: String,
     pub(crate) timeline_db: String,
     pub(crate) signing_key: String,
@@ -218,7 +218,7 @@ impl Environment {
         let mongo = testing::mongodb_url();
         match name {
             "svc-auth" => env.extend([
-                ("XIR_DATABASE__URL", self.auth_db.clone()),
+                ("XIR_DATABASE__URL", self.auth_db.url().to_owned()),
                 ("XIR_USER_SERVICE__URL", self.url("svc-user")),
                 ("XIR_TOKENS__SIGNING_KEY_PEM", self.signing_key.clone()),
                 // Cheap hashing: this test is about stopping, not password cost.
@@ -226,7 +226,7 @@ impl Environment {
                 ("XIR_PASSWORDS__ITERATIONS", "1".to_owned()),
             ]),
             "svc-user" => env.extend([
-                ("XIR_DATABASE__URL", self.user_db.clone()),
+                ("XIR_DATABASE__URL", self.user_db.url().to_owned()),
                 ("XIR_TIMELINE_SERVICE__URL", self.url("svc-timeline")),
             ]),
             "svc-tweet" => env.extend([
