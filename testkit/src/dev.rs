@@ -95,6 +95,32 @@ impl DevStack {
         std::fs::read_to_string(self.dir.path().join("dev.log")).unwrap_or_default()
     }
 
+    /// What went wrong behind the edge, for a failing test's message: the last warnings and
+    /// errors each service logged, and the last requests the edge answered with other than 200.
+    pub fn problems(&self) -> String {
+        const LAST: usize = 40;
+        let state = self.dir.path().join("state");
+        let last_lines = |file: &str, keep: &dyn Fn(&str) -> bool| {
+            let text = std::fs::read_to_string(state.join(file)).unwrap_or_default();
+            let kept: Vec<&str> = text.lines().filter(|line| keep(line)).collect();
+            kept[kept.len().saturating_sub(LAST)..].join("\n")
+        };
+        let mut report = String::new();
+        for service in ["svc-auth", "svc-user", "svc-tweet", "svc-timeline"] {
+            let lines = last_lines(&format!("{service}.log"), &|line| {
+                line.contains(r#""level":"WARN""#) || line.contains(r#""level":"ERROR""#)
+            });
+            report.push_str(&format!("--- {service}: warnings and errors\n{lines}\n"));
+        }
+        let refused = last_lines("envoy.log", &|line| {
+            line.starts_with('{') && !line.contains(r#""status":200"#)
+        });
+        report.push_str(&format!(
+            "--- the edge: requests not answered 200\n{refused}\n"
+        ));
+        report
+    }
+
     /// A value of the `stack.env` scripts/dev wrote (`XIR_DEV_REST_URL`, ...).
     pub fn get(&self, key: &str) -> &str {
         self.env

@@ -32,6 +32,7 @@ async fn the_browser_journeys_pass_against_the_real_stack() {
     println!("{report}");
     assert!(
         output.status.success(),
-        "the browser journeys failed:\n{report}"
+        "the browser journeys failed:\n{report}\n{}",
+        stack.problems()
     );
 }
