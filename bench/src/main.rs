@@ -301,6 +301,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "tweets": graph.nodes * seed::TWEETS_PER_USER,
             "seconds_accounts": seeded.seconds_accounts, "seconds_follows": seeded.seconds_follows,
             "seconds_tweets": seeded.seconds_tweets, "seconds_converged_after_last_tweet": seeded.seconds_converged,
+            "retried_calls": seeded.retried_calls,
         },
         "mix_rest": rest_runs.iter().map(|(rate, run)| json!({ "rate": rate, "run": run.json() })).collect::<Vec<_>>(),
         "mix_grpc": { "rate": grpc_rate, "run": grpc_run.json() },

@@ -5,6 +5,7 @@
 use std::{
     collections::HashMap,
     future::Future,
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -12,7 +13,7 @@ use anyhow::Context;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use indicatif::{ProgressBar, ProgressStyle};
 use svc_timeline::homes;
-use tonic::transport::Channel;
+use tonic::{Code, Status, transport::Channel};
 use xir_proto::{
     auth::v1::{SignUpRequest, auth_service_client::AuthServiceClient},
     timeline::v1::{GetHomeTimelineRequest, timeline_service_client::TimelineServiceClient},
@@ -104,6 +105,56 @@ pub struct Seeded {
     pub seconds_tweets: f64,
     /// From the last tweet posted to every home timeline complete.
     pub seconds_converged: Option<f64>,
+    /// Follows and posts tried again after a transient refusal (see [`Retries`]).
+    pub retried_calls: usize,
+}
+
+/// Follows and posts that a busy stack refused for now (a pool wait that timed out, a
+/// deadline, an overloaded peer) are tried again, a few times with a growing pause, instead
+/// of ending a seeding of many minutes: both are safe to repeat (a follow that holds is a
+/// no-op, a post carries an idempotency key). How many were is part of the results.
+#[derive(Default)]
+struct Retries(AtomicUsize);
+
+impl Retries {
+    const ATTEMPTS: u32 = 5;
+
+    async fn call<T, F, Fut>(&self, what: &str, mut call: F) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let mut pause = Duration::from_millis(250);
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(status) if attempt < Self::ATTEMPTS && transient(&status) => {
+                    self.0.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                Err(status) => {
+                    return Err(anyhow::Error::new(status)
+                        .context(format!("{what} (attempt {attempt} of {})", Self::ATTEMPTS)));
+                }
+            }
+        }
+    }
+}
+
+/// Refusals that say "not now" rather than "never": tried again.
+fn transient(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Aborted
+            | Code::Internal
+            | Code::Unknown
+    )
 }
 
 pub async fn seed(
@@ -116,11 +167,12 @@ pub async fn seed(
     let accounts = sign_up(&clients.auth, graph.nodes, run).await?;
     open_home(&clients.timeline, &accounts).await?;
     let seconds_accounts = started.elapsed().as_secs_f64();
+    let retries = Retries::default();
     let started = Instant::now();
-    follow(&clients.user, graph, &accounts).await?;
+    follow(&clients.user, graph, &accounts, &retries).await?;
     let seconds_follows = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    post(&clients.tweet, &accounts).await?;
+    post(&clients.tweet, &accounts, &retries).await?;
     let seconds_tweets = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let converged = converge(clients, graph, &accounts, converge_within).await?;
@@ -130,6 +182,7 @@ pub async fn seed(
         seconds_follows,
         seconds_tweets,
         seconds_converged: converged.then(|| started.elapsed().as_secs_f64()),
+        retried_calls: retries.0.into_inner(),
     })
 }
 
@@ -229,6 +282,7 @@ async fn follow(
     user: &UserServiceClient<Channel>,
     graph: &Graph,
     accounts: &[Account],
+    retries: &Retries,
 ) -> anyhow::Result<()> {
     let pairs: Vec<(usize, usize)> = graph
         .edges
@@ -236,36 +290,45 @@ async fn follow(
         .flat_map(|&(a, b)| [(a, b), (b, a)])
         .collect();
     each("follows (both ways)", pairs, 16, |(follower, followee)| {
-        let mut user = user.clone();
-        let request = bearer(
-            &accounts[follower].token,
-            FollowRequest {
-                user_id: accounts[followee].id,
-            },
-        );
+        let (token, user_id) = (&accounts[follower].token, accounts[followee].id);
         async move {
-            user.follow(request).await.context("follow")?;
+            retries
+                .call("follow", || {
+                    let mut user = user.clone();
+                    let request = bearer(token, FollowRequest { user_id });
+                    async move { user.follow(request).await }
+                })
+                .await?;
             Ok(())
         }
     })
     .await
 }
 
-async fn post(tweet: &TweetServiceClient<Channel>, accounts: &[Account]) -> anyhow::Result<()> {
+async fn post(
+    tweet: &TweetServiceClient<Channel>,
+    accounts: &[Account],
+    retries: &Retries,
+) -> anyhow::Result<()> {
     let posts: Vec<(usize, usize)> = (0..TWEETS_PER_USER)
         .flat_map(|n| (0..accounts.len()).map(move |a| (a, n)))
         .collect();
     each("tweets", posts, 16, |(author, n)| {
-        let mut tweet = tweet.clone();
-        let request = bearer(
-            &accounts[author].token,
-            CreateTweetRequest {
-                text: format!("post {n} of user {author} #bench"),
-                ..Default::default()
-            },
-        );
+        let token = &accounts[author].token;
+        let request = CreateTweetRequest {
+            text: format!("post {n} of user {author} #bench"),
+            // A retry of a post that went through answers that post instead of a second.
+            idempotency_key: format!("seed-{n}"),
+            ..Default::default()
+        };
         async move {
-            tweet.create_tweet(request).await.context("post")?;
+            retries
+                .call("post", || {
+                    let mut tweet = tweet.clone();
+                    let request = bearer(token, request.clone());
+                    async move { tweet.create_tweet(request).await }
+                })
+                .await?;
             Ok(())
         }
     })
