@@ -2,6 +2,7 @@
 // with a deadline; none is a fixed sleep.
 
 import assert from 'node:assert/strict';
+import { errors } from 'playwright-core';
 import { WEB_URL } from './browser.mjs';
 
 export const PASSWORD = 'correct horse battery';
@@ -46,17 +47,29 @@ export async function postOverRest(account, text) {
   assert.equal(reply.status, 200, await reply.clone().text());
 }
 
-/** Runs `attempt` until it answers true, reloading the page between tries (after every
- * request in flight has ended: a reload that cut a token refresh short would lose the
- * rotated pair). */
-export async function reloadUntil(session, what, attempt, timeoutMs = 90_000) {
+/** Reloads the page until `locator` shows, giving each load a few seconds to fetch and
+ * render: a look at once could come between two requests (a reloaded page refreshes its
+ * token first, then asks for the list) and miss, reload after reload. It reloads only after
+ * every request in flight has ended: a reload that cut a token refresh short would lose the
+ * rotated pair. */
+export async function reloadUntil(session, what, locator, timeoutMs = 90_000) {
   const deadline = Date.now() + timeoutMs;
-  while (!(await attempt())) {
+  while (!(await appears(locator))) {
     assert.ok(Date.now() < deadline, `never: ${what}`);
     await session.idle();
     await session.page.reload();
     await session.page.getByRole('heading', { level: 1 }).waitFor();
-    await session.idle();
+  }
+}
+
+/** Whether (the first of) `locator` becomes visible within `timeoutMs`. */
+async function appears(locator, timeoutMs = 5_000) {
+  try {
+    await locator.first().waitFor({ state: 'visible', timeout: timeoutMs });
+    return true;
+  } catch (error) {
+    if (error instanceof errors.TimeoutError) return false;
+    throw error;
   }
 }
 

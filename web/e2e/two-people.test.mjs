@@ -53,9 +53,8 @@ test('two people follow, post, see new posts, like, reply, repost, quote, delete
   await aliceIsNotified(alice, bobName, audit);
   // Bob was mentioned.
   await nav(bob.page, /^Notifications/, false).click();
-  await reloadUntil(bob, 'the mention', () =>
-    bob.page.getByRole('feed', { name: 'Notifications' }).getByText('mentioned you').isVisible(),
-  );
+  const mention = bob.page.getByRole('feed', { name: 'Notifications' }).getByText('mentioned you');
+  await reloadUntil(bob, 'the mention', mention);
 
   // Her hashtag, from the link in her post.
   await nav(alice.page, 'Home').click();
@@ -156,12 +155,12 @@ async function bobLikesRepliesRepostsQuotesAndDeletes(bob, post, audit) {
 async function aliceIsNotified(alice, bobName, audit) {
   const { page } = alice;
   const unread = nav(page, /^Notifications \(\d+ unread\)$/, false);
-  await reloadUntil(alice, 'the unread count', () => unread.isVisible());
+  await reloadUntil(alice, 'the unread count', unread);
   await unread.click();
   await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
   const feed = page.getByRole('feed', { name: 'Notifications' });
   for (const doing of ['followed you', 'liked your post', 'reposted your post', 'replied to your post']) {
-    await reloadUntil(alice, `"${bobName} ${doing}"`, () => feed.getByText(doing).first().isVisible());
+    await reloadUntil(alice, `"${bobName} ${doing}"`, feed.getByText(doing));
   }
   // Seeing the list reads it.
   await shows(nav(page, 'Notifications'));
