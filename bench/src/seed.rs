@@ -144,11 +144,13 @@ impl Retries {
     }
 }
 
-/// Refusals that say "not now" rather than "never": tried again.
+/// Refusals that say "not now" rather than "never": tried again. A server's own deadline
+/// (tonic answers CANCELLED "Timeout expired") is one.
 fn transient(status: &Status) -> bool {
     matches!(
         status.code(),
         Code::Unavailable
+            | Code::Cancelled
             | Code::DeadlineExceeded
             | Code::ResourceExhausted
             | Code::Aborted
