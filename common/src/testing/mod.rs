@@ -73,7 +73,7 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     /// Drops the database, closing whatever the test's services still hold open (`WITH
     /// (FORCE)`, PostgreSQL 13+). Best effort: a database left behind is only disk. On a
-    /// thread of its own, since this may run on a runtime's thread, which cannot block on I/O.
+    /// thread of its own: this runs inside a test's runtime, where no other can be started.
     fn drop(&mut self) {
         let admin_url = std::mem::take(&mut self.admin_url);
         let drop_database = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
