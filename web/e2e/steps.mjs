@@ -65,7 +65,7 @@ export async function reloadUntil(session, what, locator, timeoutMs = 90_000) {
 /** Whether (the first of) `locator` becomes visible within `timeoutMs`. */
 async function appears(locator, timeoutMs = 5_000) {
   try {
-    await locator.first().waitFor({ state: 'visible', timeout: timeoutMs });
+    await shows(locator.first(), timeoutMs);
     return true;
   } catch (error) {
     if (error instanceof errors.TimeoutError) return false;
