@@ -75,6 +75,20 @@ impl TimelineService for Front {
     ) -> Result<Response<pb::ApplyEventResponse>, Status> {
         Err(Status::unimplemented("test service"))
     }
+
+    async fn apply_tweet_events(
+        &self,
+        _: Request<pb::ApplyTweetEventsRequest>,
+    ) -> Result<Response<pb::ApplyEventsResponse>, Status> {
+        Err(Status::unimplemented("test service"))
+    }
+
+    async fn apply_follow_events(
+        &self,
+        _: Request<pb::ApplyFollowEventsRequest>,
+    ) -> Result<Response<pb::ApplyEventsResponse>, Status> {
+        Err(Status::unimplemented("test service"))
+    }
 }
 
 async fn start(downstream: Option<Channel>) -> std::net::SocketAddr {

@@ -39,7 +39,11 @@ impl Timelines {
     /// cancelled with the caller's deadline. Answers once it is done, or after a short wait
     /// with UNAVAILABLE ("still applying"): the sender's relay retries, and the retry joins the
     /// running task instead of starting another.
-    async fn apply_tweet_event_once(&self, event_id: String, kind: Kind) -> Result<(), Error> {
+    pub(crate) async fn apply_tweet_event_once(
+        &self,
+        event_id: String,
+        kind: Kind,
+    ) -> Result<(), Error> {
         let mut outcome = self.join_or_start(event_id, kind);
         let wait = std::time::Duration::from_millis(self.fanout.settings.ack_wait_ms);
         match tokio::time::timeout(wait, outcome.wait_for(Option::is_some)).await {
@@ -117,28 +121,33 @@ impl Timelines {
         if self.already_applied(&change.event_id).await? {
             return Ok(false);
         }
-        let (follower, followee) = (change.follower, change.followee);
-        if change.following {
-            let kind = NotificationKind::Follow;
-            self.notify(&change.event_id, followee, follower, kind, 0)
-                .await?;
-            // A timeline Redis does not hold is built whole now (the new followee included),
-            // so fan-out reaches it from this follow on.
-            if self.fanout.homes.exists(follower).await? {
-                self.backfill(follower, followee).await?;
-            } else {
-                self.rebuild(follower).await?;
-            }
-        } else {
-            self.fanout.homes.remove_author(follower, followee).await?;
-        }
-        let label = if change.following {
-            "follow"
-        } else {
-            "unfollow"
-        };
+        let label = self.apply_follow_effects(&change).await?;
         self.mark_applied(&change.event_id, label).await?;
         Ok(true)
+    }
+
+    /// Writes a follow event's effects (each idempotent) without marking it applied; its
+    /// label for the applied-events metric.
+    pub(crate) async fn apply_follow_effects(
+        &self,
+        change: &FollowChange,
+    ) -> Result<&'static str, Error> {
+        let (follower, followee) = (change.follower, change.followee);
+        if !change.following {
+            self.fanout.homes.remove_author(follower, followee).await?;
+            return Ok("unfollow");
+        }
+        let kind = NotificationKind::Follow;
+        self.notify(&change.event_id, followee, follower, kind, 0)
+            .await?;
+        // A timeline Redis does not hold is built whole now (the new followee included), so
+        // fan-out reaches it from this follow on.
+        if self.fanout.homes.exists(follower).await? {
+            self.backfill(follower, followee).await?;
+        } else {
+            self.rebuild(follower).await?;
+        }
+        Ok("follow")
     }
 
     /// The followee's recent tweets and reposts, into the follower's timeline.

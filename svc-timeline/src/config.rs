@@ -66,8 +66,9 @@ pub struct FanoutSettings {
     pub backfill: i32,
     /// Follower ids asked per streamed batch.
     pub batch_size: i32,
-    /// How long ApplyTweetEvent waits for its fan-out before answering "still applying" (the
-    /// fan-out goes on; the sender retries and gets the outcome), in milliseconds.
+    /// How long ApplyTweetEvent (and ApplyTweetEvents, for each new event) waits for its
+    /// fan-out before answering "still applying" (the fan-out goes on; the sender retries and
+    /// gets the outcome), in milliseconds.
     pub ack_wait_ms: u64,
 }
 

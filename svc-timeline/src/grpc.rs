@@ -11,7 +11,14 @@ use xir_proto::timeline::v1::{
     self as pb, timeline_service_server::TimelineService, tweet_event::Kind,
 };
 
-use crate::{applying::FollowChange, error::Error, home::Range, markers, timelines::Timelines};
+use crate::{
+    applying::FollowChange,
+    batches::{self, Outcome, TweetChange},
+    error::Error,
+    home::Range,
+    markers,
+    timelines::Timelines,
+};
 
 pub struct TimelineApi {
     timelines: Timelines,
@@ -132,19 +139,10 @@ impl TimelineService for TimelineApi {
         &self,
         request: Request<pb::TweetEvent>,
     ) -> Result<Response<pb::ApplyEventResponse>, Status> {
-        let event = request.into_inner();
-        let mut violations = FieldViolations::new();
-        valid_event_id(&event.event_id, &mut violations);
-        match &event.kind {
-            Some(kind) => check_kind(kind, &mut violations),
-            None => violations.add("kind", "is required"),
-        }
-        let (Some(kind), true) = (event.kind, violations.is_empty()) else {
-            return Err(Error::from(violations).into());
-        };
+        let change = tweet_change(request.into_inner()).map_err(Error::from)?;
         let applied = self
             .timelines
-            .apply_tweet_event(event.event_id, kind)
+            .apply_tweet_event(change.event_id, change.kind)
             .await?;
         Ok(Response::new(pb::ApplyEventResponse { applied }))
     }
@@ -153,19 +151,94 @@ impl TimelineService for TimelineApi {
         &self,
         request: Request<pb::FollowEvent>,
     ) -> Result<Response<pb::ApplyEventResponse>, Status> {
-        let event = request.into_inner();
-        let mut violations = FieldViolations::new();
-        valid_event_id(&event.event_id, &mut violations);
-        let follower = positive("follower_id", event.follower_id, &mut violations);
-        let followee = positive("followee_id", event.followee_id, &mut violations);
-        violations.into_result().map_err(Error::from)?;
-        let change = FollowChange {
-            event_id: event.event_id,
-            follower,
-            followee,
-            following: event.following,
-        };
+        let change = follow_change(request.into_inner()).map_err(Error::from)?;
         let applied = self.timelines.apply_follow_event(change).await?;
         Ok(Response::new(pb::ApplyEventResponse { applied }))
+    }
+
+    async fn apply_tweet_events(
+        &self,
+        request: Request<pb::ApplyTweetEventsRequest>,
+    ) -> Result<Response<pb::ApplyEventsResponse>, Status> {
+        let sequences = request.into_inner().sequences;
+        at_most_max_events(sequences.iter().map(|s| s.events.len()))?;
+        let sequences = sequences
+            .into_iter()
+            .map(|sequence| sequence.events.into_iter().map(tweet_change).collect())
+            .collect();
+        let outcomes = self.timelines.apply_tweet_batch(sequences).await?;
+        Ok(Response::new(events_response(outcomes)))
+    }
+
+    async fn apply_follow_events(
+        &self,
+        request: Request<pb::ApplyFollowEventsRequest>,
+    ) -> Result<Response<pb::ApplyEventsResponse>, Status> {
+        let sequences = request.into_inner().sequences;
+        at_most_max_events(sequences.iter().map(|s| s.events.len()))?;
+        let sequences = sequences
+            .into_iter()
+            .map(|sequence| sequence.events.into_iter().map(follow_change).collect())
+            .collect();
+        let outcomes = self.timelines.apply_follow_batch(sequences).await?;
+        Ok(Response::new(events_response(outcomes)))
+    }
+}
+
+fn tweet_change(event: pb::TweetEvent) -> Result<TweetChange, FieldViolations> {
+    let mut violations = FieldViolations::new();
+    valid_event_id(&event.event_id, &mut violations);
+    match &event.kind {
+        Some(kind) => check_kind(kind, &mut violations),
+        None => violations.add("kind", "is required"),
+    }
+    match (event.kind, violations.is_empty()) {
+        (Some(kind), true) => Ok(TweetChange {
+            event_id: event.event_id,
+            kind,
+        }),
+        _ => Err(violations),
+    }
+}
+
+fn follow_change(event: pb::FollowEvent) -> Result<FollowChange, FieldViolations> {
+    let mut violations = FieldViolations::new();
+    valid_event_id(&event.event_id, &mut violations);
+    let follower = positive("follower_id", event.follower_id, &mut violations);
+    let followee = positive("followee_id", event.followee_id, &mut violations);
+    violations.into_result()?;
+    Ok(FollowChange {
+        event_id: event.event_id,
+        follower,
+        followee,
+        following: event.following,
+    })
+}
+
+/// A batch's size is checked before any of its events is looked at.
+fn at_most_max_events(sequence_lengths: impl Iterator<Item = usize>) -> Result<(), Error> {
+    if sequence_lengths.sum::<usize>() > batches::MAX_EVENTS {
+        let limit = format!("must hold at most {} events in all", batches::MAX_EVENTS);
+        return Err(FieldViolations::single("sequences", limit).into());
+    }
+    Ok(())
+}
+
+fn events_response(sequences: Vec<Vec<Outcome>>) -> pb::ApplyEventsResponse {
+    use pb::event_outcome::Outcome as Pb;
+    let outcome = |outcome: Outcome| pb::EventOutcome {
+        outcome: Some(match outcome {
+            Outcome::Applied(now) => Pb::Applied(now),
+            Outcome::Retry(reason) => Pb::Retry(reason),
+            Outcome::Rejected(reason) => Pb::Rejected(reason),
+        }),
+    };
+    pb::ApplyEventsResponse {
+        sequences: sequences
+            .into_iter()
+            .map(|events| pb::SequenceOutcome {
+                events: events.into_iter().map(outcome).collect(),
+            })
+            .collect(),
     }
 }

@@ -1,6 +1,7 @@
 //! svc-timeline: home timelines by hybrid fan-out (Redis), and notifications (MongoDB).
 
 mod applying;
+mod batches;
 pub mod config;
 pub mod error;
 mod events;

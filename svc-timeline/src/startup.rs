@@ -40,6 +40,14 @@ pub const INTERNAL_RPCS: &[InternalRpc] = &[
         method: "ApplyFollowEvent",
         callers: &[Peer::User],
     },
+    InternalRpc {
+        method: "ApplyTweetEvents",
+        callers: &[Peer::Tweet],
+    },
+    InternalRpc {
+        method: "ApplyFollowEvents",
+        callers: &[Peer::User],
+    },
 ];
 
 pub struct Application {

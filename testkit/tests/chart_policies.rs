@@ -94,7 +94,7 @@ async fn istio_policies_admit_each_internal_method_only_from_its_callers() {
         let mtls = find(&rendered, "PeerAuthentication", &format!("xir-{service}"));
         assert_eq!(mtls["spec"]["mtls"]["mode"], "STRICT", "{service}");
     }
-    assert_eq!(checked, 10, "every internal RPC");
+    assert_eq!(checked, 12, "every internal RPC");
 
     // Each component runs as its own ServiceAccount: the principals above are distinct.
     for component in ["svc-auth", "svc-user", "svc-tweet", "svc-timeline", "edge"] {

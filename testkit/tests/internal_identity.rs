@@ -107,5 +107,5 @@ async fn internal_rpcs_refuse_everyone_but_their_callers() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 10, "every internal RPC of the three services");
+    assert_eq!(checked, 12, "every internal RPC of the three services");
 }

@@ -92,6 +92,8 @@ tweet:
 timeline:
   ApplyTweetEvent: [svc-tweet]
   ApplyFollowEvent: [svc-user]
+  ApplyTweetEvents: [svc-tweet]
+  ApplyFollowEvents: [svc-user]
 {{- end -}}
 
 {{/* The gRPC service name of one of the four services; pass "user". */}}

@@ -2,6 +2,7 @@
 //! MongoDB-protocol server (MongoDB, or FerretDB where Docker is not available) and a real
 //! Redis.
 
+mod batches;
 mod helpers;
 mod homes;
 mod notifications;
