@@ -6,9 +6,10 @@
 //! bytes again: retrying would block every event behind it forever, so the relay sets it aside
 //! (kept, logged, counted) and goes on.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use tonic::{Code, Status};
+use xir_proto::timeline::v1::ApplyEventsResponse;
 
 /// The metrics of every relay, the PostgreSQL services' outbox table and svc-tweet's events in
 /// tweet documents alike, labelled by the event's `topic`.
@@ -77,9 +78,217 @@ impl From<Status> for DeliveryError {
     }
 }
 
+/// The most events a relay puts in one batch call, and about the most bytes: well under what
+/// a receiver takes (svc-timeline: 1,000 events, 64 KiB a request).
+pub const EVENTS_PER_CALL: usize = 500;
+pub const BYTES_PER_CALL: usize = 32 * 1024;
+
+/// Cuts a pass's sequences into batch calls under [`EVENTS_PER_CALL`] and [`BYTES_PER_CALL`],
+/// keeping their order and each sequence whole where it fits. A sequence too long for one
+/// call keeps its head; the events cut off get no outcome, so the relay sends them again in
+/// a later pass, in order.
+pub fn into_calls<T: prost::Message>(sequences: Vec<Vec<T>>) -> Vec<Vec<Vec<T>>> {
+    let mut calls: Vec<Vec<Vec<T>>> = Vec::new();
+    let (mut events, mut bytes) = (0, 0);
+    for sequence in sequences {
+        let head = head_within_limits(sequence);
+        let size: usize = head.iter().map(|event| event.encoded_len() + 8).sum();
+        let fits = events + head.len() <= EVENTS_PER_CALL && bytes + size <= BYTES_PER_CALL;
+        if calls.is_empty() || !fits {
+            calls.push(Vec::new());
+            (events, bytes) = (0, 0);
+        }
+        events += head.len();
+        bytes += size;
+        if let Some(call) = calls.last_mut() {
+            call.push(head);
+        }
+    }
+    calls
+}
+
+/// The longest head of `sequence` that one call can carry alone (at least its first event).
+fn head_within_limits<T: prost::Message>(mut sequence: Vec<T>) -> Vec<T> {
+    let mut bytes = 0;
+    let mut keep = 0;
+    for event in &sequence {
+        bytes += event.encoded_len() + 8;
+        if keep > 0 && (keep == EVENTS_PER_CALL || bytes > BYTES_PER_CALL) {
+            break;
+        }
+        keep += 1;
+    }
+    sequence.truncate(keep);
+    sequence
+}
+
+/// What became of each event of each sequence a batch call carried (see
+/// `xir.timeline.v1.ApplyEventsResponse`): per sequence, one outcome per event tried.
+pub fn batch_outcomes(response: ApplyEventsResponse) -> Vec<Vec<Result<(), DeliveryError>>> {
+    use xir_proto::timeline::v1::event_outcome::Outcome;
+    let outcome = |outcome: Option<Outcome>| match outcome {
+        Some(Outcome::Applied(_)) => Ok(()),
+        Some(Outcome::Rejected(reason)) => Err(DeliveryError::Rejected(reason)),
+        Some(Outcome::Retry(reason)) => Err(DeliveryError::Retry(reason)),
+        None => Err(DeliveryError::Retry("the receiver gave no outcome".into())),
+    };
+    response
+        .sequences
+        .into_iter()
+        .map(|sequence| {
+            let events = sequence.events.into_iter();
+            events.map(|event| outcome(event.outcome)).collect()
+        })
+        .collect()
+}
+
+/// Adds to each sequence's outcomes the refusal of the event its sender could not send (an
+/// unknown topic, a payload that does not decode), once the `sent` events before it all went
+/// through; the events after it wait for a later pass, as after a retry.
+pub fn with_refusals(
+    answered: Vec<Vec<Result<(), DeliveryError>>>,
+    sent: Vec<usize>,
+    refused: Vec<Option<DeliveryError>>,
+) -> Vec<Vec<Result<(), DeliveryError>>> {
+    answered
+        .into_iter()
+        .zip(sent)
+        .zip(refused)
+        .map(|((mut outcomes, sent), refused)| {
+            if let Some(refused) = refused
+                && outcomes.len() == sent
+                && outcomes.iter().all(Result::is_ok)
+            {
+                outcomes.push(Err(refused));
+            }
+            outcomes
+        })
+        .collect()
+}
+
+/// Delivers sequences of events through a batch RPC (`batch`), in calls under the limits
+/// ([`into_calls`]), and answers each sequence's outcomes in order. A call that fails as a
+/// whole leaves its sequences to retry: a refused call is not a refused event. A receiver
+/// without the batch RPC (an older version, during a rollout) gets each event in a call of its
+/// own (`single`), each sequence's in order up to the first to retry.
+pub async fn deliver_in_calls<T, B, BatchFut, S, SingleFut>(
+    sequences: Vec<Vec<T>>,
+    batch: B,
+    single: S,
+) -> Vec<Vec<Result<(), DeliveryError>>>
+where
+    T: prost::Message + Clone,
+    B: Fn(Vec<Vec<T>>) -> BatchFut,
+    BatchFut: Future<Output = Result<Vec<Vec<Result<(), DeliveryError>>>, Status>>,
+    S: Fn(T) -> SingleFut,
+    SingleFut: Future<Output = Result<(), Status>>,
+{
+    let mut outcomes = Vec::with_capacity(sequences.len());
+    for call in into_calls(sequences) {
+        let count = call.len();
+        match batch(call.clone()).await {
+            Ok(answered) => {
+                let mut answered = answered.into_iter();
+                outcomes.extend((0..count).map(|_| answered.next().unwrap_or_default()));
+            }
+            Err(status) if status.code() == Code::Unimplemented => {
+                for events in call {
+                    let mut tried = Vec::new();
+                    for event in events {
+                        let outcome = single(event).await.map_err(DeliveryError::from);
+                        let stop = matches!(outcome, Err(DeliveryError::Retry(_)));
+                        tried.push(outcome);
+                        if stop {
+                            break;
+                        }
+                    }
+                    outcomes.push(tried);
+                }
+            }
+            Err(status) => {
+                let reason = format!("{:?}: {}", status.code(), status.message());
+                let retry = || vec![Err(DeliveryError::Retry(reason.clone()))];
+                outcomes.extend((0..count).map(|_| retry()));
+            }
+        }
+    }
+    outcomes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn without_the_batch_rpc_each_event_goes_alone_and_a_failed_call_is_retried() {
+        let event = |id: &str| xir_proto::timeline::v1::FollowEvent {
+            event_id: id.into(),
+            ..Default::default()
+        };
+        let sequences = vec![vec![event("a1"), event("a2")], vec![event("b1")]];
+        let sent_alone = std::sync::Mutex::new(Vec::new());
+        let older_receiver = deliver_in_calls(
+            sequences.clone(),
+            |_| async { Err(Status::unimplemented("no batch RPC here")) },
+            |event| {
+                sent_alone
+                    .lock()
+                    .expect("sent")
+                    .push(event.event_id.clone());
+                async move {
+                    match event.event_id.as_str() {
+                        "a1" => Err(Status::unavailable("busy")),
+                        _ => Ok(()),
+                    }
+                }
+            },
+        )
+        .await;
+        let busy = DeliveryError::Retry("Unavailable: busy".into());
+        assert_eq!(older_receiver, [vec![Err(busy)], vec![Ok(())]]);
+        assert_eq!(
+            *sent_alone.lock().expect("sent"),
+            ["a1", "b1"],
+            "a2 waits for a1"
+        );
+
+        let failed_call = deliver_in_calls(
+            sequences,
+            |_| async { Err(Status::internal("boom")) },
+            |_| async { Ok(()) },
+        )
+        .await;
+        let boom = || vec![Err(DeliveryError::Retry("Internal: boom".into()))];
+        assert_eq!(
+            failed_call,
+            [boom(), boom()],
+            "a refused call refuses no event"
+        );
+    }
+
+    #[test]
+    fn calls_keep_the_order_and_stay_under_the_limits() {
+        let event = |n: usize| xir_proto::timeline::v1::FollowEvent {
+            event_id: format!("svc-user:{n}"),
+            ..Default::default()
+        };
+        let sequences: Vec<Vec<_>> = (0..300)
+            .map(|s| (0..3).map(|e| event(s * 3 + e)).collect())
+            .chain([(0..EVENTS_PER_CALL + 10).map(event).collect()])
+            .collect();
+        let calls = into_calls(sequences);
+        let flat: Vec<usize> = calls.iter().flatten().map(Vec::len).collect();
+        assert_eq!(flat.len(), 301, "every sequence in one call, in order");
+        assert!(flat[..300].iter().all(|&len| len == 3));
+        assert_eq!(flat[300], EVENTS_PER_CALL, "a long one keeps its head");
+        for call in &calls {
+            let events: usize = call.iter().map(Vec::len).sum();
+            assert!(events <= EVENTS_PER_CALL);
+            let bytes: usize = call.iter().flatten().map(prost::Message::encoded_len).sum();
+            assert!(bytes <= BYTES_PER_CALL);
+        }
+        assert_eq!(calls[0][0][0].event_id, "svc-user:0");
+    }
 
     #[test]
     fn refusals_are_final_and_outages_are_retried() {

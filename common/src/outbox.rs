@@ -13,7 +13,10 @@
 //! delivered one after another in the order they were written, and an event waiting for a
 //! retry holds back the later ones of its key; events of different keys are delivered
 //! concurrently, so one slow receiver call does not hold up the whole batch. Rows without a
-//! key (written before the column existed) share one order.
+//! key (written before the column existed) share one order. A receiver with a batch RPC takes
+//! a whole pass in one call ([`spawn_batch_relay`]), one sequence per key; the others get one
+//! call per event ([`spawn_relay`]). Either way the pass settles in a few statements: one
+//! delete for everything delivered, one update per key left to retry.
 //!
 //! Each service's migrations create the table:
 //!
@@ -35,7 +38,7 @@
 use std::{collections::HashMap, future::Future, time::Duration};
 
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
@@ -181,22 +184,70 @@ async fn set_aside(pool: &PgPool, id: i64, topic: String, reason: &str) -> sqlx:
     Ok(())
 }
 
-/// The outbox table of one pool, drained by the shared relay with `deliver`.
-struct TableOutbox<F> {
-    pool: PgPool,
-    settings: OutboxSettings,
-    deliver: F,
+/// What became of one sequence's events (one ordering key's, in order) in a delivery: an
+/// outcome per event tried. A retry ends the sequence; the events after it were not tried.
+pub type Outcomes = Vec<Result<(), DeliveryError>>;
+
+/// How a relay hands a pass's events to their receiver.
+pub trait Delivery: Send + Sync {
+    /// Delivers each sequence's events in order; sequences are independent of each other.
+    /// Answers one [`Outcomes`] per sequence, in the order given.
+    fn deliver(&self, sequences: Vec<Vec<Event>>) -> impl Future<Output = Vec<Outcomes>> + Send;
 }
 
-impl<F, Fut> crate::relay::Outbox for TableOutbox<F>
+/// One receiver call per event, [`KEYS_AT_ONCE`] sequences at a time.
+pub struct OneByOne<F>(pub F);
+
+impl<F, Fut> Delivery for OneByOne<F>
 where
-    F: Fn(Event) -> Fut + Send + Sync + 'static,
+    F: Fn(Event) -> Fut + Send + Sync,
     Fut: Future<Output = Result<(), DeliveryError>> + Send,
 {
+    async fn deliver(&self, sequences: Vec<Vec<Event>>) -> Vec<Outcomes> {
+        futures_util::stream::iter(sequences)
+            .map(|events| async move {
+                let mut outcomes = Outcomes::new();
+                for event in events {
+                    let outcome = (self.0)(event).await;
+                    let stop = matches!(outcome, Err(DeliveryError::Retry(_)));
+                    outcomes.push(outcome);
+                    if stop {
+                        break;
+                    }
+                }
+                outcomes
+            })
+            .buffered(KEYS_AT_ONCE)
+            .collect()
+            .await
+    }
+}
+
+/// The whole pass in one receiver call (a batch RPC): `F` gets every sequence at once.
+pub struct Batched<F>(pub F);
+
+impl<F, Fut> Delivery for Batched<F>
+where
+    F: Fn(Vec<Vec<Event>>) -> Fut + Send + Sync,
+    Fut: Future<Output = Vec<Outcomes>> + Send,
+{
+    fn deliver(&self, sequences: Vec<Vec<Event>>) -> impl Future<Output = Vec<Outcomes>> + Send {
+        (self.0)(sequences)
+    }
+}
+
+/// The outbox table of one pool, drained by the shared relay with `delivery`.
+struct TableOutbox<D> {
+    pool: PgPool,
+    settings: OutboxSettings,
+    delivery: D,
+}
+
+impl<D: Delivery + 'static> crate::relay::Outbox for TableOutbox<D> {
     type Error = sqlx::Error;
 
     async fn relay_once(&self) -> sqlx::Result<bool> {
-        Ok(relay_once(&self.pool, &self.settings, &self.deliver).await? > 0)
+        Ok(relay_once(&self.pool, &self.settings, &self.delivery).await? > 0)
     }
 
     async fn pending(&self) -> sqlx::Result<u64> {
@@ -208,8 +259,8 @@ where
     }
 }
 
-/// Delivers due events with `deliver` until `stop` is cancelled. `deliver` says why an event
-/// failed: to be retried later, or refused for good.
+/// Delivers due events with `deliver`, one call per event, until `stop` is cancelled.
+/// `deliver` says why an event failed: to be retried later, or refused for good.
 pub fn spawn_relay<F, Fut>(
     pool: PgPool,
     settings: OutboxSettings,
@@ -220,25 +271,45 @@ where
     F: Fn(Event) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), DeliveryError>> + Send,
 {
+    spawn_delivery(pool, settings, stop, OneByOne(deliver))
+}
+
+/// Delivers due events with `deliver`, a relay pass's sequences in one call, until `stop` is
+/// cancelled.
+pub fn spawn_batch_relay<F, Fut>(
+    pool: PgPool,
+    settings: OutboxSettings,
+    stop: CancellationToken,
+    deliver: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(Vec<Vec<Event>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<Outcomes>> + Send,
+{
+    spawn_delivery(pool, settings, stop, Batched(deliver))
+}
+
+fn spawn_delivery<D: Delivery + 'static>(
+    pool: PgPool,
+    settings: OutboxSettings,
+    stop: CancellationToken,
+    delivery: D,
+) -> tokio::task::JoinHandle<()> {
     let outbox = TableOutbox {
         pool,
         settings: settings.clone(),
-        deliver,
+        delivery,
     };
     crate::relay::spawn(outbox, &settings, stop)
 }
 
-/// Claims one batch and delivers it, each key's events in order and up to [`KEYS_AT_ONCE`] keys
-/// at once; returns how many events were claimed.
-pub async fn relay_once<F, Fut>(
+/// Claims one batch, delivers it (each key's events in order) and settles it; returns how
+/// many events were claimed.
+pub async fn relay_once<D: Delivery>(
     pool: &PgPool,
     settings: &OutboxSettings,
-    deliver: &F,
-) -> sqlx::Result<usize>
-where
-    F: Fn(Event) -> Fut,
-    Fut: Future<Output = Result<(), DeliveryError>>,
-{
+    delivery: &D,
+) -> sqlx::Result<usize> {
     let events: Vec<Event> = sqlx::query_as(
         "UPDATE outbox SET lease_until = now() + make_interval(secs => $1), attempts = attempts + 1
          WHERE id IN (
@@ -253,11 +324,12 @@ where
     .fetch_all(pool)
     .await?;
     let claimed = events.len();
-    futures_util::stream::iter(by_ordering_key(events))
-        .map(|events| deliver_in_order(pool, settings, deliver, events))
-        .buffer_unordered(KEYS_AT_ONCE)
-        .try_collect::<Vec<()>>()
-        .await?;
+    if claimed == 0 {
+        return Ok(0);
+    }
+    let sequences = by_ordering_key(events);
+    let outcomes = delivery.deliver(sequences.clone()).await;
+    settle(pool, settings, sequences, outcomes).await?;
     Ok(claimed)
 }
 
@@ -276,40 +348,77 @@ fn by_ordering_key(events: Vec<Event>) -> Vec<Vec<Event>> {
     keys
 }
 
-/// Delivers one key's events in order. One to retry stops there: it and the key's later
-/// events wait for the backoff together, so the receiver sees them in the order they happened.
-async fn deliver_in_order<F, Fut>(
+/// Records a pass: delivered events leave the outbox (one statement), refused ones are set
+/// aside, and in a sequence with an event to retry, it and the events after it (untried)
+/// wait for the backoff together, so the receiver sees them in the order they happened.
+async fn settle(
     pool: &PgPool,
     settings: &OutboxSettings,
-    deliver: &F,
-    events: Vec<Event>,
-) -> sqlx::Result<()>
-where
-    F: Fn(Event) -> Fut,
-    Fut: Future<Output = Result<(), DeliveryError>>,
-{
-    for (index, event) in events.iter().enumerate() {
-        let (id, topic, created_at) = (event.id, event.topic.clone(), event.created_at);
-        match deliver(event.clone()).await {
-            Ok(()) => delivered(pool, id, topic, created_at).await?,
-            Err(DeliveryError::Rejected(reason)) => set_aside(pool, id, topic, &reason).await?,
-            Err(DeliveryError::Retry(reason)) => {
-                record_retry(&topic, &id.to_string(), i64::from(event.attempts), &reason);
-                let ids: Vec<i64> = events[index..].iter().map(|event| event.id).collect();
-                sqlx::query(
-                    "UPDATE outbox SET lease_until = NULL, last_error = $2,
-                         next_attempt_at = now() + make_interval(secs => $3)
-                     WHERE id = ANY($1)",
-                )
-                .bind(&ids)
-                .bind(&reason)
-                .bind(settings.backoff(event.attempts).as_secs_f64())
-                .execute(pool)
-                .await?;
-                break;
+    sequences: Vec<Vec<Event>>,
+    outcomes: Vec<Outcomes>,
+) -> sqlx::Result<()> {
+    let mut delivered_ids = Vec::new();
+    let mut lags = Vec::new();
+    let mut outcomes = outcomes.into_iter();
+    for events in sequences {
+        let mut tried = outcomes.next().unwrap_or_default().into_iter();
+        for (index, event) in events.iter().enumerate() {
+            let outcome = tried.next().unwrap_or_else(|| {
+                Err(DeliveryError::Retry("the receiver gave no outcome".into()))
+            });
+            match outcome {
+                Ok(()) => {
+                    delivered_ids.push(event.id);
+                    lags.push((event.topic.clone(), event.created_at));
+                }
+                Err(DeliveryError::Rejected(reason)) => {
+                    set_aside(pool, event.id, event.topic.clone(), &reason).await?;
+                }
+                Err(DeliveryError::Retry(reason)) => {
+                    retry_later(pool, settings, &events[index..], &reason).await?;
+                    break;
+                }
             }
         }
     }
+    if !delivered_ids.is_empty() {
+        sqlx::query("DELETE FROM outbox WHERE id = ANY($1)")
+            .bind(&delivered_ids)
+            .execute(pool)
+            .await?;
+    }
+    let now = Utc::now();
+    for (topic, created_at) in lags {
+        record_delivered(&topic, (now - created_at).to_std().unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// `events` (a sequence's first one to retry and those behind it) wait for the backoff.
+async fn retry_later(
+    pool: &PgPool,
+    settings: &OutboxSettings,
+    events: &[Event],
+    reason: &str,
+) -> sqlx::Result<()> {
+    let first = &events[0];
+    record_retry(
+        &first.topic,
+        &first.id.to_string(),
+        i64::from(first.attempts),
+        reason,
+    );
+    let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+    sqlx::query(
+        "UPDATE outbox SET lease_until = NULL, last_error = $2,
+             next_attempt_at = now() + make_interval(secs => $3)
+         WHERE id = ANY($1)",
+    )
+    .bind(&ids)
+    .bind(reason)
+    .bind(settings.backoff(first.attempts).as_secs_f64())
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The PostgreSQL outbox relay against a real database: each ordering key's events in order,
-//! different keys at once, and a key waiting for a retry holding back only its own events.
+//! different keys at once, a key waiting for a retry holding back only its own events, and a
+//! batch receiver settling a whole pass.
 #![cfg(feature = "testing")]
 
 use std::{
@@ -10,7 +11,7 @@ use std::{
 use sqlx::{Executor, PgPool};
 use tokio::sync::Barrier;
 use xir_common::{
-    outbox::{self, DeliveryError, Event, OutboxSettings},
+    outbox::{self, Batched, DeliveryError, Event, OneByOne, OutboxSettings},
     testing,
 };
 
@@ -78,7 +79,7 @@ async fn different_keys_are_delivered_at_once_and_each_key_in_order() {
     };
     let claimed = tokio::time::timeout(
         Duration::from_secs(30),
-        outbox::relay_once(&pool, &OutboxSettings::default(), &deliver),
+        outbox::relay_once(&pool, &OutboxSettings::default(), &OneByOne(deliver)),
     )
     .await
     .expect("the two keys' first events were delivered at the same time")
@@ -111,7 +112,7 @@ async fn a_key_waiting_for_a_retry_holds_back_only_its_own_events() {
             Ok(())
         }
     };
-    outbox::relay_once(&pool, &OutboxSettings::default(), &deliver)
+    outbox::relay_once(&pool, &OutboxSettings::default(), &OneByOne(deliver))
         .await
         .expect("relay pass");
     let mut seen = seen.lock().expect("seen").clone();
@@ -125,4 +126,63 @@ async fn a_key_waiting_for_a_retry_holds_back_only_its_own_events() {
     .await
     .expect("count");
     assert_eq!(due_later, 2, "a1 and a2 wait for the backoff together");
+}
+
+/// A batch receiver gets the whole pass in one call, each key's events as one sequence in
+/// order, and its answers settle each event: delivered ones leave the outbox, a refused one is
+/// set aside, and a retry holds back its key's later events, untried, for the backoff.
+#[tokio::test]
+async fn a_batch_delivery_takes_the_pass_in_one_call_and_each_outcome_settles_its_event() {
+    let (_database, pool) = outbox_with(&[
+        ("a", "a1"),
+        ("b", "b1"),
+        ("c", "c1"),
+        ("a", "a2"),
+        ("b", "b2"),
+        ("c", "c2"),
+    ])
+    .await;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let delivery = Batched(|sequences: Vec<Vec<Event>>| {
+        let calls = calls.clone();
+        async move {
+            let sequences: Vec<Vec<String>> = sequences
+                .iter()
+                .map(|events| events.iter().map(payload).collect())
+                .collect();
+            calls.lock().expect("calls").push(sequences.clone());
+            sequences
+                .iter()
+                .map(|events| match events[0].as_str() {
+                    "a1" => vec![Ok(()), Ok(())],
+                    "b1" => vec![Err(DeliveryError::Rejected("never".into())), Ok(())],
+                    _ => vec![Err(DeliveryError::Retry("busy".into()))],
+                })
+                .collect()
+        }
+    });
+    let claimed = outbox::relay_once(&pool, &OutboxSettings::default(), &delivery)
+        .await
+        .expect("relay pass");
+    assert_eq!(claimed, 6);
+    let mut calls = calls.lock().expect("calls").clone();
+    assert_eq!(calls.len(), 1, "one call for the pass");
+    calls[0].sort();
+    assert_eq!(calls[0], [["a1", "a2"], ["b1", "b2"], ["c1", "c2"]]);
+    assert_eq!(left(&pool).await, ["b1", "c1", "c2"]);
+    let set_aside: Vec<String> = sqlx::query_scalar(
+        "SELECT convert_from(payload, 'UTF8') FROM outbox WHERE next_attempt_at = 'infinity'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("set aside");
+    assert_eq!(set_aside, ["b1"]);
+    let due_later: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox
+         WHERE next_attempt_at > now() AND next_attempt_at < 'infinity' AND lease_until IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(due_later, 2, "c2, untried, waits with c1");
 }
