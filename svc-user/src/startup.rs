@@ -9,7 +9,7 @@ use tonic::service::Routes;
 use xir_common::{
     auth::AccessPolicy,
     bootstrap::{Background, Keys, Served, Service, Skeleton},
-    delivery::DeliveryError,
+    delivery::{self, DeliveryError},
     identity::{InternalRpc, Peer},
     outbox,
     peer::PeerChannel,
@@ -17,7 +17,10 @@ use xir_common::{
     rate::PerUserLimit,
     server::MAX_SMALL_REQUEST_BYTES,
 };
-use xir_proto::timeline::v1::{FollowEvent, timeline_service_client::TimelineServiceClient};
+use xir_proto::timeline::v1::{
+    ApplyFollowEventsRequest, FollowEvent, FollowEventSequence,
+    timeline_service_client::TimelineServiceClient,
+};
 use xir_proto::user::v1::{SERVICE_NAME, user_service_server::UserServiceServer};
 
 use crate::{config::Settings, db, graph::FOLLOW_TOPIC, grpc::UserApi, profiles::Users};
@@ -93,11 +96,11 @@ impl Service for Application {
                 .connect(&self.settings.timeline_service, Peer::Timeline)?,
         );
         let mut background = Background::default();
-        background.add(outbox::spawn_relay(
+        background.add(outbox::spawn_batch_relay(
             self.pool.clone(),
             self.settings.outbox.clone(),
             background.stop_token(),
-            move |event| deliver(timelines.clone(), event),
+            move |sequences| deliver(timelines.clone(), sequences),
         ));
         let users = Users::new(
             self.pool.clone(),
@@ -120,20 +123,54 @@ impl Service for Application {
     }
 }
 
+/// A relay pass's follow events, each follower's in order, in ApplyFollowEvents calls.
 async fn deliver(
-    mut timelines: TimelineServiceClient<PeerChannel>,
-    event: outbox::Event,
-) -> Result<(), DeliveryError> {
-    match event.topic.as_str() {
-        FOLLOW_TOPIC => {
-            let mut follow = FollowEvent::decode(event.payload.as_slice())
-                .map_err(DeliveryError::undecodable)?;
-            follow.event_id = event.event_id(COMPONENT);
-            timelines.apply_follow_event(follow).await?;
-            Ok(())
+    timelines: TimelineServiceClient<PeerChannel>,
+    sequences: Vec<Vec<outbox::Event>>,
+) -> Vec<outbox::Outcomes> {
+    let (sendable, refused): (Vec<Vec<FollowEvent>>, Vec<Option<DeliveryError>>) =
+        sequences.iter().map(|events| follow_events(events)).unzip();
+    let lengths: Vec<usize> = sendable.iter().map(Vec::len).collect();
+    let answered = delivery::deliver_in_calls(
+        sendable,
+        |sequences| {
+            let mut timelines = timelines.clone();
+            let sequences = sequences
+                .into_iter()
+                .map(|events| FollowEventSequence { events })
+                .collect();
+            async move {
+                let reply = timelines
+                    .apply_follow_events(ApplyFollowEventsRequest { sequences })
+                    .await?;
+                Ok(delivery::batch_outcomes(reply.into_inner()))
+            }
+        },
+        |event| {
+            let mut timelines = timelines.clone();
+            async move { timelines.apply_follow_event(event).await.map(|_| ()) }
+        },
+    )
+    .await;
+    delivery::with_refusals(answered, lengths, refused)
+}
+
+/// A sequence's follow events up to the first that cannot be sent (an unknown topic, a
+/// payload that does not decode), and why that one cannot.
+fn follow_events(events: &[outbox::Event]) -> (Vec<FollowEvent>, Option<DeliveryError>) {
+    let mut follows = Vec::with_capacity(events.len());
+    for event in events {
+        if event.topic != FOLLOW_TOPIC {
+            let reason = format!("unknown outbox topic {}", event.topic);
+            return (follows, Some(DeliveryError::Rejected(reason)));
         }
-        other => Err(DeliveryError::Rejected(format!(
-            "unknown outbox topic {other}"
-        ))),
+        match FollowEvent::decode(event.payload.as_slice()) {
+            Ok(mut follow) => {
+                follow.event_id = event.event_id(COMPONENT);
+                follows.push(follow);
+            }
+            Err(error) => return (follows, Some(DeliveryError::undecodable(error))),
+        }
     }
+    (follows, None)
 }

@@ -38,7 +38,10 @@ use xir_common::{
     settings::OutboxSettings,
 };
 use xir_proto::{
-    timeline::v1::{TweetEvent, timeline_service_client::TimelineServiceClient},
+    timeline::v1::{
+        ApplyTweetEventsRequest, TweetEvent, TweetEventSequence,
+        timeline_service_client::TimelineServiceClient,
+    },
     user::v1::{ApplyTweetCountEventRequest, user_service_client::UserServiceClient},
 };
 
@@ -151,8 +154,11 @@ async fn relay_nudged(
     work_all(tweets, settings, receivers, claim, claimed).await
 }
 
-/// Delivers the claimed tweets' events (several tweets at once, each its own in order), then
-/// records how each went.
+/// Delivers the claimed tweets' events, then records how each went. The timeline's events
+/// of every claimed tweet go in ApplyTweetEvents calls, one sequence per tweet; svc-user's
+/// tweet counts in a call each, several tweets at once. Each tweet's events reach each
+/// receiver in the order they were written, and one to retry holds back the rest of its
+/// tweet's events for that receiver.
 async fn work_all(
     tweets: &Collection<Document>,
     settings: &OutboxSettings,
@@ -160,46 +166,146 @@ async fn work_all(
     claim: i64,
     claimed: Vec<Document>,
 ) -> mongodb::error::Result<()> {
-    let worked: Vec<Worked> = stream::iter(claimed)
-        .map(|document| work(settings, receivers, document))
-        .buffer_unordered(TWEETS_AT_ONCE)
-        .filter_map(std::future::ready)
-        .collect()
-        .await;
+    let claimed: Vec<Claimed> = claimed.iter().filter_map(Claimed::of).collect();
+    let (timeline, counts) = tokio::join!(
+        deliver_to_timelines(receivers, &claimed),
+        deliver_counts(receivers, &claimed),
+    );
+    let worked = claimed
+        .into_iter()
+        .zip(timeline.into_iter().zip(counts))
+        .map(|(tweet, (timeline, counts))| tweet.settle(settings, timeline, counts))
+        .collect();
     settlement::record(tweets, claim, worked).await
 }
 
-/// Delivers one claimed tweet's events in order; what became of them, for the settlement.
-async fn work(
-    settings: &OutboxSettings,
-    receivers: &Receivers,
-    document: Document,
-) -> Option<Worked> {
-    let id = document.get_i64("_id").ok()?;
-    let mut settlement = Settlement::default();
-    for (key, event) in pending_events(&document) {
-        match deliver(receivers, &event).await {
-            Ok(()) => settlement.delivered(&key, &event),
-            Err(DeliveryError::Rejected(reason)) => {
-                delivery::record_rejected(event.target.topic(), &format!("{id}/{key}"), &reason);
-                settlement.rejected(&key, &event, reason);
-            }
-            Err(DeliveryError::Retry(reason)) => {
-                let attempts = event.attempts + 1;
-                let name = format!("{id}/{key}");
-                delivery::record_retry(event.target.topic(), &name, i64::from(attempts), &reason);
-                // Later events of this tweet wait too, so receivers see them in order.
-                settlement.retry_later(&key, settings.backoff(attempts));
-                break;
+/// A claimed tweet's pending events, in the order they were written, by receiver.
+struct Claimed {
+    id: i64,
+    events_when_claimed: i64,
+    timeline: Vec<(String, PendingEvent)>,
+    counts: Vec<(String, PendingEvent)>,
+}
+
+impl Claimed {
+    fn of(document: &Document) -> Option<Self> {
+        let (timeline, counts) = pending_events(document)
+            .into_iter()
+            .partition(|(_, event)| event.target == Target::Timeline);
+        Some(Self {
+            id: document.get_i64("_id").ok()?,
+            // -1 (no count read) never equals a pass's settled events: recorded one by one.
+            events_when_claimed: number(document.get("outbox_count")).unwrap_or(-1),
+            timeline,
+            counts,
+        })
+    }
+
+    /// The update that records what became of the events tried, each receiver's in order.
+    fn settle(self, settings: &OutboxSettings, timeline: Outcomes, counts: Outcomes) -> Worked {
+        let mut settlement = Settlement::default();
+        for (events, outcomes) in [(&self.timeline, timeline), (&self.counts, counts)] {
+            for ((key, event), outcome) in events.iter().zip(outcomes) {
+                let name = format!("{}/{key}", self.id);
+                match outcome {
+                    Ok(()) => settlement.delivered(key, event),
+                    Err(DeliveryError::Rejected(reason)) => {
+                        delivery::record_rejected(event.target.topic(), &name, &reason);
+                        settlement.rejected(key, event, reason);
+                    }
+                    Err(DeliveryError::Retry(reason)) => {
+                        let attempts = event.attempts + 1;
+                        let topic = event.target.topic();
+                        delivery::record_retry(topic, &name, i64::from(attempts), &reason);
+                        settlement.retry_later(key, settings.backoff(attempts));
+                        break;
+                    }
+                }
             }
         }
+        Worked {
+            id: self.id,
+            events_when_claimed: self.events_when_claimed,
+            settlement,
+        }
     }
-    Some(Worked {
-        id,
-        // -1 (no count read) never equals a pass's settled events: recorded one by one.
-        events_when_claimed: number(document.get("outbox_count")).unwrap_or(-1),
-        settlement,
-    })
+}
+
+/// What became of a tweet's events for one receiver: one per event tried, in order.
+type Outcomes = Vec<Result<(), DeliveryError>>;
+
+/// Every claimed tweet's timeline events, in ApplyTweetEvents calls.
+async fn deliver_to_timelines(receivers: &Receivers, claimed: &[Claimed]) -> Vec<Outcomes> {
+    let (sendable, refused): (Vec<Vec<TweetEvent>>, Vec<Option<DeliveryError>>) =
+        claimed.iter().map(|tweet| decoded(&tweet.timeline)).unzip();
+    let lengths = sendable.iter().map(Vec::len).collect();
+    let answered = delivery::deliver_in_calls(
+        sendable,
+        |sequences| {
+            let mut timelines = receivers.timelines.clone();
+            let sequences = sequences
+                .into_iter()
+                .map(|events| TweetEventSequence { events })
+                .collect();
+            async move {
+                let reply = timelines
+                    .apply_tweet_events(ApplyTweetEventsRequest { sequences })
+                    .await?;
+                Ok(delivery::batch_outcomes(reply.into_inner()))
+            }
+        },
+        |event| {
+            let mut timelines = receivers.timelines.clone();
+            async move { timelines.apply_tweet_event(event).await.map(|_| ()) }
+        },
+    )
+    .await;
+    delivery::with_refusals(answered, lengths, refused)
+}
+
+/// Every claimed tweet's tweet-count events, a call each: several tweets at once, each
+/// tweet's in order up to the first to retry.
+async fn deliver_counts(receivers: &Receivers, claimed: &[Claimed]) -> Vec<Outcomes> {
+    // Owned, not borrowed, items: a stream over references trips the compiler's check that
+    // the relay's future is Send.
+    let counts: Vec<Vec<PendingEvent>> = claimed
+        .iter()
+        .map(|tweet| {
+            tweet
+                .counts
+                .iter()
+                .map(|(_, event)| event.clone())
+                .collect()
+        })
+        .collect();
+    stream::iter(counts)
+        .map(|events| async move {
+            let mut outcomes = Outcomes::new();
+            for event in &events {
+                let outcome = deliver_count(receivers, event).await;
+                let stop = matches!(outcome, Err(DeliveryError::Retry(_)));
+                outcomes.push(outcome);
+                if stop {
+                    break;
+                }
+            }
+            outcomes
+        })
+        .buffered(TWEETS_AT_ONCE)
+        .collect()
+        .await
+}
+
+/// A tweet's timeline events up to the first whose payload does not decode, and why not.
+fn decoded(events: &[(String, PendingEvent)]) -> (Vec<TweetEvent>, Option<DeliveryError>) {
+    let mut decoded = Vec::with_capacity(events.len());
+    for (_, event) in events {
+        match TweetEvent::decode(event.payload.bytes.as_slice()) {
+            Ok(message) => decoded.push(message),
+            Err(error) => return (decoded, Some(DeliveryError::undecodable(error))),
+        }
+    }
+    (decoded, None)
 }
 
 /// A count as MongoDB stores or sums it: an int32, an int64 or a double.
@@ -212,28 +318,15 @@ fn number(value: Option<&bson::Bson>) -> Option<i64> {
     }
 }
 
-async fn deliver(receivers: &Receivers, event: &PendingEvent) -> Result<(), DeliveryError> {
+async fn deliver_count(receivers: &Receivers, event: &PendingEvent) -> Result<(), DeliveryError> {
     let payload = event.payload.bytes.as_slice();
-    let result = match event.target {
-        Target::Timeline => {
-            let message = TweetEvent::decode(payload).map_err(DeliveryError::undecodable)?;
-            receivers
-                .timelines
-                .clone()
-                .apply_tweet_event(message)
-                .await
-                .map(|_| ())
-        }
-        Target::UserTweetCount => {
-            let message =
-                ApplyTweetCountEventRequest::decode(payload).map_err(DeliveryError::undecodable)?;
-            receivers
-                .users
-                .clone()
-                .apply_tweet_count_event(message)
-                .await
-                .map(|_| ())
-        }
-    };
-    result.map_err(DeliveryError::from)
+    let message =
+        ApplyTweetCountEventRequest::decode(payload).map_err(DeliveryError::undecodable)?;
+    receivers
+        .users
+        .clone()
+        .apply_tweet_count_event(message)
+        .await
+        .map(|_| ())
+        .map_err(DeliveryError::from)
 }
