@@ -26,13 +26,18 @@ pub async fn start(profile: Profile) -> anyhow::Result<DevStack> {
 }
 
 /// Settings the stack runs with: tokens that outlive the run, write limits that do not
-/// throttle the seeding, and the celebrity threshold above.
+/// throttle the seeding, svc-tweet's relay taking up to 1,000 tweets a pass (a seeding posts
+/// thousands at once, and a pass costs the same few queries whatever its size), and the
+/// celebrity threshold above.
 fn stack_settings() -> Vec<(&'static str, String)> {
     let generous = "[notifying_writes]\nper_minute = 100000000\nburst = 100000000\n".to_owned();
     vec![
         ("svc-auth", "[tokens]\naccess_ttl_secs = 86400\n".to_owned()),
         ("svc-user", generous.clone()),
-        ("svc-tweet", generous),
+        (
+            "svc-tweet",
+            format!("{generous}[outbox]\nbatch_size = 1000\n"),
+        ),
         (
             "svc-timeline",
             format!("[fanout]\ncelebrity_followers = {CELEBRITY_FOLLOWERS}\n"),

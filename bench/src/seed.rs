@@ -5,6 +5,7 @@
 use std::{
     collections::HashMap,
     future::Future,
+    io::IsTerminal,
     sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
@@ -94,7 +95,27 @@ pub fn progress(what: &str, total: usize) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar.set_message(what.to_owned());
+    if !std::io::stderr().is_terminal() {
+        log_progress(bar.clone());
+    }
     bar
+}
+
+/// Without a terminal indicatif draws nothing: a line every ten seconds instead, so a log of a long seeding shows where the time went.
+fn log_progress(bar: ProgressBar) {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(10);
+        while !bar.is_finished() {
+            tokio::time::sleep(every).await;
+            let (what, done, of) = (bar.message(), bar.position(), bar.length().unwrap_or(0));
+            if bar.is_finished() {
+                eprintln!("xir-bench: {what}: {done}/{of}, finished");
+            } else {
+                let seconds = bar.elapsed().as_secs_f64();
+                eprintln!("xir-bench: {what}: {done}/{of} after {seconds:.0} s");
+            }
+        }
+    });
 }
 
 /// What seeding took.
