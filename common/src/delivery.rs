@@ -166,6 +166,28 @@ pub fn with_refusals(
         .collect()
 }
 
+/// Delivers one sequence's `events` in order with `deliver`, up to the first to retry: the
+/// events after it are not tried, so that they follow it later, in order.
+pub async fn in_order<T, F, Fut>(
+    events: impl IntoIterator<Item = T>,
+    deliver: F,
+) -> Vec<Result<(), DeliveryError>>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<(), DeliveryError>>,
+{
+    let mut outcomes = Vec::new();
+    for event in events {
+        let outcome = deliver(event).await;
+        let retry = matches!(outcome, Err(DeliveryError::Retry(_)));
+        outcomes.push(outcome);
+        if retry {
+            break;
+        }
+    }
+    outcomes
+}
+
 /// Delivers sequences of events through a batch RPC (`batch`), in calls under the limits
 /// ([`into_calls`]), and answers each sequence's outcomes in order. A call that fails as a
 /// whole leaves its sequences to retry: a refused call is not a refused event. A receiver
@@ -193,16 +215,8 @@ where
             }
             Err(status) if status.code() == Code::Unimplemented => {
                 for events in call {
-                    let mut tried = Vec::new();
-                    for event in events {
-                        let outcome = single(event).await.map_err(DeliveryError::from);
-                        let stop = matches!(outcome, Err(DeliveryError::Retry(_)));
-                        tried.push(outcome);
-                        if stop {
-                            break;
-                        }
-                    }
-                    outcomes.push(tried);
+                    let alone = |event| async { single(event).await.map_err(DeliveryError::from) };
+                    outcomes.push(in_order(events, alone).await);
                 }
             }
             Err(status) => {

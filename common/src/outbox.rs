@@ -205,18 +205,7 @@ where
 {
     async fn deliver(&self, sequences: Vec<Vec<Event>>) -> Vec<Outcomes> {
         futures_util::stream::iter(sequences)
-            .map(|events| async move {
-                let mut outcomes = Outcomes::new();
-                for event in events {
-                    let outcome = (self.0)(event).await;
-                    let stop = matches!(outcome, Err(DeliveryError::Retry(_)));
-                    outcomes.push(outcome);
-                    if stop {
-                        break;
-                    }
-                }
-                outcomes
-            })
+            .map(|events| crate::delivery::in_order(events, &self.0))
             .buffered(KEYS_AT_ONCE)
             .collect()
             .await

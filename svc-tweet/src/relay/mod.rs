@@ -279,18 +279,7 @@ async fn deliver_counts(receivers: &Receivers, claimed: &[Claimed]) -> Vec<Outco
         })
         .collect();
     stream::iter(counts)
-        .map(|events| async move {
-            let mut outcomes = Outcomes::new();
-            for event in &events {
-                let outcome = deliver_count(receivers, event).await;
-                let stop = matches!(outcome, Err(DeliveryError::Retry(_)));
-                outcomes.push(outcome);
-                if stop {
-                    break;
-                }
-            }
-            outcomes
-        })
+        .map(|events| delivery::in_order(events, |event| deliver_count(receivers, event)))
         .buffered(TWEETS_AT_ONCE)
         .collect()
         .await
@@ -318,7 +307,7 @@ fn number(value: Option<&bson::Bson>) -> Option<i64> {
     }
 }
 
-async fn deliver_count(receivers: &Receivers, event: &PendingEvent) -> Result<(), DeliveryError> {
+async fn deliver_count(receivers: &Receivers, event: PendingEvent) -> Result<(), DeliveryError> {
     let payload = event.payload.bytes.as_slice();
     let message =
         ApplyTweetCountEventRequest::decode(payload).map_err(DeliveryError::undecodable)?;
