@@ -72,17 +72,23 @@ struct FollowsTried {
     applied_now: Vec<(String, &'static str)>,
 }
 
+/// The ids of a batch's valid events.
+fn event_ids<T>(sequences: &[Vec<Parsed<T>>], id: impl Fn(&T) -> &String) -> Vec<String> {
+    let valid = sequences
+        .iter()
+        .flatten()
+        .filter_map(|event| event.as_ref().ok());
+    valid.map(|event| id(event).clone()).collect()
+}
+
 impl Timelines {
     /// Applies sequences of follow events; one list of outcomes per sequence.
     pub async fn apply_follow_batch(
         &self,
         sequences: Vec<Vec<Parsed<FollowChange>>>,
     ) -> Result<Vec<Vec<Outcome>>, Error> {
-        let ids = sequences
-            .iter()
-            .flatten()
-            .filter_map(|change| Some(change.as_ref().ok()?.event_id.clone()));
-        let before = self.applied_before(ids.collect()).await?;
+        let ids = event_ids(&sequences, |change| &change.event_id);
+        let before = self.applied_before(ids).await?;
         let tried: Vec<FollowsTried> = stream::iter(sequences)
             .map(|changes| self.apply_follow_sequence(changes, &before))
             .buffered(SEQUENCES_AT_ONCE)
@@ -147,11 +153,8 @@ impl Timelines {
         &self,
         sequences: Vec<Vec<Parsed<TweetChange>>>,
     ) -> Result<Vec<Vec<Outcome>>, Error> {
-        let ids = sequences
-            .iter()
-            .flatten()
-            .filter_map(|change| Some(change.as_ref().ok()?.event_id.clone()));
-        let before = self.applied_before(ids.collect()).await?;
+        let ids = event_ids(&sequences, |change| &change.event_id);
+        let before = self.applied_before(ids).await?;
         Ok(stream::iter(sequences)
             .map(|changes| self.apply_tweet_sequence(changes, &before))
             .buffered(SEQUENCES_AT_ONCE)
