@@ -121,14 +121,30 @@ impl Timelines {
         if self.already_applied(&change.event_id).await? {
             return Ok(false);
         }
-        let label = self.apply_follow_effects(&change).await?;
+        let notice = self.follow_notification(&change)?;
+        self.store_notifications(notice.into_iter().collect())
+            .await?;
+        let label = self.apply_follow_to_timelines(&change).await?;
         self.mark_applied(&change.event_id, label).await?;
         Ok(true)
     }
 
-    /// Writes a follow event's effects (each idempotent) without marking it applied; its
-    /// label for the applied-events metric.
-    pub(crate) async fn apply_follow_effects(
+    /// A follow notifies the followee; an unfollow nobody.
+    pub(crate) fn follow_notification(
+        &self,
+        change: &FollowChange,
+    ) -> Result<Option<store::NotificationDoc>, Error> {
+        if !change.following {
+            return Ok(None);
+        }
+        let (follower, followee) = (change.follower, change.followee);
+        let kind = NotificationKind::Follow;
+        self.notification(&change.event_id, followee, follower, kind, 0)
+    }
+
+    /// Writes a follow event's effects on home timelines (idempotent); its label for the
+    /// applied-events metric.
+    pub(crate) async fn apply_follow_to_timelines(
         &self,
         change: &FollowChange,
     ) -> Result<&'static str, Error> {
@@ -137,9 +153,6 @@ impl Timelines {
             self.fanout.homes.remove_author(follower, followee).await?;
             return Ok("unfollow");
         }
-        let kind = NotificationKind::Follow;
-        self.notify(&change.event_id, followee, follower, kind, 0)
-            .await?;
         // A timeline Redis does not hold is built whole now (the new followee included), so
         // fan-out reaches it from this follow on.
         if self.fanout.homes.exists(follower).await? {

@@ -1,6 +1,6 @@
 //! A relay pass's events applied in one call (ApplyTweetEvents, ApplyFollowEvents): one lookup
 //! of the events applied before, the sequences concurrently and each one in order, and for
-//! follow events one write that marks every new one applied. The relay pays one round trip a
+//! follow events one write of their notifications and one that marks every new one applied. The relay pays one round trip a
 //! pass instead of one an event, and the store a few statements instead of two an event.
 //!
 //! A sequence stops at an event that cannot be applied now: the relay sends it and the events
@@ -20,7 +20,7 @@ use xir_proto::timeline::v1::tweet_event::Kind;
 use crate::{
     applying::{EVENTS_APPLIED, FollowChange},
     error::Error,
-    store::{self, AppliedDoc},
+    store::{self, AppliedDoc, NotificationDoc},
     timelines::Timelines,
 };
 
@@ -65,11 +65,12 @@ impl Outcome {
     }
 }
 
-/// A follow sequence's outcomes, and the events it applied now (id, metric label), still to
-/// be marked applied.
+/// A follow sequence's outcomes, the events it applied now (id, metric label), still to be
+/// marked applied, and their notifications, still to be stored.
 struct FollowsTried {
     outcomes: Vec<Outcome>,
     applied_now: Vec<(String, &'static str)>,
+    notices: Vec<NotificationDoc>,
 }
 
 /// The ids of a batch's valid events.
@@ -98,7 +99,11 @@ impl Timelines {
             .iter()
             .flat_map(|sequence| sequence.applied_now.iter().cloned())
             .collect();
-        let marked = self.mark_all_applied(&applied_now).await;
+        let notices = tried.iter().flat_map(|s| s.notices.iter().cloned());
+        let marked = match self.store_notifications(notices.collect()).await {
+            Ok(()) => self.mark_all_applied(&applied_now).await,
+            Err(error) => Err(format!("cannot store the notifications: {error}")),
+        };
         Ok(tried
             .into_iter()
             .map(|sequence| match &marked {
@@ -124,14 +129,16 @@ impl Timelines {
         let mut tried = FollowsTried {
             outcomes: Vec::with_capacity(changes.len()),
             applied_now: Vec::new(),
+            notices: Vec::new(),
         };
         for change in changes {
             let outcome = match change {
                 Err(violations) => Outcome::invalid(violations),
                 Ok(change) if before.contains(&change.event_id) => Outcome::Applied(false),
                 Ok(change) => match self.apply_follow_effects(&change).await {
-                    Ok(label) => {
+                    Ok((label, notice)) => {
                         tried.applied_now.push((change.event_id, label));
+                        tried.notices.extend(notice);
                         Outcome::Applied(true)
                     }
                     Err(error) => Outcome::of_error(error),
@@ -144,6 +151,17 @@ impl Timelines {
             }
         }
         tried
+    }
+
+    /// A follow event's effects on home timelines, and its notification to store with the
+    /// batch's.
+    async fn apply_follow_effects(
+        &self,
+        change: &FollowChange,
+    ) -> Result<(&'static str, Option<NotificationDoc>), Error> {
+        let notice = self.follow_notification(change)?;
+        let label = self.apply_follow_to_timelines(change).await?;
+        Ok((label, notice))
     }
 
     /// Applies sequences of tweet events; one list of outcomes per sequence. Each new event

@@ -25,10 +25,24 @@ impl Timelines {
         kind: NotificationKind,
         tweet_id: i64,
     ) -> Result<(), Error> {
+        let notice = self.notification(event_id, recipient, actor, kind, tweet_id)?;
+        self.store_notifications(notice.into_iter().collect()).await
+    }
+
+    /// The notification of `actor`'s `kind` on `tweet_id` for `recipient`, none for your own
+    /// actions.
+    pub(crate) fn notification(
+        &self,
+        event_id: &str,
+        recipient: i64,
+        actor: i64,
+        kind: NotificationKind,
+        tweet_id: i64,
+    ) -> Result<Option<NotificationDoc>, Error> {
         if recipient == actor || recipient <= 0 {
-            return Ok(());
+            return Ok(None);
         }
-        let notification = NotificationDoc {
+        Ok(Some(NotificationDoc {
             id: self.ids.next_id()?,
             event_id: event_id.to_owned(),
             recipient_id: recipient,
@@ -36,11 +50,22 @@ impl Timelines {
             kind: kind as i32,
             tweet_id,
             created_at: DateTime::now(),
-        };
-        match self.notifications.insert_one(notification).await {
+        }))
+    }
+
+    /// Stores `notices` in one write; one stored before (the same event, or the same actor,
+    /// kind and target) is kept as it is.
+    pub(crate) async fn store_notifications(
+        &self,
+        notices: Vec<NotificationDoc>,
+    ) -> Result<(), Error> {
+        if notices.is_empty() {
+            return Ok(());
+        }
+        match self.notifications.insert_many(notices).ordered(false).await {
             Ok(_) => Ok(()),
             Err(error) if store::is_duplicate(&error) => Ok(()),
-            Err(error) => Err(Err(error).during("insert notification")?),
+            Err(error) => Err(Err(error).during("insert notifications")?),
         }
     }
 
