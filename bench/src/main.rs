@@ -256,7 +256,16 @@ async fn run(options: Options) -> anyhow::Result<()> {
         graph.nodes * seed::TWEETS_PER_USER
     );
     let run_id = format!("{:x}", std::process::id() % 0xfff);
-    let seeded = seed::seed(&clients, &graph, &run_id, scale.converge_within).await?;
+    let user_database = user_database_url(stack.get("XIR_DEV_POSTGRES_URL"));
+    let user_database = sqlx::PgPool::connect(&user_database).await?;
+    let seeded = seed::seed(
+        &clients,
+        &user_database,
+        &graph,
+        &run_id,
+        scale.converge_within,
+    )
+    .await?;
 
     let degrees = graph.degrees();
     let busiest = (0..graph.nodes)
@@ -267,7 +276,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
     // Before the mix, on a stack that is not catching up: under the mix FerretDB falls
     // behind (or stops answering) and that would be timed as fan-out. A failure here is a
     // figure too: it goes into the report instead of losing the run.
-    let fan_outs = measure_fan_outs(&stack, &clients, &scale, &run_id)
+    let fan_outs = measure_fan_outs(&clients, &user_database, &scale, &run_id)
         .await
         .unwrap_or_else(|error| json!({ "error": format!("{error:#}") }));
 
@@ -300,6 +309,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "graph": graph.name, "users": graph.nodes, "follows": graph.edges.len() * 2,
             "tweets": graph.nodes * seed::TWEETS_PER_USER,
             "seconds_accounts": seeded.seconds_accounts, "seconds_follows": seeded.seconds_follows,
+            "seconds_follow_events_delivered": seeded.seconds_follow_events,
             "seconds_tweets": seeded.seconds_tweets, "seconds_converged_after_last_tweet": seeded.seconds_converged,
             "retried_calls": seeded.retried_calls,
         },
@@ -319,18 +329,17 @@ async fn run(options: Options) -> anyhow::Result<()> {
 /// Fan-out to growing follower counts (one author, followers added between posts), then the
 /// post latency of an author above the celebrity threshold.
 async fn measure_fan_outs(
-    stack: &DevStack,
     clients: &Clients,
+    pool: &sqlx::PgPool,
     scale: &Scale,
     run_id: &str,
 ) -> anyhow::Result<Value> {
-    let pool = sqlx::PgPool::connect(&user_database_url(stack.get("XIR_DEV_POSTGRES_URL"))).await?;
     let author = sign_up(clients, &format!("fan{run_id}")).await?;
     let mut results = Vec::new();
     let mut followers = 0;
     for &target in &scale.fan_outs {
         eprintln!("xir-bench: fan-out to {target} followers");
-        fanout::bulk_followers(clients, &pool, &author, followers, target - followers).await?;
+        fanout::bulk_followers(clients, pool, &author, followers, target - followers).await?;
         followers = target;
         let seconds =
             fanout::time_fan_out(clients, &author, 0, followers, scale.fan_out_within).await?;
@@ -340,7 +349,7 @@ async fn measure_fan_outs(
     sqlx::query("UPDATE profiles SET followers_count = $2 WHERE user_id = $1")
         .bind(celebrity.id)
         .bind(CELEBRITY_FOLLOWERS + 1)
-        .execute(&pool)
+        .execute(pool)
         .await?;
     eprintln!("xir-bench: posts of an author above the celebrity threshold");
     let posts = fanout::celebrity_posts(clients, &celebrity, scale.celebrity_posts).await;

@@ -89,6 +89,7 @@ fn pipeline_targets(results: &Value) -> Vec<Target> {
     let seeding_total = [
         "seconds_accounts",
         "seconds_follows",
+        "seconds_follow_events_delivered",
         "seconds_tweets",
         "seconds_converged_after_last_tweet",
     ]
