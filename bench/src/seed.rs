@@ -382,12 +382,32 @@ async fn follow_events_delivered(
         .await
         .context("count svc-user's outbox")
     };
-    let bar = progress("follow events delivered", waiting().await?.max(0) as usize);
+    let total = waiting().await?.max(0) as usize;
+    poll_until_done("follow events delivered", total, within, || async {
+        let left = waiting().await?.max(0) as usize;
+        Ok(total.saturating_sub(left))
+    })
+    .await
+}
+
+/// Asks `done` four times a second how many of `total` are done, with a progress bar, until
+/// all are (true) or `within` ran out (false).
+async fn poll_until_done<F, Fut>(
+    what: &str,
+    total: usize,
+    within: Duration,
+    mut done: F,
+) -> anyhow::Result<bool>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<usize>>,
+{
+    let bar = progress(what, total);
     let deadline = Instant::now() + within;
     loop {
-        let left = waiting().await?.max(0) as u64;
-        bar.set_position(bar.length().unwrap_or(0).saturating_sub(left));
-        if left == 0 {
+        let done = done().await?;
+        bar.set_position(done as u64);
+        if done >= total {
             bar.finish();
             return Ok(true);
         }
@@ -415,10 +435,7 @@ async fn converge(
         .enumerate()
         .map(|(node, degree)| (accounts[node].id, ((degree + 1) * TWEETS_PER_USER).min(cap)))
         .collect();
-    let bar = progress("timelines complete", accounts.len());
-    let deadline = Instant::now() + within;
-    let mut redis = clients.redis.clone();
-    loop {
+    let complete = || async {
         let mut pipe = redis::pipe();
         // Every real entry: the sentinel (item 0) sorts below the bounds of a whole page.
         let (upper, lower) = homes::lex_bounds(0, 0);
@@ -429,23 +446,14 @@ async fn converge(
                 .arg(&upper);
         }
         let counts: Vec<usize> = pipe
-            .query_async(&mut redis)
+            .query_async(&mut clients.redis.clone())
             .await
             .context("count timeline entries")?;
-        let complete = accounts
+        Ok(accounts
             .iter()
             .zip(&counts)
             .filter(|(account, count)| **count >= expected[&account.id])
-            .count();
-        bar.set_position(complete as u64);
-        if complete == accounts.len() {
-            bar.finish();
-            return Ok(true);
-        }
-        if Instant::now() >= deadline {
-            bar.abandon();
-            return Ok(false);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+            .count())
+    };
+    poll_until_done("timelines complete", accounts.len(), within, complete).await
 }
