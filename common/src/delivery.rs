@@ -208,6 +208,11 @@ where
     let mut outcomes = Vec::with_capacity(sequences.len());
     for call in into_calls(sequences) {
         let count = call.len();
+        if call.iter().all(Vec::is_empty) {
+            // Nothing for this receiver in the pass (e.g. only another receiver's events).
+            outcomes.extend((0..count).map(|_| Vec::new()));
+            continue;
+        }
         match batch(call.clone()).await {
             Ok(answered) => {
                 let mut answered = answered.into_iter();
