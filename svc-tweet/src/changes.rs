@@ -3,7 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::{cache::TweetCache, relay::Nudges};
+use crate::{
+    cache::TweetCache,
+    relay::{BirthClaim, Nudges},
+    store::TweetDoc,
+};
 
 #[derive(Clone, Default)]
 pub struct Changes {
@@ -28,9 +32,18 @@ impl Changes {
         self.cache.hold(id).await;
     }
 
-    /// A new tweet was written (with its events): its followers are about to read it.
-    pub async fn tweet_created(&self, tweet: &crate::store::TweetDoc) {
-        self.nudges.tweet(tweet.id);
+    /// The claim to write a new tweet with, when this process's relay takes it from memory.
+    pub fn birth_claim(&self) -> Option<BirthClaim> {
+        self.nudges.birth_claim()
+    }
+
+    /// A new tweet was written (with its events, and `claim` if it was written with one):
+    /// its followers are about to read it.
+    pub async fn tweet_created(&self, tweet: &TweetDoc, claim: Option<&BirthClaim>) {
+        match claim {
+            Some(claim) => self.nudges.born(tweet, claim),
+            None => self.nudges.tweet(tweet.id),
+        }
         // Two keys, no order between them: one round trip's wait, not two.
         tokio::join!(
             self.cache.fill(std::slice::from_ref(tweet)),

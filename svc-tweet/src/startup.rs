@@ -1,7 +1,7 @@
 //! Builds the application from settings: binds its listeners first (so tests can use port 0
 //! and read the real ports), then serves until the shutdown future completes.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use mongodb::Database;
 use tonic::service::Routes;
@@ -102,7 +102,9 @@ impl Service for Application {
             timelines,
             users: users.clone(),
         };
-        let nudges = Arc::new(Nudges::default());
+        let nudges = Arc::new(Nudges::claiming_births(Duration::from_millis(
+            self.settings.outbox.lease_ms,
+        )));
         let cache = Arc::new(TweetCache::new(
             self.settings.redis.as_ref(),
             self.settings.tweet_cache.clone(),

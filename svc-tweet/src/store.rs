@@ -178,7 +178,6 @@ impl PendingEvent {
     }
 }
 
-/// `$set` / `$inc` parts that add `events` to a tweet's outbox in the same update.
 /// A stored time as the API's `Timestamp`.
 pub fn timestamp(at: DateTime) -> prost_types::Timestamp {
     let millis = at.timestamp_millis();
@@ -188,6 +187,7 @@ pub fn timestamp(at: DateTime) -> prost_types::Timestamp {
     }
 }
 
+/// The `$set` that adds `events` to a tweet's outbox in the same update, and how many.
 pub fn outbox_push(events: &[(String, PendingEvent)]) -> (Document, i64) {
     let mut set = Document::new();
     for (id, event) in events {

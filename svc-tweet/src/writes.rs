@@ -1,7 +1,7 @@
 //! The writes of tweets: create (with its idempotency key), delete, and the reactions (likes
 //! and reposts). Each change of a tweet document carries its outbox events in the same update.
 
-use mongodb::bson::{DateTime, doc};
+use mongodb::bson::{self, DateTime, doc};
 use xir_common::errors::During;
 use xir_proto::{
     timeline::v1::{self as events, tweet_event::Kind},
@@ -92,11 +92,19 @@ impl Tweets {
         self.created(tweet).await
     }
 
-    /// Writes a new tweet unless it is there already, and counts it on the tweets it answers
-    /// and quotes: only the request that wrote it does, so a replay never counts twice.
+    /// Writes a new tweet unless it is there already (claimed for this process's relay when
+    /// it takes births), and counts it on the tweets it answers and quotes: only the request
+    /// that wrote it does, so a replay never counts twice.
     pub(crate) async fn write_tweet(&self, tweet: &TweetDoc) -> Result<(), Error> {
-        match self.tweets.insert_one(tweet).await {
-            Ok(_) => self.changes.tweet_created(tweet).await,
+        let mut document = bson::to_document(tweet)
+            .map_err(mongodb::error::Error::from)
+            .during("encode tweet")?;
+        let claim = self.changes.birth_claim();
+        if let Some(claim) = &claim {
+            claim.stamp(&mut document);
+        }
+        match self.raw_tweets.insert_one(document).await {
+            Ok(_) => self.changes.tweet_created(tweet, claim.as_ref()).await,
             Err(error) if store::is_duplicate(&error) => return Ok(()),
             Err(error) => return Err(Err(error).during("insert tweet")?),
         }

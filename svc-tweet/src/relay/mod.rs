@@ -15,8 +15,13 @@
 //! A write that queues events names its tweet in [`Nudges`]: the relay wakes at once and
 //! claims the nudged tweets by id, all in one update, before it looks for other due ones, so a
 //! new tweet starts its fan-out as soon as CreateTweet returns, not a poll interval later, and
-//! without a search for due documents. The search still finds whatever a nudge missed (a full
-//! queue, another replica's write, a restart).
+//! without a search for due documents. A new tweet goes further: CreateTweet writes it
+//! already claimed by this process's relay (lease and a claim id kept for births) and hands
+//! the relay the document it wrote, so the relay delivers its events without claiming or
+//! reading it, and settles it with the other tweets of the pass: one update per pass where a
+//! claim takes three queries. The search still finds whatever a nudge missed (a full queue,
+//! another replica's write, a restart, a birth whose process died before its relay got to it,
+//! once the lease ends).
 
 mod claims;
 mod nudges;
@@ -45,12 +50,12 @@ use xir_proto::{
     user::v1::{ApplyTweetCountEventRequest, user_service_client::UserServiceClient},
 };
 
-pub use self::nudges::Nudges;
+pub use self::nudges::{BirthClaim, Nudges};
 use self::{
     claims::claim_id,
     settlement::{Settlement, Worked, pending_events},
 };
-use crate::store::{self, PendingEvent, Target};
+use crate::store::{self, PendingEvent, Target, TweetDoc};
 
 #[derive(Clone)]
 pub struct Receivers {
@@ -70,12 +75,14 @@ impl relay::Outbox for TweetOutbox {
     type Error = mongodb::error::Error;
 
     async fn relay_once(&self) -> mongodb::error::Result<bool> {
-        let nudged = self.nudges.take(self.settings.batch_size.max(1) as usize);
-        if !nudged.is_empty() {
-            relay_nudged(&self.tweets, &self.settings, &self.receivers, nudged).await?;
-            return Ok(true);
+        let (born, nudged) = self.nudges.take(self.settings.batch_size.max(1) as usize);
+        if born.is_empty() && nudged.is_empty() {
+            return relay_once(&self.tweets, &self.settings, &self.receivers).await;
         }
-        relay_once(&self.tweets, &self.settings, &self.receivers).await
+        let mut claimed = born;
+        claimed.extend(claim_nudged(&self.tweets, &self.settings, nudged).await?);
+        work_all(&self.tweets, &self.settings, &self.receivers, claimed).await?;
+        Ok(true)
     }
 
     fn woken(&self) -> impl Future<Output = ()> + Send {
@@ -137,21 +144,27 @@ pub async fn relay_once(
     if claimed.is_empty() {
         return Ok(false);
     }
-    work_all(tweets, settings, receivers, claim, claimed).await?;
+    let claimed = claimed
+        .iter()
+        .filter_map(|d| Claimed::of(d, claim))
+        .collect();
+    work_all(tweets, settings, receivers, claimed).await?;
     Ok(true)
 }
 
-/// Claims the nudged tweets whose events are still due, and works them.
-async fn relay_nudged(
+/// Claims the nudged tweets whose events are still due.
+async fn claim_nudged(
     tweets: &Collection<Document>,
     settings: &OutboxSettings,
-    receivers: &Receivers,
     nudged: Vec<i64>,
-) -> mongodb::error::Result<()> {
+) -> mongodb::error::Result<Vec<Claimed>> {
     let claim = claim_id();
     let lease = millis_from_now(settings.lease_ms);
     let claimed = claims::claim_ids(tweets, &nudged, lease, claim).await?;
-    work_all(tweets, settings, receivers, claim, claimed).await
+    Ok(claimed
+        .iter()
+        .filter_map(|d| Claimed::of(d, claim))
+        .collect())
 }
 
 /// Delivers the claimed tweets' events, then records how each went. The timeline's events
@@ -163,10 +176,11 @@ async fn work_all(
     tweets: &Collection<Document>,
     settings: &OutboxSettings,
     receivers: &Receivers,
-    claim: i64,
-    claimed: Vec<Document>,
+    claimed: Vec<Claimed>,
 ) -> mongodb::error::Result<()> {
-    let claimed: Vec<Claimed> = claimed.iter().filter_map(Claimed::of).collect();
+    if claimed.is_empty() {
+        return Ok(());
+    }
     let (timeline, counts) = tokio::join!(
         deliver_to_timelines(receivers, &claimed),
         deliver_counts(receivers, &claimed),
@@ -176,29 +190,49 @@ async fn work_all(
         .zip(timeline.into_iter().zip(counts))
         .map(|(tweet, (timeline, counts))| tweet.settle(settings, timeline, counts))
         .collect();
-    settlement::record(tweets, claim, worked).await
+    settlement::record(tweets, worked).await
 }
 
 /// A claimed tweet's pending events, in the order they were written, by receiver.
 struct Claimed {
     id: i64,
+    /// The claim it carries: its pass's, or this process's birth claim.
+    claim: i64,
     events_when_claimed: i64,
     timeline: Vec<(String, PendingEvent)>,
     counts: Vec<(String, PendingEvent)>,
 }
 
 impl Claimed {
-    fn of(document: &Document) -> Option<Self> {
-        let (timeline, counts) = pending_events(document)
+    /// A document read back with `claim` on it.
+    fn of(document: &Document, claim: i64) -> Option<Self> {
+        let outbox = document.get_document("outbox").ok();
+        Some(Self::new(
+            document.get_i64("_id").ok()?,
+            claim,
+            // -1 (no count read) never equals a pass's settled events: recorded one by one.
+            number(document.get("outbox_count")).unwrap_or(-1),
+            outbox.map(pending_events).unwrap_or_default(),
+        ))
+    }
+
+    /// A new tweet as this process wrote it, with the birth `claim`.
+    fn born(tweet: &TweetDoc, claim: i64) -> Self {
+        let events = pending_events(&tweet.outbox);
+        Self::new(tweet.id, claim, tweet.outbox_count, events)
+    }
+
+    fn new(id: i64, claim: i64, events: i64, pending: Vec<(String, PendingEvent)>) -> Self {
+        let (timeline, counts) = pending
             .into_iter()
             .partition(|(_, event)| event.target == Target::Timeline);
-        Some(Self {
-            id: document.get_i64("_id").ok()?,
-            // -1 (no count read) never equals a pass's settled events: recorded one by one.
-            events_when_claimed: number(document.get("outbox_count")).unwrap_or(-1),
+        Self {
+            id,
+            claim,
+            events_when_claimed: events,
             timeline,
             counts,
-        })
+        }
     }
 
     /// The update that records what became of the events tried, each receiver's in order.
@@ -225,6 +259,7 @@ impl Claimed {
         }
         Worked {
             id: self.id,
+            claim: self.claim,
             events_when_claimed: self.events_when_claimed,
             settlement,
         }

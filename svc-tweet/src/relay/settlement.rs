@@ -12,21 +12,16 @@ use xir_common::delivery;
 use super::millis_from_now;
 use crate::store::PendingEvent;
 
-/// A claimed tweet's pending events in the order they were written (their keys are
-/// time-ordered ids); an entry that does not parse is left where it is.
-pub(super) fn pending_events(claimed: &Document) -> Vec<(String, PendingEvent)> {
-    let mut pending: Vec<(i64, String, PendingEvent)> = claimed
-        .get_document("outbox")
-        .map(|outbox| {
-            outbox
-                .iter()
-                .filter_map(|(key, value)| {
-                    let event: PendingEvent = bson::from_bson(value.clone()).ok()?;
-                    Some((key.parse::<i64>().unwrap_or(i64::MAX), key.clone(), event))
-                })
-                .collect()
+/// A claimed tweet's pending events (its `outbox`) in the order they were written (their keys
+/// are time-ordered ids); an entry that does not parse is left where it is.
+pub(super) fn pending_events(outbox: &Document) -> Vec<(String, PendingEvent)> {
+    let mut pending: Vec<(i64, String, PendingEvent)> = outbox
+        .iter()
+        .filter_map(|(key, value)| {
+            let event: PendingEvent = bson::from_bson(value.clone()).ok()?;
+            Some((key.parse::<i64>().unwrap_or(i64::MAX), key.clone(), event))
         })
-        .unwrap_or_default();
+        .collect();
     pending.sort_by_key(|(order, _, _)| *order);
     pending
         .into_iter()
@@ -99,36 +94,37 @@ impl Settlement {
 /// One claimed tweet after its events were worked.
 pub(super) struct Worked {
     pub id: i64,
+    /// The claim it was worked under: the settlement holds only while the tweet still has it.
+    pub claim: i64,
     /// Its `outbox_count` as claimed.
     pub events_when_claimed: i64,
     pub settlement: Settlement,
 }
 
 /// Records the pass's outcome. The usual outcome, every event of a tweet delivered, takes one
-/// update for all such tweets with the same number of events: its outbox is emptied where the
+/// update for all such tweets with the same claim and number of events: its outbox is emptied where the
 /// count is still what was claimed (no event was added meanwhile, since every write that adds
 /// one counts it). The others, and any that gained an event meanwhile, take an update each.
 /// Every update holds only while the claim is still ours: past the lease another pass may
 /// have claimed the tweet.
 pub(super) async fn record(
     tweets: &Collection<Document>,
-    claim: i64,
     worked: Vec<Worked>,
 ) -> mongodb::error::Result<()> {
-    let mut complete: BTreeMap<i64, Vec<Worked>> = BTreeMap::new();
+    let mut complete: BTreeMap<(i64, i64), Vec<Worked>> = BTreeMap::new();
     // Each with whether the group update may have emptied it already.
     let mut one_by_one: Vec<(Worked, bool)> = Vec::new();
     for tweet in worked {
         if tweet.settlement.settles_all(tweet.events_when_claimed) {
             complete
-                .entry(tweet.events_when_claimed)
+                .entry((tweet.claim, tweet.events_when_claimed))
                 .or_default()
                 .push(tweet);
         } else {
             one_by_one.push((tweet, false));
         }
     }
-    for (events, group) in complete {
+    for ((claim, events), group) in complete {
         let ids: Vec<i64> = group.iter().map(|tweet| tweet.id).collect();
         let emptied = tweets
             .update_many(
@@ -147,7 +143,7 @@ pub(super) async fn record(
     for (tweet, maybe_emptied) in one_by_one {
         let outcome = tweets
             .update_one(
-                doc! { "_id": tweet.id, "outbox_claim": claim },
+                doc! { "_id": tweet.id, "outbox_claim": tweet.claim },
                 tweet.settlement.into_update(),
             )
             .await?;
@@ -172,15 +168,12 @@ mod tests {
 
     #[test]
     fn events_come_in_the_order_they_were_written() {
-        let claimed = doc! {
-            "_id": 1_i64,
-            "outbox": {
-                "30": bson::to_bson(&event(Target::Timeline)).unwrap(),
-                "4": bson::to_bson(&event(Target::UserTweetCount)).unwrap(),
-                "not an event": 7,
-            },
+        let outbox = doc! {
+            "30": bson::to_bson(&event(Target::Timeline)).unwrap(),
+            "4": bson::to_bson(&event(Target::UserTweetCount)).unwrap(),
+            "not an event": 7,
         };
-        let keys: Vec<String> = pending_events(&claimed)
+        let keys: Vec<String> = pending_events(&outbox)
             .into_iter()
             .map(|(k, _)| k)
             .collect();

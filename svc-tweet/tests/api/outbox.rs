@@ -1,10 +1,14 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{self, DateTime, Document, doc};
+use prost::Message;
+use svc_tweet::store::{PendingEvent, Target};
 use xir_common::testing;
 use xir_proto::{
-    timeline::v1::{ListNotificationsRequest, NotificationKind},
+    timeline::v1::{
+        ListNotificationsRequest, NotificationKind, TweetCreated, TweetEvent, tweet_event::Kind,
+    },
     tweet::v1::{CreateTweetRequest, DeleteTweetRequest, LikeTweetRequest},
 };
 use xir_testkit::{Options, Service, Stack, bearer};
@@ -190,6 +194,59 @@ async fn writes_wake_the_relay_without_waiting_for_its_poll() {
     )
     .await;
     testing::eventually(within, "the outbox empty", || async {
+        (pending_documents(&stack).await == 0).then_some(())
+    })
+    .await;
+}
+
+/// A new tweet is written claimed by its own process's relay; should that process die before
+/// delivering it, another replica's relay delivers it once the birth lease has ended.
+#[tokio::test]
+async fn a_tweet_whose_writer_died_before_delivering_it_is_delivered_after_its_lease() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 2, "orphan").await;
+    stack.follow(2, 1).await;
+    stack.create_timelines(&[2]).await;
+    let tweet_id = 1_i64 << 52;
+    let created = TweetEvent {
+        event_id: format!("svc-tweet:{}", tweet_id + 1),
+        occurred_at: None,
+        kind: Some(Kind::Created(TweetCreated {
+            tweet_id,
+            author_id: 1,
+            ..Default::default()
+        })),
+    };
+    let event = PendingEvent::new(Target::Timeline, created.encode_to_vec());
+    let tweets = stack.tweet_database.collection::<Document>("tweets");
+    // As the dead process wrote it: its birth claim on, the lease ended a second ago.
+    tweets
+        .insert_one(doc! {
+            "_id": tweet_id,
+            "author_id": 1_i64,
+            "text": "orphaned",
+            "created_at": DateTime::now(),
+            "conversation_id": tweet_id,
+            "outbox": { (tweet_id + 1).to_string(): bson::to_bson(&event).expect("event") },
+            "outbox_count": 1_i64,
+            "outbox_claim": 42_i64,
+            "outbox_lease_until": DateTime::from_millis(DateTime::now().timestamp_millis() - 1_000),
+        })
+        .await
+        .expect("insert");
+    testing::eventually(
+        Duration::from_secs(60),
+        "the tweet in the follower's home",
+        || async {
+            stack
+                .timeline_tweet_ids(2)
+                .await
+                .contains(&tweet_id)
+                .then_some(())
+        },
+    )
+    .await;
+    testing::eventually(Duration::from_secs(60), "the outbox empty", || async {
         (pending_documents(&stack).await == 0).then_some(())
     })
     .await;
