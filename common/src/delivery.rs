@@ -124,7 +124,7 @@ fn head_within_limits<T: prost::Message>(mut sequence: Vec<T>) -> Vec<T> {
 
 /// What became of each event of each sequence a batch call carried (see
 /// `xir.timeline.v1.ApplyEventsResponse`): per sequence, one outcome per event tried.
-pub fn batch_outcomes(response: ApplyEventsResponse) -> Vec<Vec<Result<(), DeliveryError>>> {
+pub fn batch_outcomes(response: ApplyEventsResponse) -> Vec<Outcomes> {
     use xir_proto::timeline::v1::event_outcome::Outcome;
     let outcome = |outcome: Option<Outcome>| match outcome {
         Some(Outcome::Applied(_)) => Ok(()),
@@ -142,36 +142,68 @@ pub fn batch_outcomes(response: ApplyEventsResponse) -> Vec<Vec<Result<(), Deliv
         .collect()
 }
 
-/// Adds to each sequence's outcomes the refusal of the event its sender could not send (an
-/// unknown topic, a payload that does not decode), once the `sent` events before it all went
-/// through; the events after it wait for a later pass, as after a retry.
-pub fn with_refusals(
-    answered: Vec<Vec<Result<(), DeliveryError>>>,
-    sent: Vec<usize>,
-    refused: Vec<Option<DeliveryError>>,
-) -> Vec<Vec<Result<(), DeliveryError>>> {
-    answered
-        .into_iter()
-        .zip(sent)
-        .zip(refused)
-        .map(|((mut outcomes, sent), refused)| {
-            if let Some(refused) = refused
-                && outcomes.len() == sent
-                && outcomes.iter().all(Result::is_ok)
-            {
-                outcomes.push(Err(refused));
+/// What became of one sequence's events (one ordering key's, in order) in a delivery: an
+/// outcome per event tried. A retry ends the sequence; the events after it were not tried.
+pub type Outcomes = Vec<Result<(), DeliveryError>>;
+
+/// A sequence's events as its receiver takes them, up to the first that cannot be sent (an
+/// unknown topic, a payload that does not decode), and why that one cannot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sendable<T> {
+    pub events: Vec<T>,
+    pub refused: Option<DeliveryError>,
+}
+
+impl<T> Sendable<T> {
+    /// `events` turned into messages by `message`, up to the first it cannot turn.
+    pub fn up_to_refusal<E>(
+        events: impl IntoIterator<Item = E>,
+        message: impl Fn(E) -> Result<T, DeliveryError>,
+    ) -> Self {
+        let mut sendable = Vec::new();
+        for event in events {
+            match message(event) {
+                Ok(message) => sendable.push(message),
+                Err(refused) => {
+                    return Self {
+                        events: sendable,
+                        refused: Some(refused),
+                    };
+                }
             }
-            outcomes
-        })
-        .collect()
+        }
+        Self {
+            events: sendable,
+            refused: None,
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Sendable<T> {
+    fn from(events: Vec<T>) -> Self {
+        Self {
+            events,
+            refused: None,
+        }
+    }
+}
+
+/// Adds to a sequence's outcomes the refusal of the event its sender could not send, once the
+/// `sent` events before it all went through; the events after it wait for a later pass, as
+/// after a retry.
+fn with_refusal(mut outcomes: Outcomes, sent: usize, refused: Option<DeliveryError>) -> Outcomes {
+    if let Some(refused) = refused
+        && outcomes.len() == sent
+        && outcomes.iter().all(Result::is_ok)
+    {
+        outcomes.push(Err(refused));
+    }
+    outcomes
 }
 
 /// Delivers one sequence's `events` in order with `deliver`, up to the first to retry: the
 /// events after it are not tried, so that they follow it later, in order.
-pub async fn in_order<T, F, Fut>(
-    events: impl IntoIterator<Item = T>,
-    deliver: F,
-) -> Vec<Result<(), DeliveryError>>
+pub async fn in_order<T, F, Fut>(events: impl IntoIterator<Item = T>, deliver: F) -> Outcomes
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = Result<(), DeliveryError>>,
@@ -189,24 +221,34 @@ where
 }
 
 /// Delivers sequences of events through a batch RPC (`batch`), in calls under the limits
-/// ([`into_calls`]), and answers each sequence's outcomes in order. A call that fails as a
-/// whole leaves its sequences to retry: a refused call is not a refused event. A receiver
+/// ([`into_calls`]), and answers each sequence's outcomes in order, ending with the refusal of
+/// the event that could not be sent, if the events before it went through. A call that fails
+/// as a whole leaves its sequences to retry: a refused call is not a refused event. A receiver
 /// without the batch RPC (an older version, during a rollout) gets each event in a call of its
 /// own (`single`), each sequence's in order up to the first to retry.
 pub async fn deliver_in_calls<T, B, BatchFut, S, SingleFut>(
-    sequences: Vec<Vec<T>>,
+    sequences: Vec<Sendable<T>>,
     batch: B,
     single: S,
-) -> Vec<Vec<Result<(), DeliveryError>>>
+) -> Vec<Outcomes>
 where
     T: prost::Message + Clone,
     B: Fn(Vec<Vec<T>>) -> BatchFut,
-    BatchFut: Future<Output = Result<Vec<Vec<Result<(), DeliveryError>>>, Status>>,
+    BatchFut: Future<Output = Result<Vec<Outcomes>, Status>>,
     S: Fn(T) -> SingleFut,
     SingleFut: Future<Output = Result<(), Status>>,
 {
-    let mut outcomes = Vec::with_capacity(sequences.len());
-    for call in into_calls(sequences) {
+    // Each sequence's refusal waits, with how many events were sent before it.
+    let mut refusals = Vec::with_capacity(sequences.len());
+    let sendable: Vec<Vec<T>> = sequences
+        .into_iter()
+        .map(|sequence| {
+            refusals.push((sequence.events.len(), sequence.refused));
+            sequence.events
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(sendable.len());
+    for call in into_calls(sendable) {
         let count = call.len();
         if call.iter().all(Vec::is_empty) {
             // Nothing for this receiver in the pass (e.g. only another receiver's events).
@@ -232,6 +274,10 @@ where
         }
     }
     outcomes
+        .into_iter()
+        .zip(refusals)
+        .map(|(outcomes, (sent, refused))| with_refusal(outcomes, sent, refused))
+        .collect()
 }
 
 #[cfg(test)]
@@ -244,7 +290,10 @@ mod tests {
             event_id: id.into(),
             ..Default::default()
         };
-        let sequences = vec![vec![event("a1"), event("a2")], vec![event("b1")]];
+        let sequences: Vec<Sendable<_>> = vec![
+            vec![event("a1"), event("a2")].into(),
+            vec![event("b1")].into(),
+        ];
         let sent_alone = std::sync::Mutex::new(Vec::new());
         let older_receiver = deliver_in_calls(
             sequences.clone(),
@@ -282,6 +331,51 @@ mod tests {
             failed_call,
             [boom(), boom()],
             "a refused call refuses no event"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unsendable_event_is_refused_once_the_events_before_it_went_through() {
+        let event = |id: &str| xir_proto::timeline::v1::FollowEvent {
+            event_id: id.into(),
+            ..Default::default()
+        };
+        // Each sequence's raw events: "?" stands for one that does not decode.
+        let raw = [vec!["a1", "?", "a3"], vec!["?"], vec!["c1", "?"]];
+        let sequences = raw
+            .iter()
+            .map(|events| {
+                Sendable::up_to_refusal(events.iter(), |id| match *id {
+                    "?" => Err(DeliveryError::undecodable("bad bytes")),
+                    id => Ok(event(id)),
+                })
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(sequences[0].events, [event("a1")], "a3 waits behind it");
+        let outcomes = deliver_in_calls(
+            sequences,
+            |call| async move {
+                // The receiver applies a1 and asks for c1 again.
+                Ok(call
+                    .iter()
+                    .map(|events| match events.first().map(|e| e.event_id.as_str()) {
+                        Some("c1") => vec![Err(DeliveryError::Retry("busy".into()))],
+                        _ => events.iter().map(|_| Ok(())).collect(),
+                    })
+                    .collect())
+            },
+            |_| async { Ok(()) },
+        )
+        .await;
+        let refused = || Err(DeliveryError::undecodable("bad bytes"));
+        assert_eq!(
+            outcomes,
+            [
+                vec![Ok(()), refused()],
+                vec![refused()],
+                vec![Err(DeliveryError::Retry("busy".into()))],
+            ],
+            "refused after what went through, never after a retry"
         );
     }
 

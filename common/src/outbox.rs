@@ -184,9 +184,7 @@ async fn set_aside(pool: &PgPool, id: i64, topic: String, reason: &str) -> sqlx:
     Ok(())
 }
 
-/// What became of one sequence's events (one ordering key's, in order) in a delivery: an
-/// outcome per event tried. A retry ends the sequence; the events after it were not tried.
-pub type Outcomes = Vec<Result<(), DeliveryError>>;
+pub use crate::delivery::Outcomes;
 
 /// How a relay hands a pass's events to their receiver.
 pub trait Delivery: Send + Sync {

@@ -9,7 +9,7 @@ use tonic::service::Routes;
 use xir_common::{
     auth::AccessPolicy,
     bootstrap::{Background, Keys, Served, Service, Skeleton},
-    delivery::{self, DeliveryError},
+    delivery::{self, DeliveryError, Sendable},
     identity::{InternalRpc, Peer},
     outbox,
     peer::PeerChannel,
@@ -128,10 +128,11 @@ async fn deliver(
     timelines: TimelineServiceClient<PeerChannel>,
     sequences: Vec<Vec<outbox::Event>>,
 ) -> Vec<outbox::Outcomes> {
-    let (sendable, refused): (Vec<Vec<FollowEvent>>, Vec<Option<DeliveryError>>) =
-        sequences.iter().map(|events| follow_events(events)).unzip();
-    let lengths: Vec<usize> = sendable.iter().map(Vec::len).collect();
-    let answered = delivery::deliver_in_calls(
+    let sendable = sequences
+        .iter()
+        .map(|events| Sendable::up_to_refusal(events, follow_event))
+        .collect();
+    delivery::deliver_in_calls(
         sendable,
         |sequences| {
             let mut timelines = timelines.clone();
@@ -151,26 +152,18 @@ async fn deliver(
             async move { timelines.apply_follow_event(event).await.map(|_| ()) }
         },
     )
-    .await;
-    delivery::with_refusals(answered, lengths, refused)
+    .await
 }
 
-/// A sequence's follow events up to the first that cannot be sent (an unknown topic, a
-/// payload that does not decode), and why that one cannot.
-fn follow_events(events: &[outbox::Event]) -> (Vec<FollowEvent>, Option<DeliveryError>) {
-    let mut follows = Vec::with_capacity(events.len());
-    for event in events {
-        if event.topic != FOLLOW_TOPIC {
-            let reason = format!("unknown outbox topic {}", event.topic);
-            return (follows, Some(DeliveryError::Rejected(reason)));
-        }
-        match FollowEvent::decode(event.payload.as_slice()) {
-            Ok(mut follow) => {
-                follow.event_id = event.event_id(COMPONENT);
-                follows.push(follow);
-            }
-            Err(error) => return (follows, Some(DeliveryError::undecodable(error))),
-        }
+/// An outbox row as the follow event svc-timeline takes; refused for an unknown topic or a
+/// payload that does not decode.
+fn follow_event(event: &outbox::Event) -> Result<FollowEvent, DeliveryError> {
+    if event.topic != FOLLOW_TOPIC {
+        let reason = format!("unknown outbox topic {}", event.topic);
+        return Err(DeliveryError::Rejected(reason));
     }
-    (follows, None)
+    let mut follow =
+        FollowEvent::decode(event.payload.as_slice()).map_err(DeliveryError::undecodable)?;
+    follow.event_id = event.event_id(COMPONENT);
+    Ok(follow)
 }

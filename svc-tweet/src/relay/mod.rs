@@ -37,7 +37,7 @@ use mongodb::{
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use xir_common::{
-    delivery::{self, DeliveryError},
+    delivery::{self, DeliveryError, Outcomes, Sendable},
     peer::PeerChannel,
     relay,
     settings::OutboxSettings,
@@ -266,15 +266,13 @@ impl Claimed {
     }
 }
 
-/// What became of a tweet's events for one receiver: one per event tried, in order.
-type Outcomes = Vec<Result<(), DeliveryError>>;
-
 /// Every claimed tweet's timeline events, in ApplyTweetEvents calls.
 async fn deliver_to_timelines(receivers: &Receivers, claimed: &[Claimed]) -> Vec<Outcomes> {
-    let (sendable, refused): (Vec<Vec<TweetEvent>>, Vec<Option<DeliveryError>>) =
-        claimed.iter().map(|tweet| decoded(&tweet.timeline)).unzip();
-    let lengths = sendable.iter().map(Vec::len).collect();
-    let answered = delivery::deliver_in_calls(
+    let sendable = claimed
+        .iter()
+        .map(|tweet| Sendable::up_to_refusal(&tweet.timeline, tweet_event))
+        .collect();
+    delivery::deliver_in_calls(
         sendable,
         |sequences| {
             let mut timelines = receivers.timelines.clone();
@@ -294,8 +292,12 @@ async fn deliver_to_timelines(receivers: &Receivers, claimed: &[Claimed]) -> Vec
             async move { timelines.apply_tweet_event(event).await.map(|_| ()) }
         },
     )
-    .await;
-    delivery::with_refusals(answered, lengths, refused)
+    .await
+}
+
+/// A pending timeline event as the message svc-timeline takes.
+fn tweet_event((_, event): &(String, PendingEvent)) -> Result<TweetEvent, DeliveryError> {
+    TweetEvent::decode(event.payload.bytes.as_slice()).map_err(DeliveryError::undecodable)
 }
 
 /// Every claimed tweet's tweet-count events, a call each: several tweets at once, each
@@ -318,18 +320,6 @@ async fn deliver_counts(receivers: &Receivers, claimed: &[Claimed]) -> Vec<Outco
         .buffered(TWEETS_AT_ONCE)
         .collect()
         .await
-}
-
-/// A tweet's timeline events up to the first whose payload does not decode, and why not.
-fn decoded(events: &[(String, PendingEvent)]) -> (Vec<TweetEvent>, Option<DeliveryError>) {
-    let mut decoded = Vec::with_capacity(events.len());
-    for (_, event) in events {
-        match TweetEvent::decode(event.payload.bytes.as_slice()) {
-            Ok(message) => decoded.push(message),
-            Err(error) => return (decoded, Some(DeliveryError::undecodable(error))),
-        }
-    }
-    (decoded, None)
 }
 
 /// A count as MongoDB stores or sums it: an int32, an int64 or a double.
