@@ -2,7 +2,9 @@
 //! first tweet back, never a second one. A key is stored as `<author>:<key>` with the hash of
 //! the text and the tweet it made, and lives 24 hours. It is claimed before the tweet is
 //! written, so two concurrent retries make one tweet, and a retry that finds the key writes
-//! the tweet itself if it is still missing: nobody waits for anybody.
+//! the tweet itself if it is still missing: nobody waits for anybody. A request claims its key
+//! without looking it up first (one insert; the unique `_id` refuses a key already taken), so
+//! only a repeat pays for reading it.
 
 use mongodb::bson::{DateTime, doc};
 use sha2::{Digest, Sha256};
@@ -101,7 +103,8 @@ impl Tweets {
     }
 
     /// Claims the key for `tweet` before the tweet is written, so that two concurrent
-    /// requests with one key make one tweet.
+    /// requests with one key make one tweet. A key found taken answers with its tweet; one
+    /// found expired is dropped (by the replay) and claimed afresh.
     pub(crate) async fn claim(&self, claim: &Claim, tweet: &TweetDoc) -> Result<Claimed, Error> {
         let stored = IdempotencyDoc {
             id: claim.id.clone(),
@@ -110,17 +113,21 @@ impl Tweets {
             expires_at: DateTime::from_millis(DateTime::now().timestamp_millis() + TTL_MS),
             tweet: Some(tweet.clone()),
         };
-        match self.keys.insert_one(stored).await {
-            Ok(_) => Ok(Claimed::Mine),
-            Err(error) if store::is_duplicate(&error) => match self.replay(claim).await? {
-                Some(tweet) => Ok(Claimed::Earlier(Box::new(tweet))),
-                // Expired between the insert and the read: one request in a day, so a conflict.
-                None => Err(Error::Conflict(
-                    "the idempotency key was claimed concurrently",
-                )),
-            },
-            Err(error) => Err(Err(error).during("claim idempotency key")?),
+        for _ in 0..2 {
+            match self.keys.insert_one(&stored).await {
+                Ok(_) => return Ok(Claimed::Mine),
+                Err(error) if store::is_duplicate(&error) => {
+                    if let Some(tweet) = self.replay(claim).await? {
+                        return Ok(Claimed::Earlier(Box::new(tweet)));
+                    }
+                }
+                Err(error) => return Err(Err(error).during("claim idempotency key")?),
+            }
         }
+        // Taken again after its expired claim was dropped: another request has it now.
+        Err(Error::Conflict(
+            "the idempotency key was claimed concurrently",
+        ))
     }
 }
 

@@ -51,7 +51,10 @@ impl Tweets {
             .map_err(|busy| Error::Refused(busy.into()))
     }
 
-    /// Creates the tweet (or answers the one an earlier request with the same key made).
+    /// Creates the tweet (or answers the one an earlier request with the same key made). The
+    /// key is claimed with the tweet already composed, in one insert: a first request (the
+    /// usual one) makes no lookup of its key; a repeat finds the key taken and is answered
+    /// with the tweet the key made.
     pub async fn create(&self, draft: Draft) -> Result<pb::Tweet, Error> {
         if !draft.text.mentions().is_empty() {
             self.check_notifying(draft.author.get())?;
@@ -60,11 +63,32 @@ impl Tweets {
             .key
             .as_ref()
             .map(|key| Claim::new(draft.author, key, draft.text.as_str()));
+        let tweet = match self.compose(&draft).await {
+            Ok(tweet) => tweet,
+            Err(Error::NotFound(what)) => {
+                // A repeat whose parent or quoted tweet was deleted since: still its tweet.
+                let replayed = match &claim {
+                    Some(claim) => self.replay(claim).await?,
+                    None => None,
+                };
+                return match replayed {
+                    Some(tweet) => self.created(tweet).await,
+                    None => Err(Error::NotFound(what)),
+                };
+            }
+            Err(error) => return Err(error),
+        };
         if let Some(claim) = &claim
-            && let Some(tweet) = self.replay(claim).await?
+            && let Claimed::Earlier(tweet) = self.claim(claim, &tweet).await?
         {
-            return self.created(tweet).await;
+            return self.created(*tweet).await;
         }
+        self.write_tweet(&tweet).await?;
+        self.created(tweet).await
+    }
+
+    /// The document of a new tweet: its parent and quoted tweet must exist.
+    async fn compose(&self, draft: &Draft) -> Result<TweetDoc, Error> {
         let parent = match draft.reply_to {
             Some(id) => Some(self.require_tweet(id).await?),
             None => None,
@@ -73,7 +97,7 @@ impl Tweets {
             Some(id) => Some(self.require_tweet(id).await?),
             None => None,
         };
-        let tweet = compose::document(NewTweet {
+        Ok(compose::document(NewTweet {
             id: self.ids.next_id()?,
             author: draft.author.get(),
             text: &draft.text,
@@ -82,14 +106,7 @@ impl Tweets {
             mentions: self.resolve_mentions(draft.text.mentions()).await?,
             event_ids: [self.ids.next_id()?, self.ids.next_id()?],
             now: DateTime::now(),
-        });
-        if let Some(claim) = &claim
-            && let Claimed::Earlier(tweet) = self.claim(claim, &tweet).await?
-        {
-            return self.created(*tweet).await;
-        }
-        self.write_tweet(&tweet).await?;
-        self.created(tweet).await
+        }))
     }
 
     /// Writes a new tweet unless it is there already (claimed for this process's relay when

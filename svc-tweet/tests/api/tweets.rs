@@ -188,3 +188,56 @@ async fn the_same_idempotency_key_yields_one_tweet() {
         .expect("count");
     assert_eq!(count, 1);
 }
+
+/// A key whose day has passed is as if never used: it makes a new tweet, even with another
+/// text. A repeat of a reply whose parent was deleted since is still answered with its reply.
+#[tokio::test]
+async fn an_expired_key_makes_a_new_tweet_and_a_repeat_outlives_its_parent() {
+    let stack = Stack::start(Options::default()).await;
+    stack.seed_profiles(1, 1, "keys").await;
+    let keys = stack
+        .tweet_database
+        .collection::<mongodb::bson::Document>("idempotency_keys");
+    keys.insert_one(mongodb::bson::doc! {
+        "_id": "1:k-old",
+        "tweet_id": 12_345_i64,
+        "text_sha256": "the hash of another text",
+        "expires_at": mongodb::bson::DateTime::from_millis(0),
+    })
+    .await
+    .expect("an expired key");
+    let keyed = |text: &str, key: &str, reply_to_id: i64| CreateTweetRequest {
+        text: text.into(),
+        idempotency_key: key.into(),
+        reply_to_id,
+        ..Default::default()
+    };
+    let fresh = post_with(&stack, 1, keyed("a new day", "k-old", 0))
+        .await
+        .expect("an expired key is free again");
+    assert_ne!(fresh.tweet_id, 12_345);
+
+    let parent = post(&stack, 1, "the parent").await.expect("parent");
+    let reply = post_with(&stack, 1, keyed("the reply", "k-reply", parent.tweet_id))
+        .await
+        .expect("reply");
+    stack
+        .tweets()
+        .await
+        .delete_tweet(bearer(
+            &stack.token(1),
+            xir_proto::tweet::v1::DeleteTweetRequest {
+                tweet_id: parent.tweet_id,
+            },
+        ))
+        .await
+        .expect("delete the parent");
+    let repeat = post_with(&stack, 1, keyed("the reply", "k-reply", parent.tweet_id))
+        .await
+        .expect("the repeat is answered");
+    assert_eq!(repeat.tweet_id, reply.tweet_id);
+    let error = post_with(&stack, 1, keyed("a new reply", "k-new", parent.tweet_id))
+        .await
+        .expect_err("a new reply to a deleted tweet");
+    assert_eq!(error.code(), Code::NotFound);
+}
