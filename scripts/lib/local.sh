@@ -65,6 +65,10 @@ go_tools() { # module-dir package...
     say "building Go tools in $module: $* (once per version; cached in $built)"
     rm -rf "$built" && mkdir -p "$built"
     (cd "$root/$module" && go build -o "$built/" "$@") || { say "building $module failed"; exit 1; }
+    # The module's own tests (tools/cmd/xir-ferretdb's), whenever its sources change.
+    if [ -n "$(cd "$root/$module" && find . -name '*_test.go' -print -quit)" ]; then
+      (cd "$root/$module" && go test ./...) || { say "the tests of $module failed"; exit 1; }
+    fi
     touch "$built/.complete"
     drop_go_caches_on_ci "$module"
   fi

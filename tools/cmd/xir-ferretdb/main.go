@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -78,6 +79,9 @@ func main() {
 		<-ctx.Done()
 		listener.Close()
 	}()
+	if dir := sqliteDir(*sqliteURL); *handler == "sqlite" && dir != "" {
+		go indexIDs(ctx, dir, 250*time.Millisecond, logger)
+	}
 	served := make(chan error, 1)
 	go func() { served <- proxy.serve(listener) }()
 	logger.Info("listening", "addr", *listen)
