@@ -100,7 +100,26 @@ fn build_release() -> anyhow::Result<()> {
     eprintln!(
         "xir-bench: cargo build --release of the four services (about 20 minutes on 2 cores the first time)"
     );
-    let status = std::process::Command::new("cargo")
+    let mut cargo = std::process::Command::new("cargo");
+    // What `cargo run` set for this binary: inherited, it reads as a changed environment to
+    // the build scripts of the services' dependencies, and both builds rebuilt them in turn.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_BIN_NAME",
+                "CARGO_CRATE_NAME",
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_PRIMARY_PACKAGE",
+                "LD_LIBRARY_PATH",
+            ]
+            .contains(&name.as_ref())
+        {
+            cargo.env_remove(name.as_ref());
+        }
+    }
+    let status = cargo
         .current_dir(&root)
         .args([
             "build",
