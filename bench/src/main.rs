@@ -197,36 +197,58 @@ async fn health_of(target: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The mix through the edge at each of the scale's rates, open loop.
+/// One run of the mix: its rate, how long the stack took to settle before it, and the run.
+struct MixRun {
+    rate: f64,
+    settled_after: Option<f64>,
+    run: load::Run,
+}
+
+impl MixRun {
+    fn json(&self) -> Value {
+        json!({ "rate": self.rate, "seconds_settling_before": self.settled_after, "run": self.run.json() })
+    }
+}
+
+/// How long a mix run waits at most for the stack to settle after the one before.
+const SETTLE_WITHIN: Duration = Duration::from_secs(120);
+
+/// The mix through the edge at each of the scale's rates, open loop, each on a settled stack.
 async fn rest_mixes(
     stack: &DevStack,
+    clients: &Clients,
     accounts: &[seed::Account],
     scale: &Scale,
-) -> Vec<(f64, load::Run)> {
+) -> Vec<MixRun> {
     let mut runs = Vec::new();
     for &rate in &scale.mix_rates {
+        let settled_after = mix::settled(clients, &accounts[0], SETTLE_WITHIN).await;
         eprintln!("xir-bench: the mix through the edge at {rate}/s");
-        runs.push((
+        let run = mix::rest_mix(stack.get("XIR_DEV_REST_URL"), accounts, rate, scale.load).await;
+        runs.push(MixRun {
             rate,
-            mix::rest_mix(stack.get("XIR_DEV_REST_URL"), accounts, rate, scale.load).await,
-        ));
+            settled_after,
+            run,
+        });
     }
     runs
 }
 
 /// The mix over gRPC, at the scale's highest rate up to 500/s (the target's rate).
-async fn grpc_mix(clients: &Clients, accounts: &[Account], scale: &Scale) -> (f64, load::Run) {
+async fn grpc_mix(clients: &Clients, accounts: &[Account], scale: &Scale) -> MixRun {
     let rate = scale
         .mix_rates
         .iter()
         .copied()
         .fold(0.0, f64::max)
         .min(500.0);
+    let settled_after = mix::settled(clients, &accounts[0], SETTLE_WITHIN).await;
     eprintln!("xir-bench: the mix over gRPC at {rate}/s");
-    (
+    MixRun {
         rate,
-        mix::grpc_mix(clients, accounts, rate, scale.load).await,
-    )
+        settled_after,
+        run: mix::grpc_mix(clients, accounts, rate, scale.load).await,
+    }
 }
 
 async fn run(options: Options) -> anyhow::Result<()> {
@@ -290,8 +312,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
     });
 
     let peak = machine::PeakRss::watch(services.clone());
-    let rest_runs = rest_mixes(&stack, &seeded.accounts, &scale).await;
-    let (grpc_rate, grpc_run) = grpc_mix(&clients, &seeded.accounts, &scale).await;
+    let rest_runs = rest_mixes(&stack, &clients, &seeded.accounts, &scale).await;
+    let grpc_run = grpc_mix(&clients, &seeded.accounts, &scale).await;
     let loaded_rss = peak.finish();
 
     // After the mix: how long until svc-tweet and svc-timeline are ready again.
@@ -313,8 +335,8 @@ async fn run(options: Options) -> anyhow::Result<()> {
             "seconds_tweets": seeded.seconds_tweets, "seconds_converged_after_last_tweet": seeded.seconds_converged,
             "retried_calls": seeded.retried_calls,
         },
-        "mix_rest": rest_runs.iter().map(|(rate, run)| json!({ "rate": rate, "run": run.json() })).collect::<Vec<_>>(),
-        "mix_grpc": { "rate": grpc_rate, "run": grpc_run.json() },
+        "mix_rest": rest_runs.iter().map(MixRun::json).collect::<Vec<_>>(),
+        "mix_grpc": grpc_run.json(),
         "warm_up": warm_up,
         "seconds_ready_after_mix": settled,
         "fan_out": fan_outs,

@@ -241,10 +241,11 @@ pub fn markdown(results: &Value, previous: Option<&Value>) -> String {
     );
     let _ = writeln!(
         out,
-        "\nSeeding {}: {}\n\nFan-outs ran before the mix, then a warm-up (each user read their home timeline and their own tweets once: {}). After the mix, svc-tweet and svc-timeline were ready again (lease held, dependencies answering) after {} s (null: not within 180 s).\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
+        "\nSeeding {}: {}\n\nFan-outs ran before the mix, then a warm-up (each user read their home timeline and their own tweets once: {}). Each run of the mix started once the stack had settled after the one before (five home reads and author pages in a row within 50 ms; seconds waited, null: not within 120 s): {}. After the mix, svc-tweet and svc-timeline were ready again (lease held, dependencies answering) after {} s (null: not within 180 s).\n\nFan-out (from `CreateTweet` returning to the tweet in every follower's timeline): {}\n\nRSS (MiB) idle: {}; peak under the mix: {}\n",
         results["seeding"]["graph"],
         results["seeding"],
         results["warm_up"],
+        settling(results),
         results["seconds_ready_after_mix"],
         results["fan_out"],
         results["rss_mib"]["idle"],
@@ -299,6 +300,19 @@ pub fn write(results: &Value, out: Option<&Path>, compare: Option<&Path>) -> any
         json_path.display()
     );
     Ok(())
+}
+
+/// How long each run of the mix waited for the stack to settle, by run.
+fn settling(results: &Value) -> String {
+    let rest = results["mix_rest"].as_array().into_iter().flatten();
+    let runs: Vec<String> = rest
+        .map(|m| format!("edge {}/s: {}", m["rate"], m["seconds_settling_before"]))
+        .chain([format!(
+            "gRPC {}/s: {}",
+            results["mix_grpc"]["rate"], results["mix_grpc"]["seconds_settling_before"]
+        )])
+        .collect();
+    runs.join(", ")
 }
 
 #[cfg(test)]
