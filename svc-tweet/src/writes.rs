@@ -83,8 +83,11 @@ impl Tweets {
         {
             return self.created(*tweet).await;
         }
-        self.write_tweet(&tweet).await?;
-        self.created(tweet).await
+        // The card (the author's profile, the quoted tweet) needs nothing of the write: both
+        // at once, so a post waits for one of them, not for both in turn.
+        let (written, card) = tokio::join!(self.write_tweet(&tweet), self.created(tweet.clone()));
+        written?;
+        card
     }
 
     /// The document of a new tweet: its parent and quoted tweet must exist.
